@@ -1,0 +1,157 @@
+#include "vmm/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/size.h"
+
+#define DEFAULT_CPUS   1
+#define DEFAULT_MEMORY (512ULL << 20)
+
+enum { OPT_KERNEL = 0x100, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY };
+
+static const struct option run_options[] = {
+	{ "kernel",  required_argument, NULL, OPT_KERNEL },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "cpus",    required_argument, NULL, OPT_CPUS },
+	{ "memory",  required_argument, NULL, OPT_MEMORY },
+	{ "help",    no_argument,       NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void cli_usage(FILE *out)
+{
+	fputs("usage: ringvm run [OPTIONS] [-- GUEST ARGS]\n"
+	      "       ringvm --help | --version\n"
+	      "\n"
+	      "Boots a virtual machine on KVM. Without --kernel it boots the built-in\n"
+	      "guest, which reports what it sees and runs the self-tests named in its\n"
+	      "arguments (e.g. `ringvm run -- test=serial,smp`).\n"
+	      "\n"
+	      "options:\n"
+	      "  --kernel FILE     kernel to boot (ELF with a PVH entry note)\n"
+	      "  --cmdline STR     kernel command line\n"
+	      "  --cpus N          number of vCPUs, 1-254 (default 1)\n"
+	      "  --memory SIZE     guest RAM, e.g. 512M or 2G; a bare number is MiB (default 512M)\n"
+	      "  -h, --help        show this help\n"
+	      "\n"
+	      "GUEST ARGS are appended to the kernel command line.\n"
+	      "The console is stdin/stdout; on a terminal, Ctrl-A x quits.\n"
+	      "Exit status: the guest's (debug-exit port or power-off), 1 on a runtime\n"
+	      "error, 2 on bad usage, 128+N when stopped by signal N.\n",
+	      out);
+}
+
+static int parse_cpus(const char *text, unsigned *out, struct error *err)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long v = strtoul(text, &end, 10);
+	if (text[0] < '0' || text[0] > '9' || *end || errno)
+		return error_set(err, EINVAL, "--cpus '%s': not a number", text);
+	if (v < 1 || v > CONFIG_MAX_CPUS)
+		return error_set(err, EINVAL, "--cpus %s: must be between 1 and %d",
+				 text, CONFIG_MAX_CPUS);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_memory(const char *text, uint64_t *out, struct error *err)
+{
+	char min[32], max[32];
+	uint64_t bytes;
+
+	int r = size_parse(text, 1ULL << 20, &bytes);
+	if (r == -EINVAL)
+		return error_set(err, EINVAL, "--memory '%s': not a size (try 512M or 2G)", text);
+	if (r || bytes < CONFIG_MIN_MEMORY || bytes > CONFIG_MAX_MEMORY)
+		return error_set(err, EINVAL, "--memory %s: must be between %s and %s", text,
+				 size_format(CONFIG_MIN_MEMORY, min, sizeof(min)),
+				 size_format(CONFIG_MAX_MEMORY, max, sizeof(max)));
+	if (bytes & 4095)
+		return error_set(err, EINVAL, "--memory %s: must be a multiple of 4 KiB", text);
+	*out = bytes;
+	return 0;
+}
+
+static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_command *cmd,
+		     struct error *err)
+{
+	int value_index = -1;       /* argv index of the last option's separate value */
+	int opt, r = 0;
+
+	/* "+": guest arguments only ever follow "--"; nothing is permuted. */
+	optind = 0;
+	opterr = 0;
+	while (!r && (opt = getopt_long(argc, argv, "+:h", run_options, NULL)) != -1) {
+		value_index = optarg && optarg == argv[optind - 1] ? optind - 1 : -1;
+		switch (opt) {
+		case OPT_KERNEL:
+			cfg->kernel = optarg;
+			break;
+		case OPT_CMDLINE:
+			cfg->cmdline = optarg;
+			break;
+		case OPT_CPUS:
+			r = parse_cpus(optarg, &cfg->cpus, err);
+			break;
+		case OPT_MEMORY:
+			r = parse_memory(optarg, &cfg->memory, err);
+			break;
+		case 'h':
+			*cmd = CLI_HELP;
+			return 0;
+		case ':':
+			r = error_set(err, EINVAL, "option '%s' needs a value", argv[optind - 1]);
+			break;
+		default:
+			r = error_set(err, EINVAL, "unknown option '%s' (see 'ringvm --help')",
+				      argv[optind - 1]);
+			break;
+		}
+	}
+	if (r)
+		return r;
+	/* A "--" that was an option's value ("--cmdline --") separates nothing. */
+	bool separated = optind > 1 && !strcmp(argv[optind - 1], "--") &&
+			 optind - 1 != value_index;
+	if (optind < argc && !separated)
+		return error_set(err, EINVAL, "unexpected argument '%s' (guest arguments go after '--')",
+				 argv[optind]);
+	cfg->guest_args = argv + optind;
+	cfg->nr_guest_args = argc - optind;
+	size_t line = cfg->cmdline ? strlen(cfg->cmdline) : 0;
+	for (int i = 0; i < cfg->nr_guest_args; i++)
+		line += 1 + strlen(cfg->guest_args[i]);
+	if (line > CONFIG_CMDLINE_MAX - 1)
+		return error_set(err, EINVAL, "the kernel command line would be %zu bytes, "
+				 "the limit is %d", line, CONFIG_CMDLINE_MAX - 1);
+	*cmd = CLI_RUN;
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct vm_config *cfg, enum cli_command *cmd,
+	      struct error *err)
+{
+	*cfg = (struct vm_config){ .cpus = DEFAULT_CPUS, .memory = DEFAULT_MEMORY };
+
+	if (argc < 2)
+		return error_set(err, EINVAL, "missing command (see 'ringvm --help')");
+	const char *command = argv[1];
+	if (!strcmp(command, "--help") || !strcmp(command, "-h") || !strcmp(command, "help")) {
+		*cmd = CLI_HELP;
+		return 0;
+	}
+	if (!strcmp(command, "--version") || !strcmp(command, "version")) {
+		*cmd = CLI_VERSION;
+		return 0;
+	}
+	if (strcmp(command, "run"))
+		return error_set(err, EINVAL, "unknown command '%s' (see 'ringvm --help')", command);
+	return parse_run(argc - 1, argv + 1, cfg, cmd, err);
+}

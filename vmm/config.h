@@ -1,0 +1,21 @@
+/* What the user asked for: the VM as described on the command line. */
+#ifndef RINGVM_CONFIG_H
+#define RINGVM_CONFIG_H
+
+#include <stdint.h>
+
+#define CONFIG_MAX_CPUS      254            /* xAPIC IDs: 0xff is the broadcast ID */
+#define CONFIG_MIN_MEMORY    (2ULL << 20)   /* boot data below 1 MiB, the image above */
+#define CONFIG_MAX_MEMORY    (1ULL << 40)
+#define CONFIG_CMDLINE_MAX   2048           /* Linux's x86 COMMAND_LINE_SIZE, NUL included */
+
+struct vm_config {
+	const char *kernel;         /* kernel image path; NULL boots the built-in guest */
+	const char *cmdline;        /* --cmdline, or NULL */
+	char *const *guest_args;    /* the words after "--", appended to the command line */
+	int nr_guest_args;
+	unsigned cpus;
+	uint64_t memory;            /* bytes of guest RAM */
+};
+
+#endif
