@@ -1,0 +1,139 @@
+#include "vmm/loop.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <time.h>
+
+int loop_init(struct loop *loop, unsigned entries, struct error *err)
+{
+	/*
+	 * Only this thread submits and reaps, so the kernel may run completion work
+	 * when we enter it rather than interrupting us; older kernels refuse the
+	 * flags, which only cost speed.
+	 */
+	static const unsigned flag_sets[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_COOP_TASKRUN,
+		0,
+	};
+	int r = -EINVAL;
+
+	*loop = (struct loop){ 0 };
+	for (unsigned i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]); i++) {
+		r = io_uring_queue_init(entries, &loop->ring, flag_sets[i]);
+		if (r != -EINVAL)
+			break;
+	}
+	if (r)
+		return error_sys(err, -r, "cannot create an io_uring");
+	loop->ring_ready = true;
+	return 0;
+}
+
+void loop_destroy(struct loop *loop)
+{
+	if (loop->ring_ready)
+		io_uring_queue_exit(&loop->ring);
+	loop->ring_ready = false;
+}
+
+struct io_uring_sqe *loop_sqe(struct loop *loop, struct loop_op *op)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
+
+	while (!sqe) {
+		/* The SQ is full: hand what we have to the kernel to make room. */
+		io_uring_submit(&loop->ring);
+		sqe = io_uring_get_sqe(&loop->ring);
+	}
+	io_uring_sqe_set_data(sqe, op);
+	loop->in_flight++;
+	return sqe;
+}
+
+static unsigned loop_dispatch(struct loop *loop)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+
+	/*
+	 * Callbacks may queue new SQEs; they go out with the next wait, so one
+	 * wake-up costs one io_uring_enter however much work it produced.
+	 */
+	io_uring_for_each_cqe(&loop->ring, head, cqe) {
+		struct loop_op *op = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		unsigned flags = cqe->flags;
+
+		seen++;
+		if (!(flags & IORING_CQE_F_MORE))
+			loop->in_flight--;
+		/* Advance first: a callback that polls the loop must not see this CQE again. */
+		io_uring_cq_advance(&loop->ring, 1);
+		if (op && op->complete)
+			op->complete(op, res, flags);
+	}
+	return seen;
+}
+
+int loop_poll(struct loop *loop, int timeout_ms)
+{
+	struct io_uring_cqe *cqe;
+	int r;
+
+	if (timeout_ms < 0) {
+		r = io_uring_submit_and_wait(&loop->ring, 1);
+	} else {
+		struct __kernel_timespec ts = {
+			.tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * 1000000L,
+		};
+		r = io_uring_submit_and_wait_timeout(&loop->ring, &cqe, 1, &ts, NULL);
+	}
+	if (r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN && r != -EBUSY)
+		return r;
+	return (int)loop_dispatch(loop);
+}
+
+int loop_run(struct loop *loop)
+{
+	loop->stopped = false;
+	while (!loop->stopped) {
+		int r = loop_poll(loop, -1);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void loop_stop(struct loop *loop)
+{
+	loop->stopped = true;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int loop_cancel_all(struct loop *loop, int timeout_ms)
+{
+	if (!loop->ring_ready)
+		return 0;
+	if (loop->in_flight) {
+		struct io_uring_sqe *sqe = loop_sqe(loop, NULL);
+		io_uring_prep_cancel(sqe, NULL, IORING_ASYNC_CANCEL_ANY);
+	}
+	int64_t deadline = now_ms() + timeout_ms;
+	while (loop->in_flight) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		int r = loop_poll(loop, (int)left);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
