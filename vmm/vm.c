@@ -1,0 +1,313 @@
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vmm/boot/builtin.h"
+
+#define LOOP_ENTRIES     256
+#define FLUSH_TIMEOUT_MS 2000     /* a stuck stdout must not hold ringvm forever */
+#define CANCEL_TIMEOUT_MS 1000
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+void vm_request_stop(struct vm *vm, enum stop_reason reason, int status)
+{
+	pthread_mutex_lock(&vm->stop.lock);
+	bool first = vm->stop.reason == STOP_NONE;
+	if (first) {
+		vm->stop.reason = reason;
+		vm->stop.status = status;
+	}
+	pthread_mutex_unlock(&vm->stop.lock);
+	if (!first)
+		return;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		kick_vcpu(&vm->vcpus[i].kick, KICK_REQ_STOP);
+	uint64_t one = 1;
+	if (vm->control_fd >= 0)
+		(void)!write(vm->control_fd, &one, sizeof(one));
+}
+
+int vm_fail(struct vm *vm, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[ERROR_MSG_MAX];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&vm->stop.lock);
+	if (vm->stop.reason == STOP_NONE)
+		error_set(&vm->stop.err, errnum, "%s", msg);
+	pthread_mutex_unlock(&vm->stop.lock);
+	vm_request_stop(vm, STOP_ERROR, 1);
+	return -(errnum > 0 ? errnum : EIO);
+}
+
+static void vm_guest_exit(void *ctx, int status)
+{
+	vm_request_stop(ctx, STOP_GUEST_EXIT, status);
+}
+
+static void vm_guest_reset(void *ctx)
+{
+	vm_request_stop(ctx, STOP_GUEST_RESET, 0);
+}
+
+static void vm_user_quit(void *ctx)
+{
+	vm_request_stop(ctx, STOP_USER_QUIT, 0);
+}
+
+static void vm_arm_control(struct vm *vm)
+{
+	struct io_uring_sqe *sqe = loop_sqe(&vm->loop, &vm->control_op);
+	io_uring_prep_read(sqe, vm->control_fd, &vm->control_count, sizeof(vm->control_count), 0);
+}
+
+static void vm_control_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct vm *vm = container_of(op, struct vm, control_op);
+
+	(void)flags;
+	if (res == -ECANCELED)
+		return;
+	pthread_mutex_lock(&vm->stop.lock);
+	bool stopping = vm->stop.reason != STOP_NONE;
+	pthread_mutex_unlock(&vm->stop.lock);
+	if (stopping)
+		loop_stop(&vm->loop);
+	else
+		vm_arm_control(vm);
+}
+
+static void vm_arm_signal(struct vm *vm)
+{
+	struct io_uring_sqe *sqe = loop_sqe(&vm->loop, &vm->signal_op);
+	io_uring_prep_read(sqe, vm->signal_fd, &vm->siginfo, sizeof(vm->siginfo), 0);
+}
+
+static void vm_signal_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct vm *vm = container_of(op, struct vm, signal_op);
+
+	(void)flags;
+	if (res == -ECANCELED)
+		return;
+	if (res != (int)sizeof(vm->siginfo)) {
+		vm_arm_signal(vm);
+		return;
+	}
+	int sig = (int)vm->siginfo.ssi_signo;
+	pthread_mutex_lock(&vm->stop.lock);
+	if (vm->stop.reason == STOP_NONE)
+		vm->stop.signal = sig;
+	pthread_mutex_unlock(&vm->stop.lock);
+	vm_request_stop(vm, STOP_SIGNAL, 128 + sig);
+	vm_arm_signal(vm);
+}
+
+/* The kernel command line: --cmdline, then the guest arguments, space-separated. */
+static char *vm_build_cmdline(const struct vm_config *cfg)
+{
+	size_t len = (cfg->cmdline ? strlen(cfg->cmdline) : 0) + 1;
+
+	for (int i = 0; i < cfg->nr_guest_args; i++)
+		len += strlen(cfg->guest_args[i]) + 1;
+	char *line = malloc(len);
+	if (!line)
+		return NULL;
+	line[0] = '\0';
+	if (cfg->cmdline)
+		strcpy(line, cfg->cmdline);
+	for (int i = 0; i < cfg->nr_guest_args; i++) {
+		if (line[0])
+			strcat(line, " ");
+		strcat(line, cfg->guest_args[i]);
+	}
+	return line;
+}
+
+static int vm_block_signals(struct vm *vm, struct error *err)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		sigaddset(&set, stop_signals[i]);
+	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (vm->signal_fd < 0)
+		return error_sys(err, errno, "cannot create a signalfd");
+	/* The kick signal stays blocked outside KVM_RUN in every thread. */
+	sigaddset(&set, kick_signal());
+	pthread_sigmask(SIG_BLOCK, &set, &vm->saved_sigmask);
+	vm->signals_blocked = true;
+	signal(SIGPIPE, SIG_IGN);   /* a closed stdout is an EPIPE to handle, not a death */
+	return kick_signal_init() ? error_sys(err, errno, "cannot install the kick signal") : 0;
+}
+
+static int vm_add_devices(struct vm *vm, struct error *err)
+{
+	struct {
+		struct bus *bus;
+		uint64_t base, len;
+		bus_access_fn fn;
+		void *opaque;
+		const char *name;
+	} regions[] = {
+		{ &vm->pio, UART_COM1_BASE, UART_REGS, uart_access, &vm->com1, "com1" },
+		{ &vm->pio, DEBUG_EXIT_PORT, 1, debug_exit_access, &vm->debug_exit, "debug-exit" },
+		{ &vm->pio, I8042_DATA_PORT, 1, i8042_data_access, &vm->reset, "i8042-data" },
+		{ &vm->pio, I8042_COMMAND_PORT, 1, i8042_command_access, &vm->reset, "i8042-command" },
+		{ &vm->pio, RESET_CONTROL_PORT, 1, reset_control_access, &vm->reset, "reset-control" },
+	};
+
+	irq_source_init_line(&vm->com1_irq, vm->kvm.vm_fd, UART_COM1_IRQ);
+	uart_init(&vm->com1, &vm->com1_irq, &console_uart_ops, &vm->console);
+	vm->debug_exit = (struct debug_exit){ .on_exit = vm_guest_exit, .ctx = vm };
+	vm->reset = (struct reset_ports){ .on_reset = vm_guest_reset, .ctx = vm };
+	int r = console_init(&vm->console, &vm->loop, &vm->com1, STDIN_FILENO, STDOUT_FILENO,
+			     isatty(STDIN_FILENO), vm_user_quit, vm, err);
+	if (r)
+		return r;
+	for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {
+		r = bus_register(regions[i].bus, regions[i].base, regions[i].len, regions[i].fn,
+				 regions[i].opaque, regions[i].name);
+		if (r)
+			return error_sys(err, -r, "cannot place %s at 0x%llx", regions[i].name,
+					 (unsigned long long)regions[i].base);
+	}
+	return 0;
+}
+
+/* Reads the kernel early: a bad file is reported before any KVM resource is taken. */
+static int vm_read_kernel(struct vm *vm, struct error *err)
+{
+	vm->image = (struct boot_image){
+		.data = builtin_guest_elf, .size = builtin_guest_elf_size, .name = "built-in guest",
+	};
+	return vm->cfg.kernel ? boot_image_read(vm->cfg.kernel, vm->cfg.memory, &vm->image, err) : 0;
+}
+
+static int vm_load_kernel(struct vm *vm, struct error *err)
+{
+	int r = boot_load_kernel(&vm->image, &vm->mem, &vm->boot, err);
+	boot_image_free(&vm->image);
+	if (r)
+		return r;
+	char *cmdline = vm_build_cmdline(&vm->cfg);
+	if (!cmdline)
+		return error_set(err, ENOMEM, "out of memory for the command line");
+	r = boot_write_info(&vm->boot, &vm->mem, cmdline, err);
+	free(cmdline);
+	return r;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->kvm.dev_fd = vm->kvm.vm_fd = -1;
+	vm->mem.fd = -1;
+	vm->control_fd = vm->signal_fd = -1;
+	vm->console.notify_fd = -1;
+	pthread_mutex_init(&vm->stop.lock, NULL);
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+	vm->control_op.complete = vm_control_done;
+	vm->signal_op.complete = vm_signal_done;
+
+	if ((r = vm_read_kernel(vm, err)) || (r = vm_block_signals(vm, err)) ||
+	    (r = kvm_open(&vm->kvm, err)))
+		return r;
+	if ((r = kvm_create_vm(&vm->kvm, err)))
+		return r;
+	if (cfg->cpus > vm->kvm.max_vcpus)
+		return error_set(err, EINVAL, "--cpus %u: KVM on this host allows at most %u",
+				 cfg->cpus, vm->kvm.max_vcpus);
+	if ((r = guest_memory_create(&vm->mem, cfg->memory, err)) ||
+	    (r = kvm_map_memory(&vm->kvm, &vm->mem, err)) ||
+	    (r = kvm_create_irqchip(&vm->kvm, err)) ||
+	    (r = loop_init(&vm->loop, LOOP_ENTRIES, err)) ||
+	    (r = vm_add_devices(vm, err)) ||
+	    (r = vm_load_kernel(vm, err)))
+		return r;
+
+	vm->control_fd = eventfd(0, EFD_CLOEXEC);
+	if (vm->control_fd < 0)
+		return error_sys(err, errno, "cannot create the control eventfd");
+	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return error_set(err, ENOMEM, "out of memory for %u vCPUs", cfg->cpus);
+	vm->nr_vcpus = cfg->cpus;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if ((r = vcpu_create(&vm->vcpus[i], vm, i, err)))
+			return r;
+	return vcpu_set_boot_state(&vm->vcpus[0], &vm->boot, err);
+}
+
+int vm_run(struct vm *vm)
+{
+	struct error err = { 0 };
+
+	terminal_make_raw(&vm->term, STDIN_FILENO);
+	console_start(&vm->console);
+	vm_arm_control(vm);
+	vm_arm_signal(vm);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		if (vcpu_start(&vm->vcpus[i], &err)) {
+			vm_fail(vm, err.code, "%s", err.msg);
+			break;
+		}
+	}
+	int r = loop_run(&vm->loop);
+	if (r)
+		vm_fail(vm, -r, "the I/O loop failed: %s", strerror(-r));
+	/* Every vCPU was kicked by the stop request; each leaves at its next check. */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	console_flush(&vm->console, FLUSH_TIMEOUT_MS);
+	loop_cancel_all(&vm->loop, CANCEL_TIMEOUT_MS);
+	terminal_restore(&vm->term);
+	return vm->stop.status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	/* vm_run joined every thread; after a failed vm_create none was started. */
+	boot_image_free(&vm->image);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nr_vcpus = 0;
+	loop_cancel_all(&vm->loop, CANCEL_TIMEOUT_MS);
+	loop_destroy(&vm->loop);
+	console_destroy(&vm->console);
+	uart_destroy(&vm->com1);
+	if (vm->control_fd >= 0)
+		close(vm->control_fd);
+	if (vm->signal_fd >= 0)
+		close(vm->signal_fd);
+	vm->control_fd = vm->signal_fd = -1;
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+	kvm_close(&vm->kvm);
+	guest_memory_destroy(&vm->mem);
+	terminal_restore(&vm->term);
+	if (vm->signals_blocked)
+		pthread_sigmask(SIG_SETMASK, &vm->saved_sigmask, NULL);
+	pthread_mutex_destroy(&vm->stop.lock);
+}

@@ -1,0 +1,87 @@
+/* The virtual machine: everything it owns, how it starts, and how it stops. */
+#ifndef RINGVM_VM_H
+#define RINGVM_VM_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include "devices/console.h"
+#include "devices/debug_exit.h"
+#include "devices/reset.h"
+#include "devices/uart.h"
+#include "vmm/boot/boot.h"
+#include "vmm/bus.h"
+#include "vmm/config.h"
+#include "vmm/error.h"
+#include "vmm/irq.h"
+#include "vmm/kvm.h"
+#include "vmm/loop.h"
+#include "vmm/memory.h"
+#include "vmm/terminal.h"
+#include "vmm/vcpu.h"
+
+enum stop_reason {
+	STOP_NONE,
+	STOP_GUEST_EXIT,        /* the debug-exit port: status is the guest's */
+	STOP_GUEST_POWEROFF,
+	STOP_GUEST_RESET,       /* ringvm does not reboot guests: a reset ends the VM */
+	STOP_USER_QUIT,         /* Ctrl-A x */
+	STOP_SIGNAL,            /* SIGINT, SIGTERM, SIGHUP, SIGQUIT */
+	STOP_ERROR,             /* a fatal error in any thread; err says which */
+};
+
+struct vm_stop {
+	pthread_mutex_t lock;
+	enum stop_reason reason;    /* the first request wins */
+	int status;                 /* the exit status it implies */
+	int signal;
+	struct error err;
+};
+
+struct vm {
+	struct vm_config cfg;
+	struct kvm kvm;
+	struct guest_memory mem;
+	struct bus pio, mmio;
+	struct loop loop;
+	struct vcpu *vcpus;
+	unsigned nr_vcpus;
+	struct boot_image image;    /* the kernel, from reading until it is loaded */
+	struct boot_entry boot;
+	struct terminal term;
+	sigset_t saved_sigmask;
+	bool signals_blocked;
+
+	struct irq_source com1_irq;
+	struct uart com1;
+	struct console console;
+	struct debug_exit debug_exit;
+	struct reset_ports reset;
+
+	int control_fd;             /* any thread -> the loop: a stop was requested */
+	uint64_t control_count;
+	struct loop_op control_op;
+	int signal_fd;
+	struct signalfd_siginfo siginfo;
+	struct loop_op signal_op;
+
+	struct vm_stop stop;
+};
+
+/* Builds the VM described by cfg; on failure err says why and vm_destroy cleans up. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err);
+
+/* Runs the VM until it stops; returns the exit status (vm->stop says why). */
+int vm_run(struct vm *vm);
+
+/* Releases everything vm_create acquired, whatever point it reached. */
+void vm_destroy(struct vm *vm);
+
+/* Any thread: asks the VM to stop (the first reason wins). */
+void vm_request_stop(struct vm *vm, enum stop_reason reason, int status);
+
+/* Any thread: records a fatal error, stops the VM, and returns -errnum. */
+int vm_fail(struct vm *vm, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif
