@@ -1,0 +1,13 @@
+/* I/O APIC at 0xfec00000: routes ISA IRQs (pins 0..15) to local APIC vectors. */
+#ifndef RINGVM_GUEST_IOAPIC_H
+#define RINGVM_GUEST_IOAPIC_H
+
+#include <stdint.h>
+
+/* Delivers pin as vector to the APIC dest_apic: fixed, edge, active high, unmasked. */
+void ioapic_route(unsigned pin, uint8_t vector, uint8_t dest_apic);
+
+/* Masks pin. */
+void ioapic_mask(unsigned pin);
+
+#endif

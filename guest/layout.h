@@ -1,0 +1,27 @@
+/* Constants shared by the assembly entry code and C: selectors, vectors, sizes. */
+#ifndef RINGVM_GUEST_LAYOUT_H
+#define RINGVM_GUEST_LAYOUT_H
+
+/* GDT selectors (entry.S builds the table in this order). */
+#define SEL_CODE32 0x08
+#define SEL_CODE64 0x10
+#define SEL_DATA   0x18
+#define GDT_LIMIT  (4 * 8 - 1)
+
+/* Where the VMM loads the image; isr.S's stubs come first (linker.ld checks). */
+#define LOAD_ADDR 0x100000
+
+/* Interrupt vectors; the IDT ends at NR_VECTORS, anything higher raises #GP. */
+#define VEC_EXCEPTIONS  32      /* 0..31 are CPU exceptions */
+#define VEC_TIMER       0x20    /* LAPIC timer: timeouts */
+#define VEC_WAKE        0x21    /* IPI an AP sends the BSP after reporting in */
+#define VEC_SPURIOUS    0x2f    /* low nibble all ones, as old APICs require */
+#define VEC_ISA_BASE    0x30    /* ISA IRQ n arrives as VEC_ISA_BASE + n */
+#define NR_VECTORS      64
+
+/* CPUs: xAPIC IDs are 8 bits and 0xff is the broadcast ID. */
+#define MAX_CPUS          255
+#define AP_STACK_SHIFT    12    /* 4 KiB per AP: it only prints one line */
+#define BSP_STACK_SIZE    16384
+
+#endif

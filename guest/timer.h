@@ -1,0 +1,20 @@
+/* Timeouts on the local APIC timer, the one clock every KVM guest has. */
+#ifndef RINGVM_GUEST_TIMER_H
+#define RINGVM_GUEST_TIMER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define NS_PER_MS 1000000ull
+#define NS_PER_S  1000000000ull
+
+/* Takes the APIC timer rate from CPUID leaf 0x40000010 EBX if offered, else KVM's 1 GHz. */
+void timer_init(void);
+
+/* Halts between interrupts until done() or ns pass; returns done(). */
+bool wait_until(bool (*done)(void), uint64_t ns);
+
+/* Spins until ready() or ns pass, for conditions no interrupt announces; returns ready(). */
+bool spin_until(bool (*ready)(void), uint64_t ns);
+
+#endif
