@@ -1,0 +1,123 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "vmm/cli.h"
+
+struct parsed {
+	int r;
+	struct vm_config cfg;
+	enum cli_command cmd;
+	struct error err;
+};
+
+/* argv as getopt wants it: writable, NULL-terminated. */
+static struct parsed parse(int argc, const char **args)
+{
+	static char *argv[32];
+	struct parsed p = { 0 };
+
+	for (int i = 0; i < argc; i++)
+		argv[i] = (char *)args[i];
+	argv[argc] = NULL;
+	p.r = cli_parse(argc, argv, &p.cfg, &p.cmd, &p.err);
+	return p;
+}
+
+#define PARSE(...) ({ const char *a_[] = { "ringvm", __VA_ARGS__ }; \
+		      parse((int)(sizeof(a_) / sizeof(a_[0])), a_); })
+
+Test(cli, defaults)
+{
+	struct parsed p = PARSE("run");
+	cr_assert_eq(p.r, 0);
+	cr_assert_eq(p.cmd, CLI_RUN);
+	cr_assert_null(p.cfg.kernel);
+	cr_assert_eq(p.cfg.cpus, 1);
+	cr_assert_eq(p.cfg.memory, 512ULL << 20);
+	cr_assert_eq(p.cfg.nr_guest_args, 0);
+}
+
+Test(cli, all_options)
+{
+	struct parsed p = PARSE("run", "--kernel", "vmlinux", "--cmdline", "console=ttyS0",
+				"--cpus", "4", "--memory=2G", "--", "test=serial,smp", "exit=3");
+	cr_assert_eq(p.r, 0, "%s", p.err.msg);
+	cr_assert_str_eq(p.cfg.kernel, "vmlinux");
+	cr_assert_str_eq(p.cfg.cmdline, "console=ttyS0");
+	cr_assert_eq(p.cfg.cpus, 4);
+	cr_assert_eq(p.cfg.memory, 2ULL << 30);
+	cr_assert_eq(p.cfg.nr_guest_args, 2);
+	cr_assert_str_eq(p.cfg.guest_args[0], "test=serial,smp");
+	cr_assert_str_eq(p.cfg.guest_args[1], "exit=3");
+}
+
+Test(cli, help_and_version)
+{
+	cr_assert_eq(PARSE("--help").cmd, CLI_HELP);
+	cr_assert_eq(PARSE("-h").cmd, CLI_HELP);
+	cr_assert_eq(PARSE("run", "--help").cmd, CLI_HELP);
+	cr_assert_eq(PARSE("--version").cmd, CLI_VERSION);
+}
+
+static void expect_usage_error(struct parsed p, const char *needle)
+{
+	cr_assert_eq(p.r, -EINVAL);
+	cr_assert(strstr(p.err.msg, needle), "message '%s' should mention '%s'", p.err.msg, needle);
+	cr_assert_null(strchr(p.err.msg, '\n'), "one line only");
+}
+
+Test(cli, bad_input_is_named)
+{
+	expect_usage_error(PARSE("run", "--bogus"), "--bogus");
+	expect_usage_error(PARSE("run", "--cpus", "0"), "--cpus");
+	expect_usage_error(PARSE("run", "--cpus", "255"), "between 1 and 254");
+	expect_usage_error(PARSE("run", "--cpus", "two"), "not a number");
+	expect_usage_error(PARSE("run", "--cpus", "-1"), "not a number");
+	expect_usage_error(PARSE("run", "--cpus", "4x"), "not a number");
+	expect_usage_error(PARSE("run", "--memory", "5X"), "not a size");
+	expect_usage_error(PARSE("run", "--memory", "1M"), "must be between");
+	expect_usage_error(PARSE("run", "--memory", "2T"), "must be between");
+	expect_usage_error(PARSE("run", "--memory", "4097K"), "multiple of 4 KiB");
+	expect_usage_error(PARSE("run", "--kernel"), "needs a value");
+	expect_usage_error(PARSE("run", "stray"), "unexpected argument 'stray'");
+	expect_usage_error(PARSE("fly"), "unknown command 'fly'");
+	expect_usage_error(PARSE(), "missing command");
+}
+
+Test(cli, dashdash_as_a_value_separates_nothing)
+{
+	expect_usage_error(PARSE("run", "--cmdline", "--", "stray"), "unexpected argument");
+	struct parsed p = PARSE("run", "--cmdline", "--", "--", "a");
+	cr_assert_eq(p.r, 0, "%s", p.err.msg);
+	cr_assert_str_eq(p.cfg.cmdline, "--");
+	cr_assert_eq(p.cfg.nr_guest_args, 1);
+}
+
+Test(cli, options_after_guest_args_are_guest_args)
+{
+	struct parsed p = PARSE("run", "--", "--cpus", "9");
+	cr_assert_eq(p.r, 0);
+	cr_assert_eq(p.cfg.cpus, 1);
+	cr_assert_eq(p.cfg.nr_guest_args, 2);
+}
+
+Test(cli, parses_twice_in_one_process)
+{
+	cr_assert_eq(PARSE("run", "--cpus", "3").cfg.cpus, 3);
+	cr_assert_eq(PARSE("run", "--cpus", "5").cfg.cpus, 5);
+}
+
+Test(cli, overlong_command_line_is_refused)
+{
+	static char big[3000];
+	memset(big, 'a', sizeof(big) - 1);
+	expect_usage_error(PARSE("run", "--cmdline", big), "limit is 2047");
+	big[2048] = '\0';
+	expect_usage_error(PARSE("run", "--cmdline", big), "limit is 2047");
+	big[2047] = '\0';
+	cr_assert_eq(PARSE("run", "--cmdline", big).r, 0);
+	big[2045] = '\0';   /* 2045 + " x" = 2047 bytes: just fits */
+	cr_assert_eq(PARSE("run", "--cmdline", big, "--", "x").r, 0);
+	expect_usage_error(PARSE("run", "--cmdline", big, "--", "xy"), "would be 2048 bytes");
+}

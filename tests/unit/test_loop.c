@@ -1,0 +1,120 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vmm/loop.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+struct reader {
+	struct loop_op op;
+	int fd;
+	uint64_t value;
+	int calls;
+	int last_res;
+};
+
+static void reader_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct reader *r = container_of(op, struct reader, op);
+	(void)flags;
+	r->calls++;
+	r->last_res = res;
+}
+
+static struct loop loop;
+
+static void setup(void)
+{
+	struct error err = { 0 };
+	cr_assert_eq(loop_init(&loop, 8, &err), 0, "%s", err.msg);
+}
+
+static void teardown(void) { loop_destroy(&loop); }
+
+TestSuite(loop, .init = setup, .fini = teardown, .timeout = 10);
+
+static void arm(struct reader *r)
+{
+	struct io_uring_sqe *sqe = loop_sqe(&loop, &r->op);
+	io_uring_prep_read(sqe, r->fd, &r->value, sizeof(r->value), 0);
+}
+
+Test(loop, completion_reaches_its_owner)
+{
+	struct reader a = { .op.complete = reader_done, .fd = eventfd(0, 0) };
+	struct reader b = { .op.complete = reader_done, .fd = eventfd(0, 0) };
+	arm(&a);
+	arm(&b);
+	cr_assert_eq(loop.in_flight, 2);
+	uint64_t v = 7;
+	cr_assert_eq(write(b.fd, &v, sizeof(v)), sizeof(v));
+	cr_assert_eq(loop_poll(&loop, 2000), 1);
+	cr_assert_eq(b.calls, 1);
+	cr_assert_eq(b.value, 7);
+	cr_assert_eq(a.calls, 0);
+	cr_assert_eq(loop.in_flight, 1);
+	cr_assert_eq(loop_cancel_all(&loop, 2000), 0);
+	cr_assert_eq(a.calls, 1);
+	cr_assert_eq(a.last_res, -ECANCELED);
+	cr_assert_eq(loop.in_flight, 0);
+	close(a.fd);
+	close(b.fd);
+}
+
+Test(loop, poll_times_out_with_nothing_ready)
+{
+	struct reader a = { .op.complete = reader_done, .fd = eventfd(0, 0) };
+	arm(&a);
+	cr_assert_eq(loop_poll(&loop, 50), 0);
+	cr_assert_eq(a.calls, 0);
+	loop_cancel_all(&loop, 2000);
+	close(a.fd);
+}
+
+Test(loop, more_sqes_than_ring_entries)
+{
+	enum { N = 40 };   /* the ring has 8 entries: loop_sqe must flush */
+	static struct reader r[N];
+	for (int i = 0; i < N; i++) {
+		r[i] = (struct reader){ .op.complete = reader_done, .fd = eventfd(1, 0) };
+		arm(&r[i]);
+	}
+	int done = 0;
+	while (done < N) {
+		int n = loop_poll(&loop, 2000);
+		cr_assert_gt(n, 0);
+		done += n;
+	}
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(r[i].calls, 1);
+		cr_assert_eq(r[i].value, 1);
+		close(r[i].fd);
+	}
+	cr_assert_eq(loop.in_flight, 0);
+}
+
+struct stopper {
+	struct loop_op op;
+	int fd;
+	uint64_t value;
+};
+
+static void stop_done(struct loop_op *op, int res, unsigned flags)
+{
+	(void)op;
+	(void)res;
+	(void)flags;
+	loop_stop(&loop);
+}
+
+Test(loop, run_until_stopped)
+{
+	struct stopper s = { .op.complete = stop_done, .fd = eventfd(1, 0) };
+	struct io_uring_sqe *sqe = loop_sqe(&loop, &s.op);
+	io_uring_prep_read(sqe, s.fd, &s.value, sizeof(s.value), 0);
+	cr_assert_eq(loop_run(&loop), 0);
+	cr_assert(loop.stopped);
+	close(s.fd);
+}

@@ -1,0 +1,127 @@
+#include <criterion/criterion.h>
+
+#include <sys/mman.h>
+
+#include "vmm/memory.h"
+
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+
+Test(memory, small_guest_is_one_low_region)
+{
+	struct mem_region r[MEM_MAX_REGIONS];
+	cr_assert_eq(memory_layout(512 * MiB, r), 1);
+	cr_assert_eq(r[0].gpa, 0);
+	cr_assert_eq(r[0].size, 512 * MiB);
+}
+
+Test(memory, exactly_3g_stays_below_the_hole)
+{
+	struct mem_region r[MEM_MAX_REGIONS];
+	cr_assert_eq(memory_layout(3 * GiB, r), 1);
+	cr_assert_eq(r[0].size, 3 * GiB);
+}
+
+Test(memory, large_guest_resumes_above_4g)
+{
+	struct mem_region r[MEM_MAX_REGIONS];
+	cr_assert_eq(memory_layout(6 * GiB, r), 2);
+	cr_assert_eq(r[0].gpa, 0);
+	cr_assert_eq(r[0].size, MEM_LOW_RAM_END);
+	cr_assert_eq(r[1].gpa, MEM_4G);
+	cr_assert_eq(r[1].size, 6 * GiB - MEM_LOW_RAM_END);
+}
+
+/* Address space only (PROT_NONE): the tests compute addresses, they never touch RAM. */
+static struct guest_memory fake_memory(uint64_t size)
+{
+	uint8_t *backing = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	cr_assert_neq(backing, MAP_FAILED);
+	struct guest_memory m = { .fd = -1, .host = backing, .size = size };
+	m.nr_regions = memory_layout(size, m.regions);
+	uint64_t off = 0;
+	for (unsigned i = 0; i < m.nr_regions; i++) {
+		m.regions[i].host = backing + off;
+		off += m.regions[i].size;
+	}
+	return m;
+}
+
+Test(memory, gpa_to_hva_checks_bounds_without_wrapping)
+{
+	struct guest_memory m = fake_memory(6 * GiB);
+	uint8_t *base = m.host;
+
+	cr_assert_eq(gpa_to_hva(&m, 0, 16), base);
+	cr_assert_eq(gpa_to_hva(&m, 0x1000, 1), base + 0x1000);
+	cr_assert_not_null(gpa_to_hva(&m, MEM_LOW_RAM_END - 8, 8));
+	cr_assert_null(gpa_to_hva(&m, MEM_LOW_RAM_END - 8, 9), "straddles into the hole");
+	cr_assert_null(gpa_to_hva(&m, MEM_LOW_RAM_END, 1), "in the hole");
+	cr_assert_null(gpa_to_hva(&m, MEM_4G - 1, 2), "straddles into high RAM");
+	cr_assert_eq(gpa_to_hva(&m, MEM_4G, 1), base + MEM_LOW_RAM_END);
+	cr_assert_not_null(gpa_to_hva(&m, MEM_4G + 3 * GiB - 1, 1), "last byte");
+	cr_assert_null(gpa_to_hva(&m, MEM_4G + 3 * GiB, 1), "past the end");
+	cr_assert_null(gpa_to_hva(&m, 0x1000, UINT64_MAX), "huge length");
+	cr_assert_null(gpa_to_hva(&m, UINT64_MAX, 2), "address wraps");
+	cr_assert_not_null(gpa_to_hva(&m, 0x1000, 0), "an empty range inside RAM");
+}
+
+Test(memory, e820_describes_ram_holes_and_devices)
+{
+	struct guest_memory m = fake_memory(6 * GiB);
+	struct e820_entry e[8];
+	unsigned n = memory_e820(&m, e, 8);
+
+	cr_assert_eq(n, 5);
+	cr_assert_eq(e[0].addr, 0);
+	cr_assert_eq(e[0].size, 0xa0000);
+	cr_assert_eq(e[0].type, E820_RAM);
+	cr_assert_eq(e[1].addr, 0xa0000);
+	cr_assert_eq(e[1].type, E820_RESERVED);
+	cr_assert_eq(e[2].addr, 0x100000);
+	cr_assert_eq(e[2].addr + e[2].size, MEM_LOW_RAM_END);
+	cr_assert_eq(e[2].type, E820_RAM);
+	cr_assert_eq(e[3].addr, MEM_IOAPIC_BASE);
+	cr_assert_eq(e[3].addr + e[3].size, MEM_4G);
+	cr_assert_eq(e[3].type, E820_RESERVED);
+	cr_assert_eq(e[4].addr, MEM_4G);
+	cr_assert_eq(e[4].size, 6 * GiB - MEM_LOW_RAM_END);
+	/* KVM's real-mode helper pages sit in a reserved range. */
+	cr_assert(MEM_KVM_IDENTITY >= e[3].addr && MEM_KVM_TSS + 3 * 4096 <= MEM_4G);
+	for (unsigned i = 1; i < n; i++)
+		cr_assert_geq(e[i].addr, e[i - 1].addr + e[i - 1].size, "sorted, no overlap");
+}
+
+Test(memory, e820_of_a_tiny_guest)
+{
+	struct guest_memory m = fake_memory(2 * MiB);
+	struct e820_entry e[8];
+	unsigned n = memory_e820(&m, e, 8);
+	cr_assert_eq(n, 4);
+	cr_assert_eq(e[2].addr, 0x100000);
+	cr_assert_eq(e[2].size, MiB);
+	cr_assert_eq(memory_e820(&m, e, 2), 2, "never writes past max");
+}
+
+Test(memory, create_maps_zeroed_ram)
+{
+	struct guest_memory m;
+	struct error err = { 0 };
+	cr_assert_eq(guest_memory_create(&m, 8 * MiB, &err), 0, "%s", err.msg);
+	uint8_t *p = gpa_to_hva(&m, 0x7ff000, 4096);
+	cr_assert_not_null(p);
+	cr_assert_eq(p[4095], 0);
+	p[0] = 0x5a;
+	cr_assert_eq(((uint8_t *)gpa_to_hva(&m, 0x7ff000, 1))[0], 0x5a);
+	guest_memory_destroy(&m);
+	cr_assert_eq(m.fd, -1);
+}
+
+Test(memory, more_than_the_host_has_is_refused)
+{
+	struct guest_memory m;
+	struct error err = { 0 };
+	cr_assert_lt(guest_memory_create(&m, 1ULL << 50, &err), 0);
+	cr_assert(strstr(err.msg, "more than the host"), "%s", err.msg);
+	guest_memory_destroy(&m);
+}
