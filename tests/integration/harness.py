@@ -1,0 +1,120 @@
+"""What every integration test needs: the ringvm binary, a way to run it, and checks.
+
+Each test file defines functions named test_*; meson registers each one as its own
+test by asking the file for `--list`, and runs it as `FILE --ringvm BIN CASE`.
+Exit status 77 tells meson a test was skipped (with the reason on stdout).
+"""
+import argparse
+import os
+import re
+import struct
+import subprocess
+import sys
+import traceback
+
+SKIP = 77
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer", "UndefinedBehaviorSanitizer")
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run on this machine, with the reason."""
+
+
+class Context:
+    def __init__(self, ringvm, guest_elf):
+        self.ringvm = ringvm
+        self.guest_elf = guest_elf
+
+    def run(self, args, stdin=b"", timeout=60, expect_rc=None):
+        """Runs ringvm with args; returns (rc, stdout, stderr) as text, checked for sanitizer reports."""
+        proc = subprocess.run([self.ringvm] + list(args), input=stdin, capture_output=True,
+                              timeout=timeout)
+        out = proc.stdout.decode(errors="replace")
+        err = proc.stderr.decode(errors="replace")
+        check_sanitizers(err)
+        if expect_rc is not None and proc.returncode != expect_rc:
+            raise AssertionError("ringvm %s exited %d, expected %d\nstdout:\n%s\nstderr:\n%s"
+                                 % (" ".join(args), proc.returncode, expect_rc, out, err))
+        return proc.returncode, out, err
+
+
+    def run_wrapped(self, wrapper, args=(), timeout=60):
+        """Runs ringvm under a wrapper command (wrapper, then the binary, then args)."""
+        proc = subprocess.run(list(wrapper) + [self.ringvm] + list(args), capture_output=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+        err = proc.stderr.decode(errors="replace")
+        check_sanitizers(err)
+        return proc.returncode, proc.stdout.decode(errors="replace"), err
+
+
+def pvh_kernel(code, path):
+    """Writes a minimal PVH ELF whose 32-bit entry runs code (raw x86 machine code) at 1 MiB."""
+    base, ehsize, phsize = 0x100000, 64, 56
+    note = struct.pack("<III4sQ", 4, 8, 18, b"Xen\0", base)
+    code_off = ehsize + 2 * phsize + len(note)
+    ehdr = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    ehdr += struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, base, ehsize, 0, 0, ehsize, phsize, 2, 0, 0, 0)
+    ph_note = struct.pack("<IIQQQQQQ", 4, 4, ehsize + 2 * phsize, 0, 0, len(note), len(note), 4)
+    ph_load = struct.pack("<IIQQQQQQ", 1, 7, code_off, base, base, len(code), len(code) + 4096, 0x1000)
+    with open(path, "wb") as f:
+        f.write(ehdr + ph_note + ph_load + note + code)
+    return path
+
+
+def check_sanitizers(stderr_text):
+    for marker in SANITIZER_MARKERS:
+        if marker in stderr_text:
+            raise AssertionError("sanitizer report:\n" + stderr_text)
+
+
+def need_kvm():
+    if not os.path.exists("/dev/kvm"):
+        raise Skip("/dev/kvm does not exist on this machine")
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        raise Skip("/dev/kvm is not readable and writable by this user")
+
+
+def need_root(why):
+    if os.geteuid() != 0:
+        raise Skip("needs root to " + why)
+
+
+def expect_lines(text, patterns):
+    """Every regex in patterns must match some line of text."""
+    lines = text.splitlines()
+    for pattern in patterns:
+        if not any(re.search(pattern, line) for line in lines):
+            raise AssertionError("no line matches %r in:\n%s" % (pattern, text))
+
+
+def count_lines(text, pattern):
+    return sum(1 for line in text.splitlines() if re.search(pattern, line))
+
+
+def main(module_globals):
+    tests = {name[5:]: fn for name, fn in module_globals.items()
+             if name.startswith("test_") and callable(fn)}
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--ringvm")
+    parser.add_argument("--guest-elf")
+    parser.add_argument("case", nargs="?")
+    args = parser.parse_args()
+    if args.list:
+        print("\n".join(sorted(tests)))
+        return 0
+    if args.case not in tests:
+        print("unknown test case %r" % args.case)
+        return 2
+    ctx = Context(os.path.abspath(args.ringvm), args.guest_elf)
+    try:
+        tests[args.case](ctx)
+    except Skip as why:
+        print("SKIP: %s" % why)
+        return SKIP
+    except Exception:
+        traceback.print_exc(file=sys.stdout)
+        return 1
+    print("ok")
+    return 0
