@@ -58,8 +58,29 @@ def test_sigint_stops_cleanly(ctx):
     stop_with_signal(ctx, signal.SIGINT)
 
 
-def test_sigterm_joins_every_thread(ctx):
-    """Under strace: every thread ringvm created ends with its own exit() before exit_group."""
+FD_CREATORS = re.compile(
+    r"^(?:openat\(.*\)|memfd_create\(.*\)|eventfd2\(.*\)|signalfd4\(.*\)|"
+    r"io_uring_setup\(.*\)|ioctl\(\d+, KVM_CREATE_(?:VM|VCPU).*\)) += (\d+)")
+
+
+def syscalls(trace):
+    """(tid, call) pairs from `strace -f` output, with interrupted calls stitched back
+    together, in the order they completed."""
+    pending = {}
+    for line in trace.splitlines():
+        tid, call = line.split(None, 1)
+        if call.endswith("<unfinished ...>"):
+            pending[tid] = call[:-len("<unfinished ...>")].rstrip()
+            continue
+        resumed = re.match(r"<\.\.\. \w+ resumed>(.*)", call)
+        if resumed:
+            call = pending.pop(tid, "") + resumed.group(1)
+        yield int(tid), call
+
+
+def test_sigterm_joins_threads_and_closes_fds(ctx):
+    """Under strace: every thread ends with its own exit() and every fd ringvm made is
+    closed before the process exits."""
     need_kvm()
     if not shutil.which("strace"):
         raise harness.Skip("strace is not installed")
@@ -68,8 +89,9 @@ def test_sigterm_joins_every_thread(ctx):
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "trace")
         proc = subprocess.Popen(["strace", "-f", "-qq", "-o", log, "-e",
-                                 "trace=clone,clone3,exit,exit_group", ctx.ringvm, "run",
-                                 "--cpus", "4", "--", "test=input"],
+                                 "trace=clone,clone3,exit,exit_group,openat,close,memfd_create,"
+                                 "eventfd2,signalfd4,io_uring_setup,ioctl",
+                                 ctx.ringvm, "run", "--cpus", "4", "--", "test=input"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env)
         try:
@@ -84,12 +106,30 @@ def test_sigterm_joins_every_thread(ctx):
         harness.check_sanitizers(err)
         assert rc == 128 + signal.SIGTERM, (rc, err)
         trace = open(log).read()
-    created = set(int(m) for m in re.findall(r"clone3?\(.*CLONE_THREAD.*\) = (\d+)", trace))
-    exited = set(int(m) for m in re.findall(r"^(\d+) +exit\(", trace, re.M))
-    assert len(created) >= 4, "expected at least the 4 vCPU threads:\n" + trace
-    assert created <= exited, "threads never joined: %s\n%s" % (created - exited, trace)
-    last = trace.strip().splitlines()[-1]
-    assert "exit_group" in last, "the main thread must be the last to go:\n" + trace
+
+    calls = list(syscalls(trace))
+    main_tid = calls[0][0]
+    threads = set(tid for tid, _ in calls) - {main_tid}
+    exited = set(tid for tid, call in calls if call.startswith("exit("))
+    assert len(threads) >= 4, "expected at least the 4 vCPU threads:\n" + trace
+    assert threads <= exited, "threads never joined: %s\n%s" % (threads - exited, trace)
+    assert calls[-1] == (main_tid, calls[-1][1]) and calls[-1][1].startswith("exit_group"), \
+        "the main thread must be the last to go:\n" + trace
+
+    # Replay fd creation and closing in order; what is left open at exit_group leaked.
+    open_fds = {}
+    for tid, call in calls:
+        made = FD_CREATORS.match(call)
+        if made:
+            open_fds[int(made.group(1))] = call
+            continue
+        closed = re.match(r"close\((\d+)\) += 0", call)
+        if closed:
+            open_fds.pop(int(closed.group(1)), None)
+    kinds = ("/dev/kvm", "KVM_CREATE", "memfd_create", "eventfd2", "signalfd4", "io_uring_setup")
+    leaked = [l for l in open_fds.values() if any(k in l for k in kinds)]
+    assert not leaked, "fds never closed:\n" + "\n".join(leaked)
+    assert sum("KVM_CREATE_VCPU" in call for _, call in calls) == 4, "the trace missed vCPUs"
 
 
 def tiny(ctx, code, expect_rc, args=()):
