@@ -1,8 +1,78 @@
 #include "vmm/loop.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static void loop_arm_mailbox(struct loop *loop);
+
+static void loop_mailbox_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct loop *loop = container_of(op, struct loop, mailbox_op);
+
+	(void)flags;
+	loop->mailbox_armed = false;
+	if (res == -ECANCELED)
+		return;
+	pthread_mutex_lock(&loop->mailbox_lock);
+	struct loop_work *work = loop->mailbox_head;
+	loop->mailbox_head = loop->mailbox_tail = NULL;
+	for (struct loop_work *w = work; w; w = w->next)
+		w->queued = false;
+	pthread_mutex_unlock(&loop->mailbox_lock);
+	/* In posting order; a run may post again, which lands in the next batch. */
+	while (work) {
+		struct loop_work *next = work->next;
+		work->run(work);
+		work = next;
+	}
+	loop_arm_mailbox(loop);
+}
+
+static void loop_arm_mailbox(struct loop *loop)
+{
+	struct io_uring_sqe *sqe = loop_sqe(loop, &loop->mailbox_op);
+	io_uring_prep_read(sqe, loop->mailbox_fd, &loop->mailbox_count, sizeof(loop->mailbox_count), 0);
+	loop->mailbox_armed = true;
+}
+
+void loop_start(struct loop *loop)
+{
+	loop->owner = pthread_self();
+	loop->owner_set = true;
+	if (!loop->mailbox_armed)
+		loop_arm_mailbox(loop);
+}
+
+bool loop_on_thread(const struct loop *loop)
+{
+	return loop->owner_set && pthread_equal(pthread_self(), loop->owner);
+}
+
+void loop_post(struct loop *loop, struct loop_work *work)
+{
+	pthread_mutex_lock(&loop->mailbox_lock);
+	bool wake = !loop->mailbox_head;
+	if (!work->queued) {
+		work->queued = true;
+		work->next = NULL;
+		if (loop->mailbox_tail)
+			loop->mailbox_tail->next = work;
+		else
+			loop->mailbox_head = work;
+		loop->mailbox_tail = work;
+	}
+	pthread_mutex_unlock(&loop->mailbox_lock);
+	if (wake) {
+		uint64_t one = 1;
+		(void)!write(loop->mailbox_fd, &one, sizeof(one));
+	}
+}
 
 int loop_init(struct loop *loop, unsigned entries, struct error *err)
 {
@@ -18,7 +88,13 @@ int loop_init(struct loop *loop, unsigned entries, struct error *err)
 	};
 	int r = -EINVAL;
 
-	*loop = (struct loop){ 0 };
+	*loop = (struct loop){
+		.initialized = true, .mailbox_fd = -1, .mailbox_op.complete = loop_mailbox_done,
+	};
+	pthread_mutex_init(&loop->mailbox_lock, NULL);
+	loop->mailbox_fd = eventfd(0, EFD_CLOEXEC);
+	if (loop->mailbox_fd < 0)
+		return error_sys(err, errno, "cannot create a loop's eventfd");
 	for (unsigned i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]); i++) {
 		r = io_uring_queue_init(entries, &loop->ring, flag_sets[i]);
 		if (r != -EINVAL)
@@ -32,9 +108,16 @@ int loop_init(struct loop *loop, unsigned entries, struct error *err)
 
 void loop_destroy(struct loop *loop)
 {
+	if (!loop->initialized)
+		return;
+	loop->initialized = false;
 	if (loop->ring_ready)
 		io_uring_queue_exit(&loop->ring);
 	loop->ring_ready = false;
+	if (loop->mailbox_fd >= 0)
+		close(loop->mailbox_fd);
+	loop->mailbox_fd = -1;
+	pthread_mutex_destroy(&loop->mailbox_lock);
 }
 
 struct io_uring_sqe *loop_sqe(struct loop *loop, struct loop_op *op)

@@ -6,6 +6,7 @@
 #define RINGVM_LOOP_H
 
 #include <liburing.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "vmm/error.h"
@@ -20,15 +21,42 @@ struct loop_op {
 	loop_complete_fn complete;
 };
 
+/* Work another thread hands to the loop's thread (only that thread may submit). */
+struct loop_work {
+	void (*run)(struct loop_work *work);
+	struct loop_work *next;
+	bool queued;
+};
+
 struct loop {
+	bool initialized;           /* loop_init ran: loop_destroy has something to undo */
 	struct io_uring ring;
 	bool ring_ready;
 	unsigned in_flight;         /* queued or submitted SQEs whose last CQE has not come */
 	bool stopped;
+	pthread_t owner;            /* the thread that runs the loop, once started */
+	bool owner_set;
+
+	/* The mailbox: posted work, and the eventfd that wakes the loop for it. */
+	pthread_mutex_t mailbox_lock;
+	struct loop_work *mailbox_head, *mailbox_tail;
+	int mailbox_fd;
+	uint64_t mailbox_count;
+	struct loop_op mailbox_op;
+	bool mailbox_armed;
 };
 
-/* Creates the ring. */
+/* Creates the ring and its mailbox. */
 int loop_init(struct loop *loop, unsigned entries, struct error *err);
+
+/* On the loop's thread, before it runs: starts listening to the mailbox. */
+void loop_start(struct loop *loop);
+
+/* True when called on the loop's own thread (which may queue SQEs directly). */
+bool loop_on_thread(const struct loop *loop);
+
+/* Any thread: runs work->run on the loop's thread soon (once, however often posted). */
+void loop_post(struct loop *loop, struct loop_work *work);
 
 /* Tears the ring down; cancel first (loop_cancel_all) if anything may be in flight. */
 void loop_destroy(struct loop *loop);

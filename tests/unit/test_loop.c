@@ -118,3 +118,40 @@ Test(loop, run_until_stopped)
 	cr_assert(loop.stopped);
 	close(s.fd);
 }
+
+struct counter_work {
+	struct loop_work work;
+	int runs;
+};
+
+static void count_run(struct loop_work *w)
+{
+	((struct counter_work *)w)->runs++;
+}
+
+static void *post_from_thread(void *arg)
+{
+	loop_post(&loop, arg);
+	return NULL;
+}
+
+Test(loop, work_posted_from_another_thread_runs_on_the_loop)
+{
+	struct counter_work a = { .work.run = count_run }, b = { .work.run = count_run };
+	pthread_t th;
+
+	loop_start(&loop);
+	cr_assert(loop_on_thread(&loop));
+	pthread_create(&th, NULL, post_from_thread, &a.work);
+	pthread_join(th, NULL);
+	loop_post(&loop, &b.work);
+	loop_post(&loop, &b.work);            /* already queued: runs once */
+	while (a.runs + b.runs < 2)
+		cr_assert_geq(loop_poll(&loop, 2000), 0);
+	cr_assert_eq(a.runs, 1);
+	cr_assert_eq(b.runs, 1);
+	loop_post(&loop, &b.work);            /* and again after it ran */
+	while (b.runs < 2)
+		cr_assert_geq(loop_poll(&loop, 2000), 0);
+	cr_assert_eq(loop_cancel_all(&loop, 2000), 0);
+}
