@@ -119,16 +119,6 @@ int kvm_map_memory(struct kvm *kvm, const struct guest_memory *mem, struct error
 	return 0;
 }
 
-int kvm_create_irqchip(struct kvm *kvm, struct error *err)
-{
-	if (ioctl(kvm->vm_fd, KVM_CREATE_IRQCHIP, 0))
-		return error_sys(err, errno, "cannot create the in-kernel irqchip");
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	if (ioctl(kvm->vm_fd, KVM_CREATE_PIT2, &pit))
-		return error_sys(err, errno, "cannot create the in-kernel PIT");
-	return 0;
-}
-
 void kvm_close(struct kvm *kvm)
 {
 	if (kvm->vm_fd >= 0)

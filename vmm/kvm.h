@@ -29,9 +29,6 @@ int kvm_create_vm(struct kvm *kvm, struct error *err);
 /* Registers every RAM region of mem as a KVM memory slot. */
 int kvm_map_memory(struct kvm *kvm, const struct guest_memory *mem, struct error *err);
 
-/* Creates the in-kernel PIC, IOAPIC, LAPICs and PIT. */
-int kvm_create_irqchip(struct kvm *kvm, struct error *err);
-
 /* Closes the VM and the device. */
 void kvm_close(struct kvm *kvm);
 

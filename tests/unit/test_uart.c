@@ -3,22 +3,34 @@
 
 #include "devices/uart.h"
 
-/* A fake line and backend that record what the UART does. */
+/*
+ * The UART's line goes through a real irq source into a split irqchip's IOAPIC,
+ * whose delivery callback counts the interrupts; the pin's input is the line level.
+ */
 struct fake_irq {
+	struct irq_chip chip;
 	struct irq_source src;
 	int raises;
 };
 
-static int fake_set_level(struct irq_source *src, bool level)
+static void count_delivery(void *ctx, unsigned pin, const struct msi_msg *msi)
 {
-	struct fake_irq *f = (struct fake_irq *)src;
-	if (level && !src->level)
-		f->raises++;
-	src->level = level;
-	return 0;
+	(void)pin;
+	(void)msi;
+	((struct fake_irq *)ctx)->raises++;
 }
 
-static const struct irq_source_ops fake_ops = { .set_level = fake_set_level };
+static void ignore_route(void *ctx, unsigned pin, const struct msi_msg *msi, bool masked)
+{
+	(void)ctx, (void)pin, (void)msi, (void)masked;
+}
+
+static const struct ioapic_ops fake_ioapic_ops = { count_delivery, ignore_route };
+
+static bool line_level(const struct fake_irq *f)
+{
+	return f->chip.ioapic.asserted & (1u << UART_COM1_IRQ);
+}
 
 struct fake_backend {
 	uint8_t out[64];
@@ -54,12 +66,20 @@ static struct fake_backend be;
 
 static void setup(void)
 {
-	irq = (struct fake_irq){ .src = { .ops = &fake_ops } };
+	memset(&irq, 0, sizeof(irq));
+	irq.chip.mode = IRQCHIP_SPLIT;
+	ioapic_init(&irq.chip.ioapic, &fake_ioapic_ops, &irq);
+	irq.chip.ioapic.redir[UART_COM1_IRQ] = 0x30;   /* unmasked, edge, vector 0x30 */
+	irq.src = (struct irq_source){ .chip = &irq.chip, .kind = IRQ_KIND_PIN, .gsi = UART_COM1_IRQ };
 	be = (struct fake_backend){ .room = sizeof(be.out) };
 	uart_init(&u, &irq.src, &fb_ops, &be);
 }
 
-static void teardown(void) { uart_destroy(&u); }
+static void teardown(void)
+{
+	uart_destroy(&u);
+	ioapic_destroy(&irq.chip.ioapic);
+}
 
 TestSuite(uart, .init = setup, .fini = teardown);
 
@@ -83,7 +103,7 @@ Test(uart, reset_state)
 	cr_assert_eq(rd(LSR), 0x60, "THRE and TEMT, no data");
 	cr_assert_eq(rd(IER), 0);
 	cr_assert_eq(rd(MSR) & 0xb0, 0xb0, "CTS, DSR, DCD: a ready peer");
-	cr_assert_not(irq.src.level);
+	cr_assert_not(line_level(&irq));
 }
 
 Test(uart, transmit_goes_to_backend)
@@ -110,14 +130,17 @@ Test(uart, scratch_and_divisor_latch)
 Test(uart, receive_raises_and_clears_the_interrupt)
 {
 	wr(IER, 0x01);
-	cr_assert_not(irq.src.level);
+	cr_assert_not(line_level(&irq));
 	cr_assert_eq(uart_receive(&u, (const uint8_t *)"a", 1), 1);
-	cr_assert(irq.src.level);
+	cr_assert(line_level(&irq));
+	cr_assert_eq(irq.raises, 1, "the rising edge reached the IOAPIC");
 	cr_assert_eq(rd(IIR) & 0x0f, 0x04, "received data available");
 	cr_assert(rd(LSR) & 0x01, "DR");
 	cr_assert_eq(rd(THR), 'a');
-	cr_assert_not(irq.src.level, "reading the byte clears it");
+	cr_assert_not(line_level(&irq), "reading the byte clears it");
 	cr_assert_eq(rd(IIR) & 0x0f, 0x01);
+	uart_receive(&u, (const uint8_t *)"b", 1);
+	cr_assert_eq(irq.raises, 2, "a new byte, a new edge");
 }
 
 Test(uart, fifo_mode_holds_16_and_asks_for_more)
@@ -150,14 +173,14 @@ Test(uart, below_trigger_level_reports_timeout)
 Test(uart, thr_empty_interrupt_rules)
 {
 	wr(IER, 0x02);
-	cr_assert(irq.src.level, "enabling with THR empty interrupts at once");
+	cr_assert(line_level(&irq), "enabling with THR empty interrupts at once");
 	cr_assert_eq(rd(IIR) & 0x0f, 0x02);
-	cr_assert_not(irq.src.level, "reading IIR acknowledges THRE");
+	cr_assert_not(line_level(&irq), "reading IIR acknowledges THRE");
 	cr_assert_eq(rd(IIR) & 0x0f, 0x01);
 	wr(THR, 'x');
-	cr_assert(irq.src.level, "the byte left at once: empty again");
+	cr_assert(line_level(&irq), "the byte left at once: empty again");
 	wr(IER, 0x00);
-	cr_assert_not(irq.src.level, "masked");
+	cr_assert_not(line_level(&irq), "masked");
 }
 
 Test(uart, full_backend_stalls_thre_until_drained)
@@ -167,10 +190,10 @@ Test(uart, full_backend_stalls_thre_until_drained)
 	rd(IIR);
 	wr(THR, '1');
 	cr_assert_eq(rd(LSR) & 0x60, 0, "no room: THRE and TEMT clear");
-	cr_assert_not(irq.src.level);
+	cr_assert_not(line_level(&irq));
 	be.room = 8;
 	uart_tx_drained(&u);
-	cr_assert(irq.src.level, "room again: THRE interrupt");
+	cr_assert(line_level(&irq), "room again: THRE interrupt");
 	cr_assert_eq(rd(LSR) & 0x60, 0x60);
 }
 
@@ -198,7 +221,7 @@ Test(uart, overrun_sets_lsr_once)
 	wr(THR, '1');
 	wr(THR, '2');       /* one-byte holding register: overrun */
 	wr(IER, 0x04);
-	cr_assert(irq.src.level, "line status interrupt");
+	cr_assert(line_level(&irq), "line status interrupt");
 	cr_assert_eq(rd(IIR) & 0x0f, 0x06);
 	cr_assert(rd(LSR) & 0x02, "OE");
 	cr_assert_not(rd(LSR) & 0x02, "cleared by reading LSR");
