@@ -12,13 +12,18 @@
 #define DEFAULT_CPUS   1
 #define DEFAULT_MEMORY (512ULL << 20)
 
-enum { OPT_KERNEL = 0x100, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY };
+enum { OPT_KERNEL = 0x100, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_IRQ, OPT_IRQCHIP, OPT_STATS,
+       OPT_IRQ_TEST_FDS };
 
 static const struct option run_options[] = {
 	{ "kernel",  required_argument, NULL, OPT_KERNEL },
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 	{ "cpus",    required_argument, NULL, OPT_CPUS },
 	{ "memory",  required_argument, NULL, OPT_MEMORY },
+	{ "irq",     required_argument, NULL, OPT_IRQ },
+	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
+	{ "stats",   no_argument,       NULL, OPT_STATS },
+	{ "irq-test-fds", required_argument, NULL, OPT_IRQ_TEST_FDS },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -37,6 +42,13 @@ void cli_usage(FILE *out)
 	      "  --cmdline STR     kernel command line\n"
 	      "  --cpus N          number of vCPUs, 1-254 (default 1)\n"
 	      "  --memory SIZE     guest RAM, e.g. 512M or 2G; a bare number is MiB (default 512M)\n"
+	      "  --irq PATH        how device interrupts reach KVM: irqfd (default), msi\n"
+	      "                    (KVM_SIGNAL_MSI) or line (KVM_IRQ_LINE)\n"
+	      "  --irqchip MODE    kernel (default: PIC, IOAPIC and PIT in KVM) or split\n"
+	      "                    (LAPICs in KVM, the IOAPIC in ringvm)\n"
+	      "  --stats           print each vCPU's posted-interrupt counters at exit\n"
+	      "  --irq-test-fds D,I  the built-in guest's irq-test device: eventfds another\n"
+	      "                    process services (bench/irqlat's epoll baseline)\n"
 	      "  -h, --help        show this help\n"
 	      "\n"
 	      "GUEST ARGS are appended to the kernel command line.\n"
@@ -79,6 +91,37 @@ static int parse_memory(const char *text, uint64_t *out, struct error *err)
 	return 0;
 }
 
+static int parse_irqchip(const char *text, enum irqchip_mode *out, struct error *err)
+{
+	if (!strcmp(text, "kernel"))
+		*out = IRQCHIP_KERNEL;
+	else if (!strcmp(text, "split"))
+		*out = IRQCHIP_SPLIT;
+	else
+		return error_set(err, EINVAL, "--irqchip '%s': must be kernel or split", text);
+	return 0;
+}
+
+static int parse_fd_pair(const char *text, int fds[2], struct error *err)
+{
+	unsigned long a, b;
+	char *end;
+
+	errno = 0;
+	a = strtoul(text, &end, 10);
+	if (end != text && *end == ',') {
+		const char *second = end + 1;
+		b = strtoul(second, &end, 10);
+		if (end != second && !*end && !errno && a <= INT_MAX && b <= INT_MAX &&
+		    text[0] >= '0' && text[0] <= '9' && second[0] >= '0' && second[0] <= '9') {
+			fds[0] = (int)a;
+			fds[1] = (int)b;
+			return 0;
+		}
+	}
+	return error_set(err, EINVAL, "--irq-test-fds '%s': expected two fd numbers, as 5,6", text);
+}
+
 static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_command *cmd,
 		     struct error *err)
 {
@@ -102,6 +145,19 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_comm
 			break;
 		case OPT_MEMORY:
 			r = parse_memory(optarg, &cfg->memory, err);
+			break;
+		case OPT_IRQ:
+			if (irq_path_parse(optarg, &cfg->irq))
+				r = error_set(err, EINVAL, "--irq '%s': must be irqfd, msi or line", optarg);
+			break;
+		case OPT_IRQCHIP:
+			r = parse_irqchip(optarg, &cfg->irqchip, err);
+			break;
+		case OPT_STATS:
+			cfg->stats = true;
+			break;
+		case OPT_IRQ_TEST_FDS:
+			r = parse_fd_pair(optarg, cfg->irq_test_fds, err);
 			break;
 		case 'h':
 			*cmd = CLI_HELP;
@@ -138,7 +194,10 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_comm
 int cli_parse(int argc, char **argv, struct vm_config *cfg, enum cli_command *cmd,
 	      struct error *err)
 {
-	*cfg = (struct vm_config){ .cpus = DEFAULT_CPUS, .memory = DEFAULT_MEMORY };
+	*cfg = (struct vm_config){
+		.cpus = DEFAULT_CPUS, .memory = DEFAULT_MEMORY,
+		.irqchip = IRQCHIP_KERNEL, .irq = IRQ_PATH_IRQFD, .irq_test_fds = { -1, -1 },
+	};
 
 	if (argc < 2)
 		return error_set(err, EINVAL, "missing command (see 'ringvm --help')");

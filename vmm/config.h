@@ -2,7 +2,10 @@
 #ifndef RINGVM_CONFIG_H
 #define RINGVM_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "vmm/irq.h"
 
 #define CONFIG_MAX_CPUS      254            /* xAPIC IDs: 0xff is the broadcast ID */
 #define CONFIG_MIN_MEMORY    (2ULL << 20)   /* boot data below 1 MiB, the image above */
@@ -16,6 +19,10 @@ struct vm_config {
 	int nr_guest_args;
 	unsigned cpus;
 	uint64_t memory;            /* bytes of guest RAM */
+	enum irqchip_mode irqchip;  /* --irqchip */
+	enum irq_path irq;          /* --irq: how device interrupts reach KVM */
+	bool stats;                 /* --stats: print KVM's per-vCPU counters at exit */
+	int irq_test_fds[2];        /* --irq-test-fds: doorbell and irqfd serviced elsewhere, or -1 */
 };
 
 #endif

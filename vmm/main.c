@@ -58,10 +58,14 @@ int main(int argc, char **argv)
 	} else {
 		status = vm_run(vm);
 	}
+	char stats[4096] = "";
+	if (cfg.stats && vm->stop.reason != STOP_NONE && vm->nr_vcpus)
+		vm_format_stats(vm, stats, sizeof(stats));
 	struct vm_stop stop = vm->stop;
 	/* Report after teardown: the terminal is back in cooked mode by then. */
 	vm_destroy(vm);
 	free(vm);
 	report_stop(&stop);
+	fputs(stats, stderr);
 	return status;
 }

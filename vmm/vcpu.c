@@ -159,6 +159,9 @@ static int vcpu_handle_exit(struct vcpu *vcpu)
 		return 0;
 	case KVM_EXIT_SYSTEM_EVENT:
 		return vcpu_handle_system_event(vcpu);
+	case KVM_EXIT_IOAPIC_EOI:
+		irq_chip_eoi(&vcpu->vm->irq, run->eoi.vector);
+		return 0;
 	case KVM_EXIT_SHUTDOWN:
 		return vm_fail(vcpu->vm, EIO, "vCPU %u: guest triple fault at rip 0x%llx", vcpu->index,
 			       (unsigned long long)vcpu_rip(vcpu));

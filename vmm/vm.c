@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "vmm/boot/builtin.h"
+#include "vmm/stats.h"
 
 #define LOOP_ENTRIES     256
 #define FLUSH_TIMEOUT_MS 2000     /* a stuck stdout must not hold ringvm forever */
@@ -154,6 +156,26 @@ static int vm_block_signals(struct vm *vm, struct error *err)
 	return kick_signal_init() ? error_sys(err, errno, "cannot install the kick signal") : 0;
 }
 
+static int vm_add_irq_test(struct vm *vm, struct error *err)
+{
+	/* Channel 1 has a thread of its own, so that two host threads raise interrupts at once. */
+	vm->with_irq_test = true;
+	int r = iothread_init(&vm->iothread1, "io1", err);
+	if (r)
+		return r;
+	for (int i = 0; i < 2; i++) {
+		int fd = vm->cfg.irq_test_fds[i];
+		if (fd >= 0 && fcntl(fd, F_GETFD) < 0)
+			return error_set(err, EBADF, "--irq-test-fds: fd %d is not open", fd);
+	}
+	struct loop *loops[IRQ_TEST_CHANNELS] = { &vm->loop, &vm->iothread1.loop };
+	irq_test_init(&vm->irq_test, &vm->irq, vm->kvm.vm_fd, loops, vm->cfg.irq_test_fds[0],
+		      vm->cfg.irq_test_fds[1]);
+	r = bus_register(&vm->pio, IRQ_TEST_PORT, IRQ_TEST_PORTS, irq_test_access, &vm->irq_test,
+			 "irq-test");
+	return r ? error_sys(err, -r, "cannot place the irq-test device") : 0;
+}
+
 static int vm_add_devices(struct vm *vm, struct error *err)
 {
 	struct {
@@ -168,24 +190,30 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 		{ &vm->pio, I8042_DATA_PORT, 1, i8042_data_access, &vm->reset, "i8042-data" },
 		{ &vm->pio, I8042_COMMAND_PORT, 1, i8042_command_access, &vm->reset, "i8042-command" },
 		{ &vm->pio, RESET_CONTROL_PORT, 1, reset_control_access, &vm->reset, "reset-control" },
+		{ &vm->mmio, MEM_IOAPIC_BASE, IOAPIC_MMIO_SIZE, ioapic_access, &vm->irq.ioapic, "ioapic" },
 	};
+	/* The IOAPIC is ours to emulate only with the split irqchip. */
+	size_t nr_regions = sizeof(regions) / sizeof(regions[0]) - (vm->irq.mode == IRQCHIP_KERNEL);
 
-	irq_source_init_line(&vm->com1_irq, vm->kvm.vm_fd, UART_COM1_IRQ);
+	int r = irq_source_init_pin(&vm->com1_irq, &vm->irq, UART_COM1_IRQ, false,
+				    irq_chip_pin_path(&vm->irq), -1, &vm->loop, err);
+	if (r)
+		return r;
 	uart_init(&vm->com1, &vm->com1_irq, &console_uart_ops, &vm->console);
 	vm->debug_exit = (struct debug_exit){ .on_exit = vm_guest_exit, .ctx = vm };
 	vm->reset = (struct reset_ports){ .on_reset = vm_guest_reset, .ctx = vm };
-	int r = console_init(&vm->console, &vm->loop, &vm->com1, STDIN_FILENO, STDOUT_FILENO,
-			     isatty(STDIN_FILENO), vm_user_quit, vm, err);
+	r = console_init(&vm->console, &vm->loop, &vm->com1, STDIN_FILENO, STDOUT_FILENO,
+			 isatty(STDIN_FILENO), vm_user_quit, vm, err);
 	if (r)
 		return r;
-	for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {
+	for (size_t i = 0; i < nr_regions; i++) {
 		r = bus_register(regions[i].bus, regions[i].base, regions[i].len, regions[i].fn,
 				 regions[i].opaque, regions[i].name);
 		if (r)
 			return error_sys(err, -r, "cannot place %s at 0x%llx", regions[i].name,
 					 (unsigned long long)regions[i].base);
 	}
-	return 0;
+	return vm->cfg.kernel ? 0 : vm_add_irq_test(vm, err);
 }
 
 /* Reads the kernel early: a bad file is reported before any KVM resource is taken. */
@@ -221,6 +249,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 	vm->mem.fd = -1;
 	vm->control_fd = vm->signal_fd = -1;
 	vm->console.notify_fd = -1;
+	vm->com1_irq.irqfd = vm->com1_irq.resamplefd = -1;
 	pthread_mutex_init(&vm->stop.lock, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
@@ -237,7 +266,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 				 cfg->cpus, vm->kvm.max_vcpus);
 	if ((r = guest_memory_create(&vm->mem, cfg->memory, err)) ||
 	    (r = kvm_map_memory(&vm->kvm, &vm->mem, err)) ||
-	    (r = kvm_create_irqchip(&vm->kvm, err)) ||
+	    (r = irq_chip_init(&vm->irq, vm->kvm.vm_fd, cfg->irqchip, cfg->irq, err)) ||
 	    (r = loop_init(&vm->loop, LOOP_ENTRIES, err)) ||
 	    (r = vm_add_devices(vm, err)) ||
 	    (r = vm_load_kernel(vm, err)))
@@ -263,14 +292,15 @@ int vm_run(struct vm *vm)
 	struct error err = { 0 };
 
 	terminal_make_raw(&vm->term, STDIN_FILENO);
+	loop_start(&vm->loop);
 	console_start(&vm->console);
 	vm_arm_control(vm);
 	vm_arm_signal(vm);
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		if (vcpu_start(&vm->vcpus[i], &err)) {
+	if (vm->with_irq_test && iothread_start(&vm->iothread1, &err))
+		vm_fail(vm, err.code, "%s", err.msg);
+	for (unsigned i = 0; i < vm->nr_vcpus && !err.code; i++) {
+		if (vcpu_start(&vm->vcpus[i], &err))
 			vm_fail(vm, err.code, "%s", err.msg);
-			break;
-		}
 	}
 	int r = loop_run(&vm->loop);
 	if (r)
@@ -278,10 +308,25 @@ int vm_run(struct vm *vm)
 	/* Every vCPU was kicked by the stop request; each leaves at its next check. */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	if (vm->with_irq_test)
+		iothread_destroy(&vm->iothread1);
 	console_flush(&vm->console, FLUSH_TIMEOUT_MS);
 	loop_cancel_all(&vm->loop, CANCEL_TIMEOUT_MS);
 	terminal_restore(&vm->term);
 	return vm->stop.status;
+}
+
+void vm_format_stats(struct vm *vm, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < vm->nr_vcpus && used + 1 < len; i++) {
+		stats_format_pi(vm->vcpus[i].fd, i, buf + used, len - used - 1);
+		used += strlen(buf + used);
+		buf[used++] = '\n';
+		buf[used] = '\0';
+	}
 }
 
 void vm_destroy(struct vm *vm)
@@ -294,9 +339,16 @@ void vm_destroy(struct vm *vm)
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
 	loop_cancel_all(&vm->loop, CANCEL_TIMEOUT_MS);
+	if (vm->with_irq_test) {
+		iothread_destroy(&vm->iothread1);
+		irq_test_destroy(&vm->irq_test);
+	}
 	loop_destroy(&vm->loop);
 	console_destroy(&vm->console);
 	uart_destroy(&vm->com1);
+	irq_source_destroy(&vm->com1_irq);
+	if (vm->irq.vm_fd > 0)
+		irq_chip_destroy(&vm->irq);
 	if (vm->control_fd >= 0)
 		close(vm->control_fd);
 	if (vm->signal_fd >= 0)

@@ -8,12 +8,14 @@
 
 #include "devices/console.h"
 #include "devices/debug_exit.h"
+#include "devices/irq_test.h"
 #include "devices/reset.h"
 #include "devices/uart.h"
 #include "vmm/boot/boot.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
 #include "vmm/error.h"
+#include "vmm/iothread.h"
 #include "vmm/irq.h"
 #include "vmm/kvm.h"
 #include "vmm/loop.h"
@@ -44,7 +46,8 @@ struct vm {
 	struct kvm kvm;
 	struct guest_memory mem;
 	struct bus pio, mmio;
-	struct loop loop;
+	struct loop loop;           /* the main thread's: the first I/O thread */
+	struct irq_chip irq;
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;
 	struct boot_image image;    /* the kernel, from reading until it is loaded */
@@ -58,6 +61,9 @@ struct vm {
 	struct console console;
 	struct debug_exit debug_exit;
 	struct reset_ports reset;
+	bool with_irq_test;         /* the built-in guest's irq-test device, and its second I/O thread */
+	struct irq_test irq_test;
+	struct iothread iothread1;
 
 	int control_fd;             /* any thread -> the loop: a stop was requested */
 	uint64_t control_count;
@@ -80,6 +86,9 @@ void vm_destroy(struct vm *vm);
 
 /* Any thread: asks the VM to stop (the first reason wins). */
 void vm_request_stop(struct vm *vm, enum stop_reason reason, int status);
+
+/* After vm_run: one line per vCPU about its posted-interrupt counters, into buf. */
+void vm_format_stats(struct vm *vm, char *buf, size_t len);
 
 /* Any thread: records a fatal error, stops the VM, and returns -errnum. */
 int vm_fail(struct vm *vm, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -121,3 +121,26 @@ Test(cli, overlong_command_line_is_refused)
 	cr_assert_eq(PARSE("run", "--cmdline", big, "--", "x").r, 0);
 	expect_usage_error(PARSE("run", "--cmdline", big, "--", "xy"), "would be 2048 bytes");
 }
+
+Test(cli, interrupt_options)
+{
+	struct parsed p = PARSE("run");
+	cr_assert_eq(p.cfg.irq, IRQ_PATH_IRQFD, "irqfd by default");
+	cr_assert_eq(p.cfg.irqchip, IRQCHIP_KERNEL, "in-kernel irqchip by default");
+	cr_assert_not(p.cfg.stats);
+	cr_assert_eq(p.cfg.irq_test_fds[0], -1);
+	p = PARSE("run", "--irq=msi", "--irqchip", "split", "--stats", "--irq-test-fds", "5,6");
+	cr_assert_eq(p.r, 0, "%s", p.err.msg);
+	cr_assert_eq(p.cfg.irq, IRQ_PATH_MSI);
+	cr_assert_eq(p.cfg.irqchip, IRQCHIP_SPLIT);
+	cr_assert(p.cfg.stats);
+	cr_assert_eq(p.cfg.irq_test_fds[0], 5);
+	cr_assert_eq(p.cfg.irq_test_fds[1], 6);
+	cr_assert_eq(PARSE("run", "--irq", "line").cfg.irq, IRQ_PATH_LINE);
+	expect_usage_error(PARSE("run", "--irq", "posted"), "--irq 'posted': must be irqfd, msi or line");
+	expect_usage_error(PARSE("run", "--irqchip", "user"), "must be kernel or split");
+	expect_usage_error(PARSE("run", "--irq-test-fds", "5"), "expected two fd numbers");
+	expect_usage_error(PARSE("run", "--irq-test-fds", "5,x"), "expected two fd numbers");
+	expect_usage_error(PARSE("run", "--irq-test-fds", "-1,2"), "expected two fd numbers");
+	expect_usage_error(PARSE("run", "--irq-test-fds", "1,99999999999"), "expected two fd numbers");
+}
