@@ -1,4 +1,4 @@
-/* Single-instruction helpers: port and MMIO access, CPUID, interrupt flag. */
+/* Single-instruction helpers: port and MMIO access, CPUID, TSC, interrupt flag. */
 #ifndef RINGVM_GUEST_CPU_H
 #define RINGVM_GUEST_CPU_H
 
@@ -35,6 +35,21 @@ static inline uint8_t inb(uint16_t port)
 	return value;
 }
 
+/* Writes a 32-bit value to an I/O port. */
+static inline void outl(uint16_t port, uint32_t value)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port) : "memory");
+}
+
+/* Reads a 32-bit value from an I/O port. */
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t value;
+
+	__asm__ volatile("inl %1, %0" : "=a"(value) : "Nd"(port) : "memory");
+	return value;
+}
+
 /* Writes n bytes from buf to one I/O port, in a single instruction. */
 static inline void outsb(uint16_t port, const void *buf, size_t n)
 {
@@ -51,6 +66,15 @@ static inline uint32_t mmio_read32(uintptr_t addr)
 static inline void mmio_write32(uintptr_t addr, uint32_t value)
 {
 	*(volatile uint32_t *)addr = value;
+}
+
+/* Reads the time-stamp counter (not serializing: it may run ahead of earlier loads). */
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
 }
 
 /* Tells the CPU (and a hypervisor's pause-loop exiting) that this is a spin loop. */
@@ -78,6 +102,16 @@ static inline void irq_enable(void)
 static inline void irq_wait(void)
 {
 	__asm__ volatile("sti; hlt; cli" : : : "memory");
+}
+
+/*
+ * Unmasks interrupts and sleeps until one has been handled, leaving them
+ * unmasked. Call with interrupts masked, after checking that whatever the
+ * wait is for has not happened yet: "sti; hlt" cannot lose a wakeup.
+ */
+static inline void irq_enable_and_halt(void)
+{
+	__asm__ volatile("sti; hlt" : : : "memory");
 }
 
 /* Stops this CPU for good. */

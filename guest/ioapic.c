@@ -7,6 +7,7 @@
 #define IOAPIC_WINDOW 0x10
 #define REDIR_LOW(p)  (0x10 + 2 * (p))
 #define REDIR_HIGH(p) (0x11 + 2 * (p))
+#define REDIR_LEVEL   0x08000
 #define REDIR_MASKED  0x10000
 
 static void reg_write(uint8_t reg, uint32_t value)
@@ -15,11 +16,21 @@ static void reg_write(uint8_t reg, uint32_t value)
 	mmio_write32(IOAPIC_BASE + IOAPIC_WINDOW, value);
 }
 
-void ioapic_route(unsigned pin, uint8_t vector, uint8_t dest_apic)
+static void route(unsigned pin, uint32_t low, uint8_t dest_apic)
 {
 	/* Destination first, so the pin is never live with a stale one. */
 	reg_write(REDIR_HIGH(pin), (uint32_t)dest_apic << 24);
-	reg_write(REDIR_LOW(pin), vector);
+	reg_write(REDIR_LOW(pin), low);
+}
+
+void ioapic_route(unsigned pin, uint8_t vector, uint8_t dest_apic)
+{
+	route(pin, vector, dest_apic);
+}
+
+void ioapic_route_level(unsigned pin, uint8_t vector, uint8_t dest_apic)
+{
+	route(pin, REDIR_LEVEL | vector, dest_apic);
 }
 
 void ioapic_mask(unsigned pin)

@@ -5,14 +5,19 @@
  * registers C may clobber and calls interrupt_dispatch(struct interrupt_frame *).
  * C is built with -mgeneral-regs-only, so no vector or x87 state needs saving.
  *
- * The stubs are ISR_STUB_SIZE apart from LOAD_ADDR, so their addresses are
+ * The stubs are ISR_STUB_SIZE apart from LOAD_ADDR, and the irq-test
+ * device's handlers IRQDEV_ISR_SIZE apart after them, so their addresses are
  * known to the assembler and the IDT is plain data: filling it at run time
  * would cost a millisecond of emulated instructions.
  */
+#include "irqdev.h"
 #include "layout.h"
 
-#define ISR_STUB_SIZE 16
-#define GATE_INTERRUPT 0x8e     /* present, ring 0, 64-bit interrupt gate: IF cleared */
+#define ISR_STUB_SIZE   16
+#define IRQDEV_ISR_SIZE 128
+#define IRQDEV_ISRS     (LOAD_ADDR + VEC_IRQDEV_FIRST * ISR_STUB_SIZE)
+#define GATE_INTERRUPT  0x8e    /* present, ring 0, 64-bit interrupt gate: IF cleared */
+#define LAPIC_EOI       0xfee000b0
 
 	.macro stub vector
 	.if ((\vector == 8) || ((\vector >= 10) && (\vector <= 14)) || (\vector == 17) || (\vector == 21) || (\vector == 29) || (\vector == 30))
@@ -24,14 +29,82 @@
 	.balign ISR_STUB_SIZE, 0xcc
 	.endm
 
+	/*
+	 * Counts an irq-test interrupt on channel, reading the TSC first if tsc,
+	 * then ends it. It saves only the registers it uses; iretq restores the
+	 * flags that incl and testb change. A level line may interrupt spuriously
+	 * (an EOI or an irqfd resample that lands while the line is still up), so
+	 * if level, an interrupt counts (its TSC is kept, its line lowered with
+	 * ACK) only while the device says the line is up, else it counts apart.
+	 */
+	.macro irqdev_isr channel, tsc, level
+	.set .Lstart, .
+	pushq %rax
+	.if \tsc | \level
+	pushq %rdx
+	.endif
+	.if \tsc
+	rdtsc
+	.if \level
+	movl %eax, tsc_entry(%rip)
+	movl %edx, tsc_entry + 4(%rip)
+	.else
+	movl %eax, irqdev_tsc(%rip)
+	movl %edx, irqdev_tsc + 4(%rip)
+	.endif
+	.endif
+	.if \level
+	movl $IRQDEV_PORT_PENDING, %edx
+	inl %dx, %eax
+	testb $(1 << \channel), %al
+	jnz 1f
+	incl irqdev_spurious + 4 * \channel(%rip)
+	jmp 2f
+1:
+	.if \tsc
+	movq tsc_entry(%rip), %rax
+	movq %rax, irqdev_tsc(%rip)
+	.endif
+	incl irqdev_count + 4 * \channel(%rip)
+	movl $\channel, %eax
+	movl $IRQDEV_PORT_ACK, %edx
+	outl %eax, %dx
+2:
+	.else
+	incl irqdev_count + 4 * \channel(%rip)
+	.endif
+	movl $LAPIC_EOI, %eax
+	movl $0, (%rax)
+	.if \tsc | \level
+	popq %rdx
+	.endif
+	popq %rax
+	iretq
+	.org .Lstart + IRQDEV_ISR_SIZE, 0xcc     /* fails to assemble if the handler outgrew it */
+	.set irqdev_isrs, irqdev_isrs + 1
+	.endm
+
 	.section .text.isr, "ax"
 	.globl isr_stubs
 isr_stubs:
 	.set vector, 0
-	.rept NR_VECTORS
+	.rept VEC_IRQDEV_FIRST
 	stub vector
 	.set vector, vector + 1
 	.endr
+
+	/* In vector order from VEC_IRQDEV_FIRST (layout.h), at IRQDEV_ISRS. */
+	.org IRQDEV_ISRS - LOAD_ADDR    /* fails to assemble if a stub outgrew its slot */
+	.set irqdev_isrs, 0
+	irqdev_isr 0, 0, 0              /* VEC_IRQDEV_EDGE */
+	irqdev_isr 1, 0, 0
+	irqdev_isr 0, 0, 1              /* VEC_IRQDEV_LEVEL */
+	irqdev_isr 1, 0, 1
+	irqdev_isr 0, 1, 0              /* VEC_IRQDEV_TSC */
+	irqdev_isr 0, 1, 1              /* VEC_IRQDEV_TSC_LEVEL */
+	.if irqdev_isrs != NR_VECTORS - VEC_IRQDEV_FIRST
+	.error "one irqdev_isr per vector from VEC_IRQDEV_FIRST to NR_VECTORS"
+	.endif
 
 interrupt_common:
 	pushq %rax
@@ -58,13 +131,23 @@ interrupt_common:
 	addq $16, %rsp                  /* vector and error code */
 	iretq
 
+	/* The TSC a level handler read, kept only if its interrupt counts. */
+	.section .bss
+	.balign 8
+tsc_entry:
+	.skip 8
+
 	.section .rodata
 	.balign 16
 	.globl idt
 idt:
 	.set vector, 0
 	.rept NR_VECTORS
+	.if vector < VEC_IRQDEV_FIRST
 	.set stub_addr, LOAD_ADDR + vector * ISR_STUB_SIZE
+	.else
+	.set stub_addr, IRQDEV_ISRS + (vector - VEC_IRQDEV_FIRST) * IRQDEV_ISR_SIZE
+	.endif
 	.word stub_addr & 0xffff
 	.word SEL_CODE64
 	.byte 0                         /* no interrupt stack table */

@@ -11,10 +11,11 @@
 #define KVM_APIC_BUS_KHZ     1000000
 
 static uint32_t apic_khz = KVM_APIC_BUS_KHZ;
+static uint32_t tsc_khz;
 
 /* Ticks still to count after the one-shot now running; the APIC counter is 32 bits. */
 static volatile uint64_t ticks_left;
-static volatile bool expired;
+volatile bool timer_expired;    /* timeout_expired() reads it inline */
 
 static void arm_next_chunk(void)
 {
@@ -35,30 +36,36 @@ static void timer_interrupt(void)
 	if (ticks_left)
 		arm_next_chunk();
 	else
-		expired = true;
+		timer_expired = true;
 }
 
 void timer_init(void)
 {
 	if (cpuid(1, 0).ecx & CPUID_HYPERVISOR_BIT &&
 	    cpuid(LEAF_HYPERVISOR, 0).eax >= LEAF_TIMING) {
-		uint32_t bus_khz = cpuid(LEAF_TIMING, 0).ebx;  /* EAX, the TSC rate, is unused */
+		struct cpuid_regs timing = cpuid(LEAF_TIMING, 0);
 
-		if (bus_khz)
-			apic_khz = bus_khz;
+		if (timing.ebx)
+			apic_khz = timing.ebx;
+		tsc_khz = timing.eax;
 	}
 	idt_set_handler(VEC_TIMER, timer_interrupt);
 }
 
-static void timeout_start(uint64_t ns)
+uint32_t timer_tsc_khz(void)
+{
+	return tsc_khz;
+}
+
+void timeout_start(uint64_t ns)
 {
 	ticks_left = ns * apic_khz / NS_PER_MS;
-	expired = ticks_left == 0;
-	if (!expired)
+	timer_expired = ticks_left == 0;
+	if (!timer_expired)
 		arm_next_chunk();
 }
 
-static void timeout_stop(void)
+void timeout_stop(void)
 {
 	lapic_timer_oneshot(0);
 	ticks_left = 0;
@@ -69,7 +76,7 @@ bool wait_until(bool (*done)(void), uint64_t ns)
 	bool ok;
 
 	timeout_start(ns);
-	while (!(ok = done()) && !expired)
+	while (!(ok = done()) && !timer_expired)
 		irq_wait();
 	timeout_stop();
 	return ok;
@@ -81,7 +88,7 @@ bool spin_until(bool (*ready)(void), uint64_t ns)
 
 	timeout_start(ns);
 	irq_enable();  /* lets the timer interrupt end the spin */
-	while (!(ok = ready()) && !expired)
+	while (!(ok = ready()) && !timer_expired)
 		cpu_relax();
 	irq_disable();
 	timeout_stop();
