@@ -12,7 +12,7 @@
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 enum { REG_DOORBELL0 = 0x00, REG_DOORBELL1 = 0x04, REG_CONFIG = 0x08, REG_ACK = 0x0c,
-       REG_RAISED0 = 0x10, REG_RAISED1 = 0x14, REG_INFO = 0x18 };
+       REG_RAISED0 = 0x10, REG_RAISED1 = 0x14, REG_INFO = 0x18, REG_PENDING = 0x1c };
 enum { PATH_LIMIT, PATH_LINKED, PATH_IRQFD, PATH_MSI, PATH_LINE, PATH_LOCAL, PATH_EXTERNAL,
        PATH_COUNT };
 enum { SOURCE_MSI, SOURCE_EDGE, SOURCE_LEVEL, SOURCE_COUNT };
@@ -364,6 +364,14 @@ void irq_test_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		break;
 	case REG_INFO:
 		value = irq_test_info(dev);
+		break;
+	case REG_PENDING:
+		/* Level lines may interrupt spuriously (resampling, EOI races): handlers ask here. */
+		for (unsigned i = 0; i < IRQ_TEST_CHANNELS; i++) {
+			struct irq_test_binding *b = dev->channel[i].current;
+			if (b && b->level && atomic_load(&b->src.asserted))
+				value |= 1u << i;
+		}
 		break;
 	default:
 		value = 0xffffffff;

@@ -94,7 +94,7 @@ static void split_deliver(void *ctx, unsigned pin, const struct msi_msg *msi)
 	case IRQ_PATH_IRQFD:
 		if (chip->pin_irqfd[pin] < 0) {
 			/* Made on first use, so pins nobody raises cost no eventfd. */
-			int fd = eventfd(0, EFD_CLOEXEC);
+			int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 			if (fd >= 0 && kvm_irqfd(chip->vm_fd, fd, pin, -1, true)) {
 				close(fd);
 				fd = -1;
@@ -212,7 +212,12 @@ static int source_open_irqfd(struct irq_source *src, int irqfd, bool resample, s
 {
 	src->irqfd = irqfd;
 	if (irqfd < 0) {
-		src->irqfd = eventfd(0, EFD_CLOEXEC);
+		/*
+		 * Non-blocking, or io_uring cannot write it inline (eventfd has no
+		 * write_iter) and hands every write to a worker thread: tens of µs.
+		 * Only an overflowing counter could make a write wait.
+		 */
+		src->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (src->irqfd < 0)
 			return error_sys(err, errno, "cannot create an irqfd");
 		src->irqfd_owned = true;

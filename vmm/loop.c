@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,9 @@ void loop_start(struct loop *loop)
 {
 	loop->owner = pthread_self();
 	loop->owner_set = true;
+	/* Debian's liburing 2.3 declares io_uring_enable_rings() but does not export it. */
+	if (loop->ring.flags & IORING_SETUP_R_DISABLED)
+		syscall(__NR_io_uring_register, loop->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
 	if (!loop->mailbox_armed)
 		loop_arm_mailbox(loop);
 }
@@ -77,12 +81,13 @@ void loop_post(struct loop *loop, struct loop_work *work)
 int loop_init(struct loop *loop, unsigned entries, struct error *err)
 {
 	/*
-	 * Only this thread submits and reaps, so the kernel may run completion work
-	 * when we enter it rather than interrupting us; older kernels refuse the
-	 * flags, which only cost speed.
+	 * Only the loop's thread submits and reaps, so the kernel may run completion
+	 * work when we enter it rather than interrupting us. The ring starts disabled
+	 * and loop_start enables it on that thread, which then is its single issuer.
+	 * Older kernels refuse the flags, which only cost speed.
 	 */
 	static const unsigned flag_sets[] = {
-		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
 		IORING_SETUP_COOP_TASKRUN,
 		0,
 	};
