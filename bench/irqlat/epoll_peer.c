@@ -57,6 +57,7 @@ int main(int argc, char **argv)
 		perror(argv[1]);
 		_exit(127);
 	}
+	free(child_argv);
 	/* The terminal's signals are ringvm's to act on; we follow its exit. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
