@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,7 @@
 #define DEFAULT_MEMORY (512ULL << 20)
 
 enum { OPT_KERNEL = 0x100, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_IRQ, OPT_IRQCHIP, OPT_STATS,
-       OPT_IRQ_TEST_FDS };
+       OPT_IRQ_TEST_FDS, OPT_DISK, OPT_NET, OPT_RNG };
 
 static const struct option run_options[] = {
 	{ "kernel",  required_argument, NULL, OPT_KERNEL },
@@ -24,6 +25,9 @@ static const struct option run_options[] = {
 	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
 	{ "stats",   no_argument,       NULL, OPT_STATS },
 	{ "irq-test-fds", required_argument, NULL, OPT_IRQ_TEST_FDS },
+	{ "disk",    required_argument, NULL, OPT_DISK },
+	{ "net",     required_argument, NULL, OPT_NET },
+	{ "rng",     no_argument,       NULL, OPT_RNG },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -46,6 +50,12 @@ void cli_usage(FILE *out)
 	      "                    (KVM_SIGNAL_MSI) or line (KVM_IRQ_LINE)\n"
 	      "  --irqchip MODE    kernel (default: PIC, IOAPIC and PIT in KVM) or split\n"
 	      "                    (LAPICs in KVM, the IOAPIC in ringvm)\n"
+	      "  --disk path=FILE[,readonly=on][,direct=on][,queues=N][,serial=S]\n"
+	      "                    a virtio-blk disk on a raw image (repeatable); queues\n"
+	      "                    default to one per vCPU\n"
+	      "  --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,queues=N]\n"
+	      "                    a virtio-net device on an existing tap (repeatable)\n"
+	      "  --rng             a virtio-rng device fed by the host kernel\n"
 	      "  --stats           print each vCPU's posted-interrupt counters at exit\n"
 	      "  --irq-test-fds D,I  the built-in guest's irq-test device: eventfds another\n"
 	      "                    process services (bench/irqlat's epoll baseline)\n"
@@ -122,6 +132,121 @@ static int parse_fd_pair(const char *text, int fds[2], struct error *err)
 	return error_set(err, EINVAL, "--irq-test-fds '%s': expected two fd numbers, as 5,6", text);
 }
 
+/* Splits "key=value,key=value" in place; calls set for each pair, stopping at an error. */
+static int parse_kv(const char *option, const char *text, char *buf, size_t size,
+		    int (*set)(void *obj, const char *key, const char *value), void *obj,
+		    struct error *err)
+{
+	if (strlen(text) >= size)
+		return error_set(err, EINVAL, "%s: option string too long", option);
+	strcpy(buf, text);
+	for (char *save, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *value = strchr(kv, '=');
+		if (!value)
+			return error_set(err, EINVAL, "%s '%s': '%s' is not key=value", option, text, kv);
+		*value++ = '\0';
+		if (set(obj, kv, value))
+			return error_set(err, EINVAL, "%s '%s': bad or unknown '%s=%s'", option, text, kv,
+					 value);
+	}
+	return 0;
+}
+
+static int parse_on_off(const char *value, bool *out)
+{
+	if (!strcmp(value, "on"))
+		*out = true;
+	else if (!strcmp(value, "off"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_queues(const char *value, unsigned *out)
+{
+	char *end;
+	unsigned long n = strtoul(value, &end, 10);
+
+	if (*end || value[0] < '1' || value[0] > '9' || n > CONFIG_MAX_QUEUES)
+		return -EINVAL;
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int set_disk(void *obj, const char *key, const char *value)
+{
+	struct disk_config *d = obj;
+
+	if (!strcmp(key, "path") && *value && strlen(value) < sizeof(d->path))
+		strcpy(d->path, value);
+	else if (!strcmp(key, "readonly"))
+		return parse_on_off(value, &d->readonly);
+	else if (!strcmp(key, "direct"))
+		return parse_on_off(value, &d->direct);
+	else if (!strcmp(key, "queues"))
+		return parse_queues(value, &d->queues);
+	else if (!strcmp(key, "serial") && strlen(value) <= CONFIG_SERIAL_MAX)
+		strcpy(d->serial, value);
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int set_net(void *obj, const char *key, const char *value)
+{
+	struct net_config *n = obj;
+	unsigned m[6];
+	char tail;
+
+	if (!strcmp(key, "tap") && *value && strlen(value) < sizeof(n->tap)) {
+		strcpy(n->tap, value);
+	} else if (!strcmp(key, "mac") &&
+		   sscanf(value, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5],
+			  &tail) == 6 && !(m[0] & 1)) {
+		for (int i = 0; i < 6; i++)
+			n->mac[i] = (uint8_t)m[i];
+		n->has_mac = true;       /* unicast only: bit 0 of the first byte is the group bit */
+	} else if (!strcmp(key, "queues")) {
+		return parse_queues(value, &n->queue_pairs);
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_disk(const char *text, struct vm_config *cfg, struct error *err)
+{
+	char buf[sizeof(cfg->disks[0].path) + 256];
+
+	if (cfg->nr_disks == CONFIG_MAX_DISKS)
+		return error_set(err, EINVAL, "--disk: at most %d disks", CONFIG_MAX_DISKS);
+	struct disk_config *d = &cfg->disks[cfg->nr_disks];
+	*d = (struct disk_config){ 0 };
+	int r = parse_kv("--disk", text, buf, sizeof(buf), set_disk, d, err);
+	if (!r && !d->path[0])
+		r = error_set(err, EINVAL, "--disk '%s': path=FILE is required", text);
+	if (!r)
+		cfg->nr_disks++;
+	return r;
+}
+
+static int parse_net(const char *text, struct vm_config *cfg, struct error *err)
+{
+	char buf[256];
+
+	if (cfg->nr_nets == CONFIG_MAX_NETS)
+		return error_set(err, EINVAL, "--net: at most %d network devices", CONFIG_MAX_NETS);
+	struct net_config *n = &cfg->nets[cfg->nr_nets];
+	*n = (struct net_config){ .queue_pairs = 1 };
+	int r = parse_kv("--net", text, buf, sizeof(buf), set_net, n, err);
+	if (!r && !n->tap[0])
+		r = error_set(err, EINVAL, "--net '%s': tap=NAME is required", text);
+	if (!r)
+		cfg->nr_nets++;
+	return r;
+}
+
 static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_command *cmd,
 		     struct error *err)
 {
@@ -158,6 +283,15 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_comm
 			break;
 		case OPT_IRQ_TEST_FDS:
 			r = parse_fd_pair(optarg, cfg->irq_test_fds, err);
+			break;
+		case OPT_DISK:
+			r = parse_disk(optarg, cfg, err);
+			break;
+		case OPT_NET:
+			r = parse_net(optarg, cfg, err);
+			break;
+		case OPT_RNG:
+			cfg->rng = true;
 			break;
 		case 'h':
 			*cmd = CLI_HELP;

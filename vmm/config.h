@@ -11,6 +11,25 @@
 #define CONFIG_MIN_MEMORY    (2ULL << 20)   /* boot data below 1 MiB, the image above */
 #define CONFIG_MAX_MEMORY    (1ULL << 40)
 #define CONFIG_CMDLINE_MAX   2048           /* Linux's x86 COMMAND_LINE_SIZE, NUL included */
+#define CONFIG_MAX_DISKS     8
+#define CONFIG_MAX_NETS      4
+#define CONFIG_MAX_QUEUES    16             /* per device */
+#define CONFIG_SERIAL_MAX    20             /* virtio-blk's ID string */
+
+struct disk_config {
+	char path[4096];
+	bool readonly;
+	bool direct;                /* O_DIRECT, guest RAM as io_uring fixed buffers */
+	unsigned queues;            /* 0: one per vCPU */
+	char serial[CONFIG_SERIAL_MAX + 1];
+};
+
+struct net_config {
+	char tap[16];               /* IFNAMSIZ */
+	uint8_t mac[6];
+	bool has_mac;
+	unsigned queue_pairs;       /* 1 unless queues=N */
+};
 
 struct vm_config {
 	const char *kernel;         /* kernel image path; NULL boots the built-in guest */
@@ -23,6 +42,11 @@ struct vm_config {
 	enum irq_path irq;          /* --irq: how device interrupts reach KVM */
 	bool stats;                 /* --stats: print KVM's per-vCPU counters at exit */
 	int irq_test_fds[2];        /* --irq-test-fds: doorbell and irqfd serviced elsewhere, or -1 */
+	struct disk_config disks[CONFIG_MAX_DISKS];
+	unsigned nr_disks;
+	struct net_config nets[CONFIG_MAX_NETS];
+	unsigned nr_nets;
+	bool rng;                   /* --rng: a virtio entropy device */
 };
 
 #endif

@@ -161,7 +161,23 @@ static unsigned loop_dispatch(struct loop *loop)
 		if (op && op->complete)
 			op->complete(op, res, flags);
 	}
+	/* Whatever a batch made necessary once (an interrupt per queue), now. */
+	while (loop->after_batch) {
+		struct loop_work *work = loop->after_batch;
+		loop->after_batch = work->next;
+		work->queued = false;
+		work->run(work);
+	}
 	return seen;
+}
+
+void loop_after_batch(struct loop *loop, struct loop_work *work)
+{
+	if (work->queued)
+		return;
+	work->queued = true;
+	work->next = loop->after_batch;
+	loop->after_batch = work;
 }
 
 int loop_poll(struct loop *loop, int timeout_ms)

@@ -37,6 +37,9 @@ struct loop {
 	pthread_t owner;            /* the thread that runs the loop, once started */
 	bool owner_set;
 
+	/* Work to run once the current batch of completions is dispatched. */
+	struct loop_work *after_batch;
+
 	/* The mailbox: posted work, and the eventfd that wakes the loop for it. */
 	pthread_mutex_t mailbox_lock;
 	struct loop_work *mailbox_head, *mailbox_tail;
@@ -49,8 +52,11 @@ struct loop {
 /* Creates the ring and its mailbox. */
 int loop_init(struct loop *loop, unsigned entries, struct error *err);
 
-/* On the loop's thread, before it runs: starts listening to the mailbox. */
+/* On the loop's thread, before anything is submitted: makes it the ring's owner. */
 void loop_start(struct loop *loop);
+
+/* Loop thread: runs work->run once the completions of this wake-up are all handled. */
+void loop_after_batch(struct loop *loop, struct loop_work *work);
 
 /* True when called on the loop's own thread (which may queue SQEs directly). */
 bool loop_on_thread(const struct loop *loop);

@@ -114,7 +114,8 @@ unsigned memory_e820(const struct guest_memory *mem, struct e820_entry *out, uns
 			     E820_RESERVED);
 		n = e820_add(out, n, max, legacy_end, low->size - legacy_end, E820_RAM);
 	}
-	/* KVM's real-mode helper pages, the IOAPIC and the LAPIC are not RAM. */
+	/* ECAM, as firmware reserves it; KVM's real-mode pages, the IOAPIC, the LAPIC. */
+	n = e820_add(out, n, max, MEM_PCI_ECAM, MEM_PCI_ECAM_SIZE, E820_RESERVED);
 	n = e820_add(out, n, max, MEM_IOAPIC_BASE, MEM_4G - MEM_IOAPIC_BASE, E820_RESERVED);
 	for (unsigned i = 1; i < mem->nr_regions; i++)
 		n = e820_add(out, n, max, mem->regions[i].gpa, mem->regions[i].size, E820_RAM);

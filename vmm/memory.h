@@ -12,6 +12,8 @@
 #define MEM_4G             0x100000000ULL  /* ... and resumes here */
 #define MEM_MMIO32_START   MEM_LOW_RAM_END /* PCI windows, IOAPIC, LAPIC */
 #define MEM_MMIO32_END     0xFEC00000ULL
+#define MEM_PCI_ECAM       0xE0000000ULL   /* PCI configuration space (devices/pci.h) */
+#define MEM_PCI_ECAM_SIZE  0x10000000ULL
 #define MEM_IOAPIC_BASE    0xFEC00000ULL
 #define MEM_LAPIC_BASE     0xFEE00000ULL
 #define MEM_KVM_TSS        0xFFFBD000ULL   /* three pages KVM needs for real mode on VMX */

@@ -156,11 +156,16 @@ static int vm_block_signals(struct vm *vm, struct error *err)
 	return kick_signal_init() ? error_sys(err, errno, "cannot install the kick signal") : 0;
 }
 
+static void vm_iothread_failed(void *ctx, int err)
+{
+	vm_fail(ctx, -err, "an I/O thread's loop failed: %s", strerror(-err));
+}
+
 static int vm_add_irq_test(struct vm *vm, struct error *err)
 {
 	/* Channel 1 has a thread of its own, so that two host threads raise interrupts at once. */
 	vm->with_irq_test = true;
-	int r = iothread_init(&vm->iothread1, "io1", err);
+	int r = iothread_init(&vm->iothread1, "io1", vm_iothread_failed, vm, err);
 	if (r)
 		return r;
 	for (int i = 0; i < 2; i++) {
@@ -176,6 +181,38 @@ static int vm_add_irq_test(struct vm *vm, struct error *err)
 	return r ? error_sys(err, -r, "cannot place the irq-test device") : 0;
 }
 
+/* PCI slots in command-line order: the disks, then the entropy device. */
+static int vm_add_virtio(struct vm *vm, struct error *err)
+{
+	int r;
+
+	if (vm->cfg.nr_disks) {
+		vm->disks = calloc(vm->cfg.nr_disks, sizeof(*vm->disks));
+		if (!vm->disks)
+			return error_set(err, ENOMEM, "out of memory for %u disks", vm->cfg.nr_disks);
+	}
+	for (unsigned i = 0; i < vm->cfg.nr_disks; i++) {
+		struct virtio_blk *blk = &vm->disks[i];
+		r = virtio_blk_init(blk, &vm->cfg.disks[i], vm->cfg.cpus, i, &vm->mem, &vm->irq,
+				    &vm->loop, vm->kvm.vm_fd, err);
+		vm->nr_disks = i + 1;     /* even half-built: destroy closes what it opened */
+		if (r)
+			return r;
+		if ((r = pci_bus_plug(&vm->pci, &blk->vp.pci)))
+			return error_sys(err, -r, "no PCI slot or MMIO space left for disk %u", i);
+	}
+	if (vm->cfg.rng) {
+		vm->rng = calloc(1, sizeof(*vm->rng));
+		if (!vm->rng)
+			return error_set(err, ENOMEM, "out of memory for virtio-rng");
+		if ((r = virtio_rng_init(vm->rng, &vm->mem, &vm->irq, &vm->loop, vm->kvm.vm_fd, err)))
+			return r;
+		if ((r = pci_bus_plug(&vm->pci, &vm->rng->vp.pci)))
+			return error_sys(err, -r, "no PCI slot or MMIO space left for virtio-rng");
+	}
+	return 0;
+}
+
 static int vm_add_devices(struct vm *vm, struct error *err)
 {
 	struct {
@@ -189,7 +226,9 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 		{ &vm->pio, DEBUG_EXIT_PORT, 1, debug_exit_access, &vm->debug_exit, "debug-exit" },
 		{ &vm->pio, I8042_DATA_PORT, 1, i8042_data_access, &vm->reset, "i8042-data" },
 		{ &vm->pio, I8042_COMMAND_PORT, 1, i8042_command_access, &vm->reset, "i8042-command" },
-		{ &vm->pio, RESET_CONTROL_PORT, 1, reset_control_access, &vm->reset, "reset-control" },
+		/* 0xcf9, the reset control register, is inside the PCI host's ports. */
+		{ &vm->pio, PCI_CONF1_PORT, PCI_CONF1_PORTS, pci_conf1_access, &vm->pci, "pci-conf1" },
+		{ &vm->mmio, PCI_ECAM_BASE, PCI_ECAM_SIZE, pci_ecam_access, &vm->pci, "pci-ecam" },
 		{ &vm->mmio, MEM_IOAPIC_BASE, IOAPIC_MMIO_SIZE, ioapic_access, &vm->irq.ioapic, "ioapic" },
 	};
 	/* The IOAPIC is ours to emulate only with the split irqchip. */
@@ -202,6 +241,7 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 	uart_init(&vm->com1, &vm->com1_irq, &console_uart_ops, &vm->console);
 	vm->debug_exit = (struct debug_exit){ .on_exit = vm_guest_exit, .ctx = vm };
 	vm->reset = (struct reset_ports){ .on_reset = vm_guest_reset, .ctx = vm };
+	pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, reset_control_access, &vm->reset);
 	r = console_init(&vm->console, &vm->loop, &vm->com1, STDIN_FILENO, STDOUT_FILENO,
 			 isatty(STDIN_FILENO), vm_user_quit, vm, err);
 	if (r)
@@ -213,6 +253,8 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 			return error_sys(err, -r, "cannot place %s at 0x%llx", regions[i].name,
 					 (unsigned long long)regions[i].base);
 	}
+	if ((r = vm_add_virtio(vm, err)))
+		return r;
 	return vm->cfg.kernel ? 0 : vm_add_irq_test(vm, err);
 }
 
@@ -343,6 +385,16 @@ void vm_destroy(struct vm *vm)
 		iothread_destroy(&vm->iothread1);
 		irq_test_destroy(&vm->irq_test);
 	}
+	for (unsigned i = 0; i < vm->nr_disks; i++)
+		virtio_blk_destroy(&vm->disks[i]);
+	free(vm->disks);
+	vm->disks = NULL;
+	vm->nr_disks = 0;
+	if (vm->rng)
+		virtio_rng_destroy(vm->rng);
+	free(vm->rng);
+	vm->rng = NULL;
+	pci_bus_destroy(&vm->pci);
 	loop_destroy(&vm->loop);
 	console_destroy(&vm->console);
 	uart_destroy(&vm->com1);

@@ -9,6 +9,9 @@
 #include "devices/console.h"
 #include "devices/debug_exit.h"
 #include "devices/irq_test.h"
+#include "devices/pci.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_rng.h"
 #include "devices/reset.h"
 #include "devices/uart.h"
 #include "vmm/boot/boot.h"
@@ -61,6 +64,10 @@ struct vm {
 	struct console console;
 	struct debug_exit debug_exit;
 	struct reset_ports reset;
+	struct pci_bus pci;
+	struct virtio_blk *disks;   /* cfg.nr_disks of them */
+	unsigned nr_disks;          /* built so far */
+	struct virtio_rng *rng;
 	bool with_irq_test;         /* the built-in guest's irq-test device, and its second I/O thread */
 	struct irq_test irq_test;
 	struct iothread iothread1;

@@ -1,0 +1,149 @@
+/*
+ * PCI: bus 0 behind a host bridge, reached through configuration mechanism #1
+ * (ports 0xcf8/0xcfc) and ECAM; each function has 4 KiB of configuration space
+ * with a mask of what the guest may write, BARs that appear on the PIO/MMIO
+ * buses while decoding is enabled, and a capability list.
+ */
+#ifndef RINGVM_PCI_H
+#define RINGVM_PCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/bus.h"
+
+#define PCI_SLOTS            32
+#define PCI_CONFIG_SIZE      4096
+#define PCI_BARS             6
+#define PCI_CONF1_PORT       0xcf8
+#define PCI_CONF1_PORTS      8
+#define PCI_ECAM_BASE        0xe0000000ULL
+#define PCI_ECAM_SIZE        0x10000000ULL   /* 256 buses; ringvm has bus 0 */
+#define PCI_MMIO32_BASE      0xc0000000ULL
+#define PCI_MMIO32_SIZE      0x20000000ULL
+
+/* Standard header offsets and bits used here. */
+#define PCI_VENDOR_ID        0x00
+#define PCI_DEVICE_ID        0x02
+#define PCI_COMMAND          0x04
+#define PCI_STATUS           0x06
+#define PCI_REVISION         0x08
+#define PCI_CLASS_PROG       0x09
+#define PCI_HEADER_TYPE      0x0e
+#define PCI_BAR0             0x10
+#define PCI_SUBSYSTEM_VENDOR 0x2c
+#define PCI_SUBSYSTEM_ID     0x2e
+#define PCI_CAPABILITIES     0x34
+#define PCI_INTERRUPT_LINE   0x3c
+#define PCI_INTERRUPT_PIN    0x3d
+#define PCI_COMMAND_IO       0x0001
+#define PCI_COMMAND_MEMORY   0x0002
+#define PCI_COMMAND_MASTER   0x0004
+#define PCI_COMMAND_INTX_OFF 0x0400
+#define PCI_STATUS_CAP_LIST  0x0010
+#define PCI_BAR_IO           0x1
+#define PCI_BAR_MEM64        0x4
+#define PCI_BAR_PREFETCH     0x8
+
+struct pci_device;
+
+struct pci_bar {
+	uint64_t size;              /* a power of two, 0 if the BAR is absent */
+	bool io, is64, prefetch;
+	bus_access_fn access;
+	void *opaque;
+	uint64_t mapped_at;         /* where it is on the bus, when mapped */
+	bool mapped;
+};
+
+/* Hooks a device may give; called with the PCI bus locked. */
+struct pci_device_ops {
+	/* Before the guest reads [offset, offset+len): a chance to refresh those bytes. */
+	void (*config_read)(struct pci_device *dev, uint32_t offset, uint32_t len);
+	/* After the guest wrote [offset, offset+len) of configuration space. */
+	void (*config_written)(struct pci_device *dev, uint32_t offset, uint32_t len);
+	/* A BAR appeared at addr (mapped) or disappeared. */
+	void (*bar_moved)(struct pci_device *dev, unsigned bar, uint64_t addr, bool mapped);
+};
+
+struct pci_device {
+	uint8_t config[PCI_CONFIG_SIZE];
+	uint8_t wmask[PCI_CONFIG_SIZE];     /* bits the guest may change */
+	uint8_t w1cmask[PCI_CONFIG_SIZE];   /* bits a guest write of 1 clears */
+	struct pci_bar bar[PCI_BARS];
+	uint8_t next_cap;                   /* where the next capability goes */
+	unsigned slot;
+	const struct pci_device_ops *ops;
+	void *opaque;
+	struct pci_bus *bus;
+	const char *name;
+};
+
+struct pci_bus {
+	pthread_mutex_t lock;               /* configuration cycles come from any vCPU */
+	struct pci_device *slot[PCI_SLOTS];
+	struct pci_device host_bridge;
+	uint32_t conf1_address;
+	struct bus *pio, *mmio;
+	uint64_t mmio32_next, io_next;      /* where the next BAR goes */
+	void (*cf9_access)(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+	void *cf9_opaque;                   /* the reset control register shares 0xcf9 */
+};
+
+/* Sets up bus 0 with its host bridge; cf9 handles byte accesses to port 0xcf9. */
+void pci_bus_init(struct pci_bus *bus, struct bus *pio, struct bus *mmio,
+		  bus_access_fn cf9_access, void *cf9_opaque);
+
+/* Unmaps every BAR and frees the lock. */
+void pci_bus_destroy(struct pci_bus *bus);
+
+/* Fills a device's identity and type-0 header; the caller adds BARs and capabilities. */
+void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor, uint16_t device,
+		     uint32_t class_code, uint8_t revision, uint16_t subsys_vendor,
+		     uint16_t subsys);
+
+/* Declares BAR n (size a power of two >= 16; io: port space). */
+void pci_device_add_bar(struct pci_device *dev, unsigned n, uint64_t size, bool io, bool is64,
+			bus_access_fn access, void *opaque);
+
+/* Appends a capability of len bytes (ID and next pointer included); returns its offset or 0. */
+uint8_t pci_device_add_cap(struct pci_device *dev, uint8_t id, const void *body, uint8_t len);
+
+/* Plugs dev into the next free slot, assigns its BARs and enables decoding, as firmware would. */
+int pci_bus_plug(struct pci_bus *bus, struct pci_device *dev);
+
+/* Bus handler for ports 0xcf8-0xcff. */
+void pci_conf1_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+
+/* Bus handler for the ECAM window. */
+void pci_ecam_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+
+/* A configuration read or write of len (1, 2 or 4, aligned) bytes of a slot's function 0. */
+void pci_config_access(struct pci_bus *bus, unsigned slot, uint32_t offset, uint8_t *data,
+		       uint32_t len, bool is_write);
+
+/* Little-endian accessors for configuration space. */
+static inline uint16_t pci_get16(const struct pci_device *d, uint32_t off)
+{
+	return (uint16_t)(d->config[off] | d->config[off + 1] << 8);
+}
+
+static inline uint32_t pci_get32(const struct pci_device *d, uint32_t off)
+{
+	return (uint32_t)pci_get16(d, off) | (uint32_t)pci_get16(d, off + 2) << 16;
+}
+
+static inline void pci_set16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void pci_set32(uint8_t *p, uint32_t v)
+{
+	pci_set16(p, (uint16_t)v);
+	pci_set16(p + 2, (uint16_t)(v >> 16));
+}
+
+#endif

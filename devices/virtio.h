@@ -1,0 +1,56 @@
+/* What a virtio device model gives the transport, and what it may ask of it. */
+#ifndef RINGVM_VIRTIO_H
+#define RINGVM_VIRTIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/virtqueue.h"
+#include "vmm/loop.h"
+
+#define VIRTIO_F_INDIRECT_DESC  (1ULL << 28)
+#define VIRTIO_F_EVENT_IDX      (1ULL << 29)
+#define VIRTIO_F_VERSION_1      (1ULL << 32)
+
+#define VIRTIO_ID_NET           1
+#define VIRTIO_ID_BLOCK         2
+#define VIRTIO_ID_ENTROPY       4
+
+#define VIRTIO_MAX_QUEUES       16
+
+struct virtio_pci;
+
+struct virtio_device_ops {
+	/* The driver notified queue q (or the device just started): take its chains (I/O thread). */
+	void (*queue_notify)(void *impl, unsigned q, struct virtq *vq);
+	/* Device-specific configuration (offset+len within the size the device declared). */
+	void (*config_read)(void *impl, uint32_t offset, uint8_t *data, uint32_t len);
+	void (*config_write)(void *impl, uint32_t offset, const uint8_t *data, uint32_t len);
+	/* DRIVER_OK with these features; -errno makes the device need a reset (vCPU thread). */
+	int (*activate)(void *impl, uint64_t features);
+	/*
+	 * Reset (I/O thread): forget the queues; return true if nothing is in flight,
+	 * else call virtio_pci_reset_done() when the last request has completed.
+	 */
+	bool (*reset)(void *impl);
+};
+
+struct virtio_device_info {
+	const char *name;           /* "virtio-blk 0", for messages */
+	uint16_t type;              /* VIRTIO_ID_* */
+	uint32_t pci_class;
+	uint64_t features;          /* offered; VERSION_1 and the ring features are added */
+	unsigned num_queues;
+	uint32_t config_size;
+};
+
+/* I/O thread: the device used buffers on queue q; interrupts the driver if it wants one. */
+void virtio_pci_notify_used(struct virtio_pci *vp, unsigned q, struct loop *via);
+
+/* Any thread: the guest broke the device (vq->error, if given, says how); NEEDS_RESET. */
+void virtio_pci_needs_reset(struct virtio_pci *vp, const struct virtq *vq);
+
+/* I/O thread: a reset the device could not finish at once is finished now. */
+void virtio_pci_reset_done(struct virtio_pci *vp);
+
+#endif

@@ -1,0 +1,506 @@
+#include "devices/virtio_blk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm/log.h"
+
+#define SECTOR              512ULL
+#define SEG_MAX             126         /* data buffers per request: the queue, less header and status */
+#define CONFIG_SIZE         60
+#define FIXED_CHUNK         (1ULL << 30) /* io_uring takes registered buffers of at most 1 GiB */
+#define MAX_RANGE_SECTORS   0x3fffff
+
+#define F_SEG_MAX           (1ULL << 2)
+#define F_RO                (1ULL << 5)
+#define F_BLK_SIZE          (1ULL << 6)
+#define F_FLUSH             (1ULL << 9)
+#define F_MQ                (1ULL << 12)
+#define F_DISCARD           (1ULL << 13)
+#define F_WRITE_ZEROES      (1ULL << 14)
+
+enum { T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8, T_DISCARD = 11, T_WRITE_ZEROES = 13 };
+enum { S_OK = 0, S_IOERR = 1, S_UNSUPP = 2 };
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+struct blk_request {
+	struct blk_queue *queue;
+	struct loop_op op;          /* every SQE of the request completes here */
+	struct virtq_chain chain;
+	uint32_t type;
+	uint64_t offset;            /* bytes into the image */
+	unsigned generation;
+	uint8_t *status;            /* the last writable byte */
+	struct iovec data[VIRTQ_CHAIN_MAX];
+	unsigned nr_data;
+	uint64_t data_len;
+	uint64_t done;              /* bytes transferred so far */
+	unsigned ops_left;
+	int error;
+	struct blk_request *next_free;
+};
+
+/* --- requests ----------------------------------------------------------------- */
+
+static void request_cqe(struct loop_op *op, int res, unsigned flags);
+
+static struct blk_request *request_get(struct blk_queue *q)
+{
+	struct blk_request *r = q->free;
+
+	if (r)
+		q->free = r->next_free;
+	else if (!(r = malloc(sizeof(*r))))
+		return NULL;
+	r->queue = q;
+	r->op.complete = request_cqe;
+	return r;
+}
+
+static void request_put(struct blk_request *r)
+{
+	struct blk_queue *q = r->queue;
+
+	r->next_free = q->free;
+	q->free = r;
+}
+
+static void blk_queue_notify_batch(struct loop_work *work)
+{
+	struct blk_queue *q = container_of(work, struct blk_queue, notify_work);
+	virtio_pci_notify_used(&q->blk->vp, q->index, q->blk->loop);
+}
+
+static void blk_in_flight_ended(struct virtio_blk *blk)
+{
+	if (!--blk->in_flight && blk->resetting) {
+		blk->resetting = false;
+		virtio_pci_reset_done(&blk->vp);
+	}
+}
+
+static void request_complete(struct blk_request *r, uint8_t status, uint32_t written)
+{
+	struct blk_queue *q = r->queue;
+	struct virtio_blk *blk = q->blk;
+
+	/* A request of a session the driver has since reset must not touch its new rings. */
+	if (r->generation == blk->generation) {
+		*r->status = status;
+		virtq_push(q->vq, r->chain.head, written + 1);
+		loop_after_batch(blk->loop, &q->notify_work);
+	}
+	request_put(r);
+}
+
+static void request_submit(struct blk_request *r);
+
+static void request_cqe(struct loop_op *op, int res, unsigned flags)
+{
+	struct blk_request *r = container_of(op, struct blk_request, op);
+	struct virtio_blk *blk = r->queue->blk;
+
+	(void)flags;
+	if (res < 0 && !r->error)
+		r->error = res;
+	else if (res > 0)
+		r->done += (uint64_t)res;
+	if (--r->ops_left)
+		return;
+	r->queue->in_flight--;
+	bool data_op = r->type == T_IN || r->type == T_OUT;
+	/* A short transfer (rare, but allowed) continues where it stopped. */
+	if (data_op && !r->error && r->done < r->data_len && res > 0 && r->generation == blk->generation) {
+		r->queue->in_flight++;
+		request_submit(r);
+		return;
+	}
+	uint8_t status = r->error || (data_op && r->done != r->data_len) ? S_IOERR : S_OK;
+	request_complete(r, status, r->type == T_IN && status == S_OK ? (uint32_t)r->data_len : 0);
+	blk_in_flight_ended(blk);
+}
+
+/* Which registered buffer holds hva, and how many bytes of it follow (direct=on). */
+static unsigned fixed_index(const struct virtio_blk *blk, const uint8_t *hva, uint64_t *room)
+{
+	uint64_t off = (uint64_t)(hva - blk->vp.mem->host);
+	*room = FIXED_CHUNK - off % FIXED_CHUNK;
+	return (unsigned)(off / FIXED_CHUNK);
+}
+
+/* Queues the data operation(s) for what is left of r. */
+static void request_submit(struct blk_request *r)
+{
+	struct virtio_blk *blk = r->queue->blk;
+	uint64_t skip = r->done, offset = r->offset + r->done;
+	bool write = r->type == T_OUT;
+
+	r->ops_left = 0;
+	if (!blk->buffers_registered) {
+		/* The iovec array is advanced past what a short transfer already did. */
+		unsigned first = 0;
+		while (first < r->nr_data && skip >= r->data[first].iov_len)
+			skip -= r->data[first++].iov_len;
+		r->data[first].iov_base = (uint8_t *)r->data[first].iov_base + skip;
+		r->data[first].iov_len -= skip;
+		r->data_len -= r->done;
+		r->offset += r->done;
+		r->done = 0;
+		struct io_uring_sqe *sqe = loop_sqe(blk->loop, &r->op);
+		if (write)
+			io_uring_prep_writev(sqe, blk->fd, &r->data[first], r->nr_data - first, offset);
+		else
+			io_uring_prep_readv(sqe, blk->fd, &r->data[first], r->nr_data - first, offset);
+		r->ops_left = 1;
+		return;
+	}
+	/* Fixed buffers take one contiguous range per operation: one per segment (and chunk). */
+	for (unsigned i = 0; i < r->nr_data; i++) {
+		uint8_t *p = r->data[i].iov_base;
+		uint64_t left = r->data[i].iov_len;
+		if (skip >= left) {
+			skip -= left;
+			continue;
+		}
+		p += skip;
+		left -= skip;
+		skip = 0;
+		while (left) {
+			uint64_t room;
+			unsigned index = fixed_index(blk, p, &room);
+			uint32_t n = (uint32_t)(left < room ? left : room);
+			struct io_uring_sqe *sqe = loop_sqe(blk->loop, &r->op);
+			if (write)
+				io_uring_prep_write_fixed(sqe, blk->fd, p, n, offset, (int)index);
+			else
+				io_uring_prep_read_fixed(sqe, blk->fd, p, n, offset, (int)index);
+			r->ops_left++;
+			p += n;
+			offset += n;
+			left -= n;
+		}
+	}
+}
+
+/* Collects data buffers: writable ones but the status byte (IN), readable ones past the header. */
+static void request_collect(struct blk_request *r, bool writable, uint64_t skip)
+{
+	const struct virtq_chain *c = &r->chain;
+	unsigned from = writable ? c->nr_out : 0, to = writable ? c->nr_out + c->nr_in : c->nr_out;
+
+	r->nr_data = 0;
+	r->data_len = 0;
+	for (unsigned i = from; i < to; i++) {
+		struct iovec v = c->iov[i];
+		if (writable && i == to - 1)
+			v.iov_len--;                /* the status byte */
+		if (skip >= v.iov_len) {
+			skip -= v.iov_len;
+			continue;
+		}
+		v.iov_base = (uint8_t *)v.iov_base + skip;
+		v.iov_len -= skip;
+		skip = 0;
+		if (v.iov_len) {
+			r->data[r->nr_data++] = v;
+			r->data_len += v.iov_len;
+		}
+	}
+}
+
+struct blk_range {
+	uint64_t sector;
+	uint32_t sectors;
+	uint32_t flags;
+};
+
+static bool in_bounds(const struct virtio_blk *blk, uint64_t sector, uint64_t sectors)
+{
+	return sector <= blk->capacity && sectors <= blk->capacity - sector;
+}
+
+/* Starts one request; false if the guest broke the protocol (NEEDS_RESET). */
+static bool blk_start(struct blk_queue *q, struct blk_request *r)
+{
+	struct virtio_blk *blk = q->blk;
+	const struct virtq_chain *c = &r->chain;
+	struct { uint32_t type, reserved; uint64_t sector; } hdr;
+
+	/* Header first (readable), status last (writable): anything less is not a request. */
+	if (c->out_len < sizeof(hdr) || c->in_len < 1) {
+		snprintf(q->vq->error, sizeof(q->vq->error),
+			 "request with %llu readable and %llu writable bytes",
+			 (unsigned long long)c->out_len, (unsigned long long)c->in_len);
+		return false;
+	}
+	virtq_chain_read(c, 0, &hdr, sizeof(hdr));
+	const struct iovec *last = &c->iov[c->nr_out + c->nr_in - 1];
+	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
+	r->type = hdr.type;
+	r->generation = blk->generation;
+	r->done = 0;
+	r->error = 0;
+	r->ops_left = 0;
+	r->offset = hdr.sector * SECTOR;
+
+	switch (hdr.type) {
+	case T_IN:
+	case T_OUT: {
+		bool in = hdr.type == T_IN;
+		/* Data only where the direction says: a read into readable memory is refused. */
+		if ((in && c->out_len != sizeof(hdr)) || (!in && c->in_len != 1)) {
+			snprintf(q->vq->error, sizeof(q->vq->error),
+				 "%s request with data in the wrong direction", in ? "read" : "write");
+			return false;
+		}
+		request_collect(r, in, in ? 0 : sizeof(hdr));
+		if (!in && blk->opt.readonly) {
+			request_complete(r, S_IOERR, 0);
+			return true;
+		}
+		if (r->data_len % SECTOR || hdr.sector > UINT64_MAX / SECTOR ||
+		    !in_bounds(blk, hdr.sector, r->data_len / SECTOR)) {
+			request_complete(r, S_IOERR, 0);
+			return true;
+		}
+		if (!r->data_len) {
+			request_complete(r, S_OK, 0);
+			return true;
+		}
+		request_submit(r);
+		break;
+	}
+	case T_FLUSH: {
+		struct io_uring_sqe *sqe = loop_sqe(blk->loop, &r->op);
+		io_uring_prep_fsync(sqe, blk->fd, IORING_FSYNC_DATASYNC);
+		r->ops_left = 1;
+		break;
+	}
+	case T_GET_ID: {
+		char id[CONFIG_SERIAL_MAX] = { 0 };
+		memcpy(id, blk->opt.serial, strlen(blk->opt.serial));
+		uint64_t room = c->in_len - 1;
+		size_t n = room < sizeof(id) ? (size_t)room : sizeof(id);
+		virtq_chain_write(c, 0, id, n);
+		request_complete(r, S_OK, (uint32_t)n);
+		return true;
+	}
+	case T_DISCARD:
+	case T_WRITE_ZEROES: {
+		struct blk_range range;
+		bool zeroes = hdr.type == T_WRITE_ZEROES;
+		if (c->out_len < sizeof(hdr) + sizeof(range) || !blk->can_fallocate) {
+			request_complete(r, blk->can_fallocate ? S_IOERR : S_UNSUPP, 0);
+			return true;
+		}
+		virtq_chain_read(c, sizeof(hdr), &range, sizeof(range));
+		/* Only WRITE_ZEROES may ask to unmap; no other flag is defined. */
+		if (blk->opt.readonly || (range.flags & ~(zeroes ? 1u : 0u)) ||
+		    range.sectors > MAX_RANGE_SECTORS || !in_bounds(blk, range.sector, range.sectors)) {
+			request_complete(r, range.flags && !blk->opt.readonly ? S_UNSUPP : S_IOERR, 0);
+			return true;
+		}
+		int mode = FALLOC_FL_KEEP_SIZE |
+			   (zeroes && !(range.flags & 1) ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE);
+		struct io_uring_sqe *sqe = loop_sqe(blk->loop, &r->op);
+		io_uring_prep_fallocate(sqe, blk->fd, mode, range.sector * SECTOR,
+					(uint64_t)range.sectors * SECTOR);
+		r->ops_left = 1;
+		break;
+	}
+	default:
+		request_complete(r, S_UNSUPP, 0);
+		return true;
+	}
+	q->in_flight++;
+	blk->in_flight++;
+	return true;
+}
+
+/* --- the device ------------------------------------------------------------------ */
+
+static void blk_register_buffers(struct virtio_blk *blk)
+{
+	struct guest_memory *mem = blk->vp.mem;
+	unsigned n = (unsigned)((mem->size + FIXED_CHUNK - 1) / FIXED_CHUNK);
+	struct iovec *v = calloc(n, sizeof(*v));
+
+	if (!v)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t off = i * FIXED_CHUNK;
+		v[i] = (struct iovec){ mem->host + off, mem->size - off < FIXED_CHUNK ? mem->size - off
+									   : FIXED_CHUNK };
+	}
+	int r = io_uring_register_buffers(&blk->loop->ring, v, n);
+	free(v);
+	if (r)
+		log_guest_warning(&blk->vp.log_budget, "%s: cannot register guest RAM as fixed buffers "
+				  "(%s): using readv/writev", blk->vp.info.name, strerror(-r));
+	blk->buffers_registered = !r;
+}
+
+static void blk_queue_notify(void *impl, unsigned qi, struct virtq *vq)
+{
+	struct virtio_blk *blk = impl;
+	struct blk_queue *q = &blk->queue[qi];
+
+	if (blk->opt.direct && !blk->buffers_tried) {
+		blk->buffers_tried = true;
+		blk_register_buffers(blk);
+	}
+	q->vq = vq;
+	do {
+		for (;;) {
+			struct blk_request *r = request_get(q);
+			if (!r)
+				return;         /* out of memory: the chains wait in the ring */
+			int got = virtq_pop(vq, &r->chain);
+			if (got == 0) {
+				request_put(r);
+				break;
+			}
+			if (got < 0 || !blk_start(q, r)) {
+				request_put(r);
+				vq->broken = true;
+				virtio_pci_needs_reset(&blk->vp, vq);
+				return;
+			}
+		}
+	} while (virtq_enable_notify(vq));
+}
+
+static void blk_config_read(void *impl, uint32_t offset, uint8_t *data, uint32_t len)
+{
+	struct virtio_blk *blk = impl;
+	uint8_t cfg[CONFIG_SIZE] = { 0 };
+
+	pci_set32(&cfg[0], (uint32_t)blk->capacity);
+	pci_set32(&cfg[4], (uint32_t)(blk->capacity >> 32));
+	pci_set32(&cfg[12], SEG_MAX);
+	pci_set32(&cfg[20], SECTOR);
+	pci_set16(&cfg[34], (uint16_t)blk->nr_queues);
+	pci_set32(&cfg[36], MAX_RANGE_SECTORS);       /* discard */
+	pci_set32(&cfg[40], 1);
+	pci_set32(&cfg[44], 8);
+	pci_set32(&cfg[48], MAX_RANGE_SECTORS);       /* write zeroes */
+	pci_set32(&cfg[52], 1);
+	cfg[56] = 1;                                  /* write zeroes may unmap */
+	memcpy(data, &cfg[offset], len);
+}
+
+static void blk_config_write(void *impl, uint32_t offset, const uint8_t *data, uint32_t len)
+{
+	(void)impl, (void)offset, (void)data, (void)len;   /* nothing writable (no CONFIG_WCE) */
+}
+
+static int blk_activate(void *impl, uint64_t features)
+{
+	(void)impl, (void)features;
+	return 0;
+}
+
+static bool blk_reset(void *impl)
+{
+	struct virtio_blk *blk = impl;
+
+	blk->generation++;
+	for (unsigned i = 0; i < blk->nr_queues; i++)
+		blk->queue[i].vq = NULL;
+	if (!blk->in_flight)
+		return true;
+	/* Writes already in the kernel cannot be recalled: the reset ends when they do. */
+	blk->resetting = true;
+	return false;
+}
+
+static const struct virtio_device_ops blk_ops = {
+	.queue_notify = blk_queue_notify,
+	.config_read = blk_config_read,
+	.config_write = blk_config_write,
+	.activate = blk_activate,
+	.reset = blk_reset,
+};
+
+static int blk_open(struct virtio_blk *blk, struct error *err)
+{
+	const char *path = blk->opt.path;
+	int flags = (blk->opt.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (blk->opt.direct ? O_DIRECT : 0);
+	struct stat st;
+
+	blk->fd = open(path, flags);
+	if (blk->fd < 0) {
+		int e = errno;
+		return error_set(err, e, "cannot open disk '%s': %s%s", path, strerror(e),
+				 (e == EACCES || e == EROFS) && !blk->opt.readonly ? " (readonly=on?)" : "");
+	}
+	if (fstat(blk->fd, &st))
+		return error_sys(err, errno, "cannot stat disk '%s'", path);
+	uint64_t size = (uint64_t)st.st_size;
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(blk->fd, BLKGETSIZE64, &size))
+			return error_sys(err, errno, "cannot size disk '%s'", path);
+	} else if (!S_ISREG(st.st_mode)) {
+		return error_set(err, EINVAL, "disk '%s' is neither a file nor a block device", path);
+	}
+	if (size < SECTOR)
+		return error_set(err, EINVAL, "disk '%s' is smaller than one 512-byte sector", path);
+	/* Two VMs writing one image corrupt it: refuse, as QEMU does. */
+	if (flock(blk->fd, (blk->opt.readonly ? LOCK_SH : LOCK_EX) | LOCK_NB))
+		return error_set(err, errno, "disk '%s' is in use by another process", path);
+	blk->capacity = size / SECTOR;
+	blk->can_fallocate = S_ISREG(st.st_mode);
+	return 0;
+}
+
+int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, unsigned nr_vcpus,
+		    unsigned index, struct guest_memory *mem, struct irq_chip *chip,
+		    struct loop *loop, int vm_fd, struct error *err)
+{
+	memset(blk, 0, sizeof(*blk));
+	blk->fd = -1;
+	blk->opt = *opt;
+	blk->loop = loop;
+	int r = blk_open(blk, err);
+	if (r)
+		return r;
+	blk->nr_queues = opt->queues ? opt->queues : (nr_vcpus < VIRTIO_MAX_QUEUES ? nr_vcpus : VIRTIO_MAX_QUEUES);
+	for (unsigned i = 0; i < blk->nr_queues; i++)
+		blk->queue[i] = (struct blk_queue){ .blk = blk, .index = i,
+						    .notify_work.run = blk_queue_notify_batch };
+	snprintf(blk->name, sizeof(blk->name), "virtio-blk %u", index);
+	uint64_t features = F_SEG_MAX | F_BLK_SIZE | F_FLUSH |
+			    (blk->can_fallocate ? F_DISCARD | F_WRITE_ZEROES : 0) |
+			    (opt->readonly ? F_RO : 0) | (blk->nr_queues > 1 ? F_MQ : 0);
+	struct virtio_device_info info = {
+		.name = blk->name, .type = VIRTIO_ID_BLOCK, .pci_class = 0x018000,
+		.features = features, .num_queues = blk->nr_queues, .config_size = CONFIG_SIZE,
+	};
+	r = virtio_pci_init(&blk->vp, &info, &blk_ops, blk, mem, chip, loop, vm_fd);
+	return r ? error_sys(err, -r, "cannot create virtio-blk %u", index) : 0;
+}
+
+void virtio_blk_destroy(struct virtio_blk *blk)
+{
+	virtio_pci_destroy(&blk->vp);
+	for (unsigned i = 0; i < blk->nr_queues; i++) {
+		while (blk->queue[i].free) {
+			struct blk_request *r = blk->queue[i].free;
+			blk->queue[i].free = r->next_free;
+			free(r);
+		}
+	}
+	if (blk->fd >= 0)
+		close(blk->fd);
+}

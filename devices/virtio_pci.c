@@ -1,0 +1,539 @@
+#include "devices/virtio_pci.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vmm/log.h"
+
+/* BAR 0: where each structure lives (a power of two in all). */
+#define BAR_SIZE           0x8000
+#define COMMON_OFFSET      0x0000
+#define COMMON_SIZE        0x40
+#define ISR_OFFSET         0x1000
+#define DEVICE_OFFSET      0x2000
+#define DEVICE_MAX         0x1000
+#define NOTIFY_OFFSET      0x3000
+#define NOTIFY_MULTIPLIER  4
+#define MSIX_TABLE_OFFSET  0x4000
+#define MSIX_PBA_OFFSET    0x5000
+
+#define VIRTIO_PCI_VENDOR  0x1af4
+#define VIRTIO_PCI_DEVICE  0x1040      /* + the device type */
+#define VIRTIO_PCI_SUBSYS  0x1100
+#define CAP_VENDOR         0x09
+#define CFG_COMMON         1
+#define CFG_NOTIFY         2
+#define CFG_ISR            3
+#define CFG_DEVICE         4
+#define CFG_PCI            5
+
+#define STATUS_ACKNOWLEDGE 1
+#define STATUS_DRIVER      2
+#define STATUS_DRIVER_OK   4
+#define STATUS_FEATURES_OK 8
+#define STATUS_NEEDS_RESET 0x40
+#define STATUS_FAILED      0x80
+#define ISR_QUEUE          1
+#define ISR_CONFIG         2
+#define LOG_BUDGET         16
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static uint64_t offered_features(const struct virtio_pci *vp)
+{
+	return vp->info.features | VIRTIO_F_VERSION_1 | VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX;
+}
+
+/* --- the I/O thread's side ------------------------------------------------ */
+
+static void queue_arm_notify(struct virtio_pci_queue *q)
+{
+	if (q->notify_armed)
+		return;
+	struct io_uring_sqe *sqe = loop_sqe(q->vp->loop, &q->notify_op);
+	io_uring_prep_read(sqe, q->notify_fd, &q->notify_count, sizeof(q->notify_count), 0);
+	q->notify_armed = true;
+}
+
+static bool queue_live(const struct virtio_pci *vp, const struct virtio_pci_queue *q)
+{
+	return vp->active && q->enable && !q->vq.broken;
+}
+
+static void queue_notified(struct loop_op *op, int res, unsigned flags)
+{
+	struct virtio_pci_queue *q = container_of(op, struct virtio_pci_queue, notify_op);
+	struct virtio_pci *vp = q->vp;
+
+	(void)flags;
+	q->notify_armed = false;
+	/* A cancelled read may outlive the session it belonged to; a new one re-arms. */
+	if (!vp->active || (res < 0 && res != -ECANCELED && res != -EINTR))
+		return;
+	if (res > 0 && queue_live(vp, q))
+		vp->ops->queue_notify(vp->impl, q->index, &q->vq);
+	queue_arm_notify(q);
+}
+
+static void queue_kicked(struct loop_work *work)
+{
+	struct virtio_pci_queue *q = container_of(work, struct virtio_pci_queue, kick);
+
+	if (queue_live(q->vp, q))
+		q->vp->ops->queue_notify(q->vp->impl, q->index, &q->vq);
+}
+
+static void virtio_pci_activated(struct loop_work *work)
+{
+	struct virtio_pci *vp = container_of(work, struct virtio_pci, activate_work);
+
+	for (unsigned i = 0; i < vp->info.num_queues && vp->active; i++) {
+		struct virtio_pci_queue *q = &vp->queue[i];
+		if (!q->enable)
+			continue;
+		queue_arm_notify(q);
+		/* Whatever the driver queued before DRIVER_OK, or before its first doorbell. */
+		if (queue_live(vp, q))
+			vp->ops->queue_notify(vp->impl, i, &q->vq);
+	}
+}
+
+/* I/O thread: the old session is gone; the device is as new. */
+static void virtio_pci_finish_reset(struct virtio_pci *vp)
+{
+	pthread_mutex_lock(&vp->lock);
+	for (unsigned i = 0; i < vp->info.num_queues; i++) {
+		struct virtio_pci_queue *q = &vp->queue[i];
+		q->size = VIRTQ_MAX_SIZE;
+		q->msix_vector = MSIX_NO_VECTOR;
+		q->enable = 0;
+		q->desc = q->driver = q->device = 0;
+		memset(&q->vq, 0, sizeof(q->vq));
+	}
+	vp->device_feature_select = vp->driver_feature_select = 0;
+	vp->driver_features = 0;
+	vp->config_msix_vector = MSIX_NO_VECTOR;
+	vp->queue_select = 0;
+	atomic_store(&vp->isr, 0);
+	vp->status = 0;
+	vp->resetting = false;
+	pthread_mutex_unlock(&vp->lock);
+}
+
+static void virtio_pci_reset_work(struct loop_work *work)
+{
+	struct virtio_pci *vp = container_of(work, struct virtio_pci, reset_work);
+
+	for (unsigned i = 0; i < vp->info.num_queues; i++) {
+		struct virtio_pci_queue *q = &vp->queue[i];
+		if (q->notify_armed) {
+			struct io_uring_sqe *sqe = loop_sqe(vp->loop, NULL);
+			io_uring_prep_cancel(sqe, &q->notify_op, 0);
+		}
+	}
+	if (vp->ops->reset(vp->impl))
+		virtio_pci_finish_reset(vp);
+}
+
+void virtio_pci_reset_done(struct virtio_pci *vp)
+{
+	virtio_pci_finish_reset(vp);
+}
+
+void virtio_pci_notify_used(struct virtio_pci *vp, unsigned q, struct loop *via)
+{
+	struct virtio_pci_queue *queue = &vp->queue[q];
+
+	if (!virtq_should_interrupt(&queue->vq))
+		return;
+	atomic_fetch_or(&vp->isr, ISR_QUEUE);
+	/* MSI-X only: without it the ISR bit is all a polling driver gets. */
+	if (queue->msix_vector != MSIX_NO_VECTOR && msix_enabled(&vp->msix))
+		(void)msix_notify(&vp->msix, queue->msix_vector, via);
+}
+
+void virtio_pci_needs_reset(struct virtio_pci *vp, const struct virtq *vq)
+{
+	pthread_mutex_lock(&vp->lock);
+	bool first = !(vp->status & STATUS_NEEDS_RESET);
+	vp->status |= STATUS_NEEDS_RESET;
+	uint16_t vector = vp->config_msix_vector;
+	if (first)
+		log_guest_warning(&vp->log_budget, "%s: %s; the device needs a reset", vp->info.name,
+				  vq && vq->error[0] ? vq->error : "the driver broke the protocol");
+	pthread_mutex_unlock(&vp->lock);
+	if (!first)
+		return;
+	/* virtio 1.2 2.1.2: NEEDS_RESET comes with a configuration change notification. */
+	atomic_fetch_or(&vp->isr, ISR_CONFIG);
+	if (vector != MSIX_NO_VECTOR && msix_enabled(&vp->msix))
+		(void)msix_notify(&vp->msix, vector, NULL);
+}
+
+/* --- the vCPUs' side: the common configuration ----------------------------- */
+
+/* With the lock held: DRIVER_OK. */
+static void virtio_pci_activate(struct virtio_pci *vp)
+{
+	uint64_t f = vp->driver_features;
+
+	for (unsigned i = 0; i < vp->info.num_queues; i++) {
+		struct virtio_pci_queue *q = &vp->queue[i];
+		if (!q->enable)
+			continue;
+		if (virtq_init(&q->vq, vp->mem, q->size, q->desc, q->driver, q->device,
+			       f & VIRTIO_F_EVENT_IDX, f & VIRTIO_F_INDIRECT_DESC)) {
+			vp->status |= STATUS_NEEDS_RESET;
+			log_guest_warning(&vp->log_budget, "%s: queue %u: %s; the device needs a reset",
+					  vp->info.name, i, q->vq.error);
+			return;
+		}
+	}
+	if (vp->ops->activate(vp->impl, f)) {
+		vp->status |= STATUS_NEEDS_RESET;
+		return;
+	}
+	vp->active = true;
+	loop_post(vp->loop, &vp->activate_work);
+}
+
+static void write_status(struct virtio_pci *vp, uint8_t value)
+{
+	uint8_t old = vp->status;
+
+	if (!value) {
+		if (!old && !vp->active)
+			return;
+		vp->active = false;
+		vp->resetting = true;
+		loop_post(vp->loop, &vp->reset_work);
+		return;
+	}
+	/* Bits are only ever added, and never while a reset is under way. */
+	if (vp->resetting || (value & old) != old)
+		return;
+	value &= ~STATUS_NEEDS_RESET;
+	value |= old & STATUS_NEEDS_RESET;
+	if ((value & STATUS_FEATURES_OK) && !(old & STATUS_FEATURES_OK)) {
+		uint64_t f = vp->driver_features;
+		if ((f & ~offered_features(vp)) || !(f & VIRTIO_F_VERSION_1))
+			value &= ~STATUS_FEATURES_OK;   /* refused: the driver sees it clear */
+	}
+	vp->status = value;
+	if ((value & STATUS_DRIVER_OK) && !(old & STATUS_DRIVER_OK) && !vp->active) {
+		if (!(value & STATUS_FEATURES_OK) || (value & STATUS_NEEDS_RESET))
+			vp->status |= STATUS_NEEDS_RESET;
+		else
+			virtio_pci_activate(vp);
+	}
+}
+
+static uint16_t checked_vector(const struct virtio_pci *vp, uint16_t v)
+{
+	return v < vp->msix.nr ? v : MSIX_NO_VECTOR;
+}
+
+/* A common-configuration field: its offset, width, and whether 8-byte fields split. */
+static uint64_t common_read(struct virtio_pci *vp, uint32_t off, uint32_t len)
+{
+	struct virtio_pci_queue *q = vp->queue_select < vp->info.num_queues
+				     ? &vp->queue[vp->queue_select] : NULL;
+	uint64_t f = offered_features(vp);
+
+	switch (off) {
+	case 0x00: return vp->device_feature_select;
+	case 0x04: return vp->device_feature_select < 2 ? (uint32_t)(f >> (32 * vp->device_feature_select)) : 0;
+	case 0x08: return vp->driver_feature_select;
+	case 0x0c: return vp->driver_feature_select < 2 ? (uint32_t)(vp->driver_features >> (32 * vp->driver_feature_select)) : 0;
+	case 0x10: return vp->config_msix_vector;
+	case 0x12: return vp->info.num_queues;
+	case 0x14: return vp->status;
+	case 0x15: return vp->config_generation;
+	case 0x16: return vp->queue_select;
+	case 0x18: return q ? q->size : 0;
+	case 0x1a: return q ? q->msix_vector : MSIX_NO_VECTOR;
+	case 0x1c: return q ? q->enable : 0;
+	case 0x1e: return q ? vp->queue_select : 0;
+	case 0x20: case 0x24: return q ? q->desc >> (8 * (off - 0x20)) : 0;
+	case 0x28: case 0x2c: return q ? q->driver >> (8 * (off - 0x28)) : 0;
+	case 0x30: case 0x34: return q ? q->device >> (8 * (off - 0x30)) : 0;
+	}
+	(void)len;
+	return 0;
+}
+
+static void set_half(uint64_t *field, uint32_t off, uint32_t base, uint32_t len, uint64_t v)
+{
+	if (len == 8)
+		*field = v;
+	else if (off == base)
+		*field = (*field & ~0xffffffffULL) | (uint32_t)v;
+	else
+		*field = (*field & 0xffffffffULL) | (uint64_t)(uint32_t)v << 32;
+}
+
+static void common_write(struct virtio_pci *vp, uint32_t off, uint32_t len, uint64_t v)
+{
+	struct virtio_pci_queue *q = vp->queue_select < vp->info.num_queues
+				     ? &vp->queue[vp->queue_select] : NULL;
+	/* Queue layout is the driver's to set up before DRIVER_OK, and fixed after. */
+	bool queue_writable = q && !(vp->status & STATUS_DRIVER_OK) && !vp->resetting;
+
+	switch (off) {
+	case 0x00: vp->device_feature_select = (uint32_t)v; break;
+	case 0x08: vp->driver_feature_select = (uint32_t)v; break;
+	case 0x0c:
+		if (vp->driver_feature_select < 2 && !(vp->status & STATUS_FEATURES_OK)) {
+			unsigned shift = 32 * vp->driver_feature_select;
+			vp->driver_features = (vp->driver_features & ~(0xffffffffULL << shift)) |
+					      ((uint64_t)(uint32_t)v << shift);
+		}
+		break;
+	case 0x10: vp->config_msix_vector = checked_vector(vp, (uint16_t)v); break;
+	case 0x14: write_status(vp, (uint8_t)v); break;
+	case 0x16: vp->queue_select = (uint16_t)v; break;
+	case 0x18: if (queue_writable) q->size = (uint16_t)v; break;
+	case 0x1a: if (q) q->msix_vector = checked_vector(vp, (uint16_t)v); break;
+	case 0x1c: if (queue_writable) q->enable = v == 1; break;
+	case 0x20: case 0x24: if (queue_writable) set_half(&q->desc, off, 0x20, len, v); break;
+	case 0x28: case 0x2c: if (queue_writable) set_half(&q->driver, off, 0x28, len, v); break;
+	case 0x30: case 0x34: if (queue_writable) set_half(&q->device, off, 0x30, len, v); break;
+	default: break;   /* read-only or unknown: ignored */
+	}
+}
+
+/* The width each common-configuration offset must be accessed with (0: none). */
+static uint32_t common_width(uint32_t off)
+{
+	if (off <= 0x0c)
+		return off % 4 ? 0 : 4;
+	if (off == 0x14 || off == 0x15)
+		return 1;
+	if (off < 0x20)
+		return off % 2 ? 0 : 2;
+	if (off < 0x38)
+		return off % 4 ? 0 : 4;
+	return off < COMMON_SIZE && !(off % 2) ? 2 : 0;
+}
+
+static void common_access(struct virtio_pci *vp, uint32_t off, uint8_t *data, uint32_t len,
+			  bool is_write)
+{
+	uint32_t width = common_width(off);
+	bool wide = width == 4 && off >= 0x20 && off < 0x38 && len == 8 && !(off % 8);
+	uint64_t v = 0;
+
+	if (!width || (len != width && !wide)) {
+		if (!is_write)
+			memset(data, 0, len);
+		return;
+	}
+	pthread_mutex_lock(&vp->lock);
+	if (is_write) {
+		memcpy(&v, data, len);
+		common_write(vp, off, len, v);
+	} else {
+		v = common_read(vp, off, len);
+		if (wide)
+			v |= common_read(vp, off + 4, 4) << 32;
+		memcpy(data, &v, len);
+	}
+	pthread_mutex_unlock(&vp->lock);
+}
+
+static void notify_access(struct virtio_pci *vp, uint32_t off, uint32_t len, bool is_write)
+{
+	unsigned q = off / NOTIFY_MULTIPLIER;
+
+	/* Doorbells KVM did not take (another width, or no ioeventfd): the slow way. */
+	(void)len;
+	if (is_write && q < vp->info.num_queues)
+		loop_post(vp->loop, &vp->queue[q].kick);
+}
+
+static void virtio_pci_bar_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+				  bool is_write)
+{
+	struct virtio_pci *vp = opaque;
+	uint32_t off = (uint32_t)offset;
+
+	if (off < COMMON_OFFSET + COMMON_SIZE) {
+		common_access(vp, off - COMMON_OFFSET, data, len, is_write);
+	} else if (off >= ISR_OFFSET && off < ISR_OFFSET + 4) {
+		if (!is_write) {
+			memset(data, 0, len);
+			data[0] = off == ISR_OFFSET ? atomic_exchange(&vp->isr, 0) : 0;  /* read clears */
+		}
+	} else if (off >= DEVICE_OFFSET && off < DEVICE_OFFSET + DEVICE_MAX) {
+		uint32_t o = off - DEVICE_OFFSET;
+		if (o + len > vp->info.config_size || len > 8) {
+			if (!is_write)
+				memset(data, 0, len);
+		} else if (is_write) {
+			vp->ops->config_write(vp->impl, o, data, len);
+		} else {
+			vp->ops->config_read(vp->impl, o, data, len);
+		}
+	} else if (off >= NOTIFY_OFFSET && off < NOTIFY_OFFSET + NOTIFY_MULTIPLIER * vp->info.num_queues) {
+		notify_access(vp, off - NOTIFY_OFFSET, len, is_write);
+		if (!is_write)
+			memset(data, 0, len);
+	} else if (off >= MSIX_TABLE_OFFSET && off < MSIX_PBA_OFFSET) {
+		msix_table_access(&vp->msix, off - MSIX_TABLE_OFFSET, data, len, is_write);
+	} else if (off >= MSIX_PBA_OFFSET && off < MSIX_PBA_OFFSET + 8) {
+		msix_pba_access(&vp->msix, off - MSIX_PBA_OFFSET, data, len, is_write);
+	} else if (!is_write) {
+		memset(data, 0, len);
+	}
+}
+
+/* --- PCI hooks -------------------------------------------------------------- */
+
+static uint8_t pci_cfg_cap_offset(const struct virtio_pci *vp)
+{
+	/* The last vendor capability added is the PCI_CFG one (see virtio_pci_init). */
+	uint8_t at = vp->pci.config[PCI_CAPABILITIES];
+	uint8_t found = 0;
+	while (at) {
+		if (vp->pci.config[at] == CAP_VENDOR && vp->pci.config[at + 3] == CFG_PCI)
+			found = at;
+		at = vp->pci.config[at + 1];
+	}
+	return found;
+}
+
+/* The PCI_CFG capability: a window onto BAR 0 through configuration cycles. */
+static bool pci_cfg_window(struct virtio_pci *vp, uint32_t offset, uint32_t len, uint32_t *bar_off,
+			   uint32_t *bar_len)
+{
+	uint8_t cap = pci_cfg_cap_offset(vp);
+
+	if (!cap || offset + len <= cap + 16u || offset >= cap + 20u)
+		return false;
+	*bar_off = pci_get32(&vp->pci, cap + 8);
+	*bar_len = pci_get32(&vp->pci, cap + 12);
+	return vp->pci.config[cap + 4] == 0 && (*bar_len == 1 || *bar_len == 2 || *bar_len == 4) &&
+	       *bar_off < BAR_SIZE && *bar_off % *bar_len == 0;
+}
+
+static void virtio_pci_config_read(struct pci_device *dev, uint32_t offset, uint32_t len)
+{
+	struct virtio_pci *vp = container_of(dev, struct virtio_pci, pci);
+	uint32_t bar_off, bar_len;
+
+	if (pci_cfg_window(vp, offset, len, &bar_off, &bar_len))
+		virtio_pci_bar_access(vp, bar_off, &dev->config[pci_cfg_cap_offset(vp) + 16], bar_len,
+				      false);
+}
+
+static void virtio_pci_config_written(struct pci_device *dev, uint32_t offset, uint32_t len)
+{
+	struct virtio_pci *vp = container_of(dev, struct virtio_pci, pci);
+	uint32_t bar_off, bar_len;
+
+	msix_config_written(&vp->msix, offset, len);
+	if (pci_cfg_window(vp, offset, len, &bar_off, &bar_len))
+		virtio_pci_bar_access(vp, bar_off, &dev->config[pci_cfg_cap_offset(vp) + 16], bar_len,
+				      true);
+}
+
+static void virtio_pci_bar_moved(struct pci_device *dev, unsigned bar, uint64_t addr, bool mapped)
+{
+	struct virtio_pci *vp = container_of(dev, struct virtio_pci, pci);
+
+	if (bar != 0)
+		return;
+	/* The doorbells follow the BAR; until they are back, writes trap and still work. */
+	for (unsigned i = 0; i < vp->info.num_queues; i++) {
+		struct virtio_pci_queue *q = &vp->queue[i];
+		ioeventfd_deassign(&q->ioev);
+		if (mapped && ioeventfd_assign(&q->ioev, vp->vm_fd, q->notify_fd,
+					       addr + NOTIFY_OFFSET + NOTIFY_MULTIPLIER * i, 2, false))
+			q->ioev.assigned = false;
+	}
+	vp->bar_addr = addr;
+	vp->bar_mapped = mapped;
+}
+
+static const struct pci_device_ops virtio_pci_device_ops = {
+	.config_read = virtio_pci_config_read,
+	.config_written = virtio_pci_config_written,
+	.bar_moved = virtio_pci_bar_moved,
+};
+
+static uint8_t add_vendor_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset,
+			      uint32_t length, uint8_t extra)
+{
+	uint8_t cap[20] = { 0 };
+
+	cap[2] = (uint8_t)(16 + extra);   /* cap_len */
+	cap[3] = type;
+	cap[4] = 0;                       /* BAR 0 */
+	pci_set32(&cap[8], offset);
+	pci_set32(&cap[12], length);
+	if (type == CFG_NOTIFY)
+		pci_set32(&cap[16], NOTIFY_MULTIPLIER);
+	return pci_device_add_cap(&vp->pci, CAP_VENDOR, cap, (uint8_t)(16 + extra));
+}
+
+int virtio_pci_init(struct virtio_pci *vp, const struct virtio_device_info *info,
+		    const struct virtio_device_ops *ops, void *impl, struct guest_memory *mem,
+		    struct irq_chip *chip, struct loop *loop, int vm_fd)
+{
+	if (!info->num_queues || info->num_queues > VIRTIO_MAX_QUEUES || info->config_size > DEVICE_MAX)
+		return -EINVAL;
+	memset(vp, 0, sizeof(*vp));
+	vp->info = *info;
+	vp->ops = ops;
+	vp->impl = impl;
+	vp->mem = mem;
+	vp->loop = loop;
+	vp->vm_fd = vm_fd;
+	vp->log_budget = LOG_BUDGET;
+	pthread_mutex_init(&vp->lock, NULL);
+	vp->activate_work.run = virtio_pci_activated;
+	vp->reset_work.run = virtio_pci_reset_work;
+	for (unsigned i = 0; i < info->num_queues; i++) {
+		struct virtio_pci_queue *q = &vp->queue[i];
+		q->index = i;
+		q->vp = vp;
+		q->notify_op.complete = queue_notified;
+		q->kick.run = queue_kicked;
+		q->notify_fd = eventfd(0, EFD_CLOEXEC);
+		if (q->notify_fd < 0)
+			return -errno;
+	}
+	virtio_pci_finish_reset(vp);
+
+	pci_device_init(&vp->pci, info->name, VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE + info->type,
+			info->pci_class, 1, VIRTIO_PCI_VENDOR, VIRTIO_PCI_SUBSYS);
+	vp->pci.ops = &virtio_pci_device_ops;
+	vp->pci.opaque = vp;
+	pci_device_add_bar(&vp->pci, 0, BAR_SIZE, false, false, virtio_pci_bar_access, vp);
+	if (!add_vendor_cap(vp, CFG_COMMON, COMMON_OFFSET, COMMON_SIZE, 0) ||
+	    !add_vendor_cap(vp, CFG_NOTIFY, NOTIFY_OFFSET, NOTIFY_MULTIPLIER * info->num_queues, 4) ||
+	    !add_vendor_cap(vp, CFG_ISR, ISR_OFFSET, 4, 0) ||
+	    (info->config_size && !add_vendor_cap(vp, CFG_DEVICE, DEVICE_OFFSET, info->config_size, 0)))
+		return -ENOSPC;
+	uint8_t cfg = add_vendor_cap(vp, CFG_PCI, 0, 0, 4);
+	if (!cfg)
+		return -ENOSPC;
+	vp->pci.wmask[cfg + 4] = 0xff;                    /* bar */
+	memset(&vp->pci.wmask[cfg + 8], 0xff, 12);        /* offset, length, data */
+	return msix_init(&vp->msix, &vp->pci, chip, info->num_queues + 1, 0, MSIX_TABLE_OFFSET,
+			 MSIX_PBA_OFFSET);
+}
+
+void virtio_pci_destroy(struct virtio_pci *vp)
+{
+	for (unsigned i = 0; i < vp->info.num_queues; i++) {
+		ioeventfd_deassign(&vp->queue[i].ioev);
+		if (vp->queue[i].notify_fd > 0)
+			close(vp->queue[i].notify_fd);
+	}
+	msix_destroy(&vp->msix);
+	pthread_mutex_destroy(&vp->lock);
+}

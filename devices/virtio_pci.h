@@ -1,0 +1,69 @@
+/*
+ * The virtio 1.x PCI transport (modern only): capabilities for the common, notify,
+ * ISR and device configuration structures in BAR 0, MSI-X, one ioeventfd doorbell
+ * per queue read by the device's I/O thread, and an asynchronous reset that
+ * completes (device_status reads 0) once nothing of the old session is in flight.
+ */
+#ifndef RINGVM_VIRTIO_PCI_H
+#define RINGVM_VIRTIO_PCI_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "devices/msix.h"
+#include "devices/pci.h"
+#include "devices/virtio.h"
+#include "vmm/ioeventfd.h"
+#include "vmm/irq.h"
+#include "vmm/loop.h"
+#include "vmm/memory.h"
+
+struct virtio_pci_queue {
+	uint16_t size, msix_vector, enable;
+	uint64_t desc, driver, device;
+	struct virtq vq;
+	int notify_fd;
+	struct ioeventfd ioev;
+	struct loop_op notify_op;
+	uint64_t notify_count;
+	bool notify_armed;
+	struct loop_work kick;      /* a doorbell that reached us through a trapped write */
+	unsigned index;
+	struct virtio_pci *vp;
+};
+
+struct virtio_pci {
+	struct pci_device pci;
+	struct msix msix;
+	struct virtio_device_info info;
+	const struct virtio_device_ops *ops;
+	void *impl;
+	struct guest_memory *mem;
+	struct loop *loop;          /* the I/O thread that runs the queues */
+	int vm_fd;
+
+	pthread_mutex_t lock;       /* the common configuration; vCPU threads */
+	uint32_t device_feature_select, driver_feature_select;
+	uint64_t driver_features;
+	uint16_t config_msix_vector, queue_select;
+	uint8_t status;
+	uint8_t config_generation;
+	bool resetting;             /* a reset is under way: device_status still reads non-zero */
+	bool active;                /* DRIVER_OK accepted: the I/O thread owns the queues */
+	_Atomic uint8_t isr;
+	uint64_t bar_addr;
+	bool bar_mapped;
+	struct virtio_pci_queue queue[VIRTIO_MAX_QUEUES];
+	struct loop_work activate_work, reset_work;
+	unsigned log_budget;        /* guest-caused messages left: the log cannot be flooded */
+};
+
+/* Builds the PCI function for a device model; plug it with pci_bus_plug afterwards. */
+int virtio_pci_init(struct virtio_pci *vp, const struct virtio_device_info *info,
+		    const struct virtio_device_ops *ops, void *impl, struct guest_memory *mem,
+		    struct irq_chip *chip, struct loop *loop, int vm_fd);
+
+/* Releases eventfds and vectors; the I/O thread must have stopped. */
+void virtio_pci_destroy(struct virtio_pci *vp);
+
+#endif

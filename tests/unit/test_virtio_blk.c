@@ -1,0 +1,243 @@
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "devices/virtio_blk.h"
+#include "virtio_driver.h"
+
+#define MiB       (1ULL << 20)
+#define DISK_SIZE (1 * MiB)
+#define HDR       TD_BUFFERS
+#define DATA      (TD_BUFFERS + 0x1000)
+#define STATUS    (TD_BUFFERS + 0x100)
+#define F_RO      (1ULL << 5)
+#define F_FLUSH   (1ULL << 9)
+#define F_MQ      (1ULL << 12)
+#define F_DISCARD (1ULL << 13)
+#define F_WZ      (1ULL << 14)
+#define F_V1      (1ULL << 32)
+
+static struct test_rig rig;
+static struct virtio_blk blk;
+static char path[] = "/tmp/ringvm-test-disk-XXXXXX";
+static int fd;
+
+static void open_disk(bool readonly, unsigned queues)
+{
+	struct error err = { 0 };
+	struct disk_config cfg = { .readonly = readonly, .queues = queues };
+	strcpy(cfg.path, path);
+	strcpy(cfg.serial, "ringvm-serial-1");
+	cr_assert_eq(virtio_blk_init(&blk, &cfg, 1, 0, &rig.mem, &rig.chip, &rig.loop, -1, &err), 0,
+		     "%s", err.msg);
+	cr_assert_eq(pci_bus_plug(&rig.pci, &blk.vp.pci), 0);
+}
+
+static void setup(void)
+{
+	rig_init(&rig, 16 * MiB);
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, DISK_SIZE), 0);
+	/* Every sector starts as 0xee, so that anything written shows. */
+	uint8_t fill[512];
+	memset(fill, 0xee, sizeof(fill));
+	for (unsigned s = 0; s < DISK_SIZE / 512; s++)
+		cr_assert_eq(pwrite(fd, fill, 512, s * 512), 512);
+}
+
+static void teardown(void)
+{
+	rig_fini(&rig);
+	virtio_blk_destroy(&blk);
+	close(fd);
+	unlink(path);
+	strcpy(path, "/tmp/ringvm-test-disk-XXXXXX");
+}
+
+TestSuite(virtio_blk, .init = setup, .fini = teardown, .timeout = 30);
+
+static void start(bool readonly, unsigned queues)
+{
+	open_disk(readonly, queues);
+	uint64_t offered = device_features(&rig);
+	cr_assert(negotiate(&rig, offered & (F_V1 | F_FLUSH | F_RO | F_MQ | F_DISCARD | F_WZ)));
+	for (unsigned q = 0; q < (queues ? queues : 1); q++)
+		setup_queue(&rig, q);
+	driver_ok(&rig);
+	cr_assert_eq(device_status(&rig), 0xf);
+}
+
+/* One request on q: header, optional data (writable for reads), status. */
+static uint8_t request(unsigned q, uint32_t type, uint64_t sector, uint32_t len, bool data_writable,
+		       uint32_t *used_len)
+{
+	uint32_t *hdr = gpa(&rig, HDR, 16);
+	hdr[0] = type;
+	hdr[1] = 0;
+	memcpy(&hdr[2], &sector, 8);
+	uint8_t *status = gpa(&rig, STATUS, 1);
+	*status = 0xaa;
+	uint16_t head = add_desc(&rig, q, HDR, 16, false, true);
+	if (len)
+		add_desc(&rig, q, DATA, len, data_writable, true);
+	add_desc(&rig, q, STATUS, 1, true, false);
+	kick(&rig, q, head);
+	uint16_t done;
+	uint32_t n = take_used(&rig, q, &done);
+	cr_assert_eq(done, head);
+	if (used_len)
+		*used_len = n;
+	return *status;
+}
+
+Test(virtio_blk, pci_identity_and_features)
+{
+	open_disk(false, 0);
+	cr_assert_eq(pci_get16(&blk.vp.pci, PCI_VENDOR_ID), 0x1af4);
+	cr_assert_eq(pci_get16(&blk.vp.pci, PCI_DEVICE_ID), 0x1042, "modern virtio-blk");
+	cr_assert(pci_get16(&blk.vp.pci, PCI_STATUS) & PCI_STATUS_CAP_LIST);
+	uint64_t f = device_features(&rig);
+	cr_assert(f & F_V1 && f & F_FLUSH && f & F_DISCARD && f & F_WZ);
+	cr_assert_not(f & F_RO);
+	cr_assert_not(f & F_MQ, "one vCPU, one queue");
+	cr_assert_eq(bar_read(&rig, 0x12, 2), 1, "num_queues");
+	cr_assert_eq(bar_read(&rig, 0x2000, 4), DISK_SIZE / 512, "capacity");
+	cr_assert_eq(bar_read(&rig, 0x200c, 4), 126, "seg_max");
+}
+
+Test(virtio_blk, features_ok_refused_without_version_1_or_with_unknown_bits)
+{
+	open_disk(false, 0);
+	cr_assert_not(negotiate(&rig, F_FLUSH), "no VERSION_1: legacy is not offered");
+	cr_assert(negotiate(&rig, F_V1 | F_FLUSH));
+	cr_assert_not(negotiate(&rig, F_V1 | (1ULL << 40)), "a feature never offered");
+}
+
+Test(virtio_blk, write_read_flush_get_id)
+{
+	start(false, 0);
+	uint8_t *data = gpa(&rig, DATA, 4096);
+	for (unsigned i = 0; i < 4096; i++)
+		data[i] = (uint8_t)(i * 7);
+	cr_assert_eq(request(0, 1, 8, 4096, false, NULL), 0, "write");
+	uint8_t check[4096];
+	cr_assert_eq(pread(fd, check, 4096, 8 * 512), 4096);
+	cr_assert_eq(memcmp(check, data, 4096), 0, "on the disk");
+	memset(data, 0, 4096);
+	uint32_t used;
+	cr_assert_eq(request(0, 0, 8, 4096, true, &used), 0, "read");
+	cr_assert_eq(used, 4097, "data and status written");
+	cr_assert_eq(memcmp(check, data, 4096), 0, "read back");
+	cr_assert_eq(request(0, 4, 0, 0, false, NULL), 0, "flush");
+	cr_assert_eq(request(0, 8, 0, 20, true, &used), 0, "get id");
+	cr_assert_eq(strncmp((char *)data, "ringvm-serial-1", 20), 0);
+}
+
+Test(virtio_blk, bad_requests_fail_cleanly)
+{
+	start(false, 0);
+	cr_assert_eq(request(0, 0, DISK_SIZE / 512, 512, true, NULL), 1, "read past the end: IOERR");
+	cr_assert_eq(request(0, 0, DISK_SIZE / 512 - 1, 1024, true, NULL), 1, "read straddling the end");
+	cr_assert_eq(request(0, 1, UINT64_MAX / 256, 512, false, NULL), 1, "sector overflowing");
+	cr_assert_eq(request(0, 0, 0, 100, true, NULL), 1, "not whole sectors");
+	cr_assert_eq(request(0, 77, 0, 0, false, NULL), 2, "unknown type: UNSUPP");
+	cr_assert_eq(device_status(&rig), 0xf, "none of these breaks the device");
+	cr_assert_eq(request(0, 0, 0, 512, true, NULL), 0, "still works");
+}
+
+Test(virtio_blk, readonly_refuses_writes)
+{
+	start(true, 0);
+	cr_assert(device_features(&rig) & F_RO);
+	cr_assert_eq(request(0, 1, 0, 512, false, NULL), 1, "write: IOERR");
+	uint8_t sector[512];
+	cr_assert_eq(pread(fd, sector, 512, 0), 512);
+	cr_assert_eq(sector[0], 0xee, "untouched");
+	cr_assert_eq(request(0, 0, 0, 512, true, NULL), 0, "reads work");
+}
+
+Test(virtio_blk, discard_and_write_zeroes)
+{
+	start(false, 0);
+	struct { uint64_t sector; uint32_t sectors, flags; } *range = gpa(&rig, DATA, 16);
+	*range = (typeof(*range)){ 16, 8, 0 };
+	cr_assert_eq(request(0, 13, 0, 16, false, NULL), 0, "write zeroes");
+	uint8_t sector[512];
+	cr_assert_eq(pread(fd, sector, 512, 16 * 512), 512);
+	cr_assert_eq(sector[0], 0);
+	cr_assert_eq(pread(fd, sector, 512, 24 * 512), 512);
+	cr_assert_eq(sector[0], 0xee, "only the range");
+	*range = (typeof(*range)){ 64, 8, 1 };
+	cr_assert_eq(request(0, 11, 0, 16, false, NULL), 2, "discard with a flag: UNSUPP");
+	*range = (typeof(*range)){ DISK_SIZE / 512 - 4, 8, 0 };
+	cr_assert_eq(request(0, 11, 0, 16, false, NULL), 1, "discard past the end: IOERR");
+}
+
+Test(virtio_blk, multiqueue)
+{
+	start(false, 4);
+	cr_assert(device_features(&rig) & F_MQ);
+	cr_assert_eq(bar_read(&rig, 0x2022, 2), 4, "num_queues in config");
+	for (unsigned q = 0; q < 4; q++)
+		cr_assert_eq(request(q, 0, q * 8, 512, true, NULL), 0, "queue %u", q);
+}
+
+static void expect_needs_reset(void)
+{
+	cr_assert(device_status(&rig) & 0x40, "DEVICE_NEEDS_RESET");
+	/* The driver's way out: reset, and the device works again. */
+	cr_assert(negotiate(&rig, F_V1));
+	setup_queue(&rig, 0);
+	driver_ok(&rig);
+	cr_assert_eq(device_status(&rig), 0xf);
+	cr_assert_eq(request(0, 0, 0, 512, true, NULL), 0);
+}
+
+Test(virtio_blk, short_header_needs_reset)
+{
+	start(false, 0);
+	uint16_t head = add_desc(&rig, 0, HDR, 8, false, true);
+	add_desc(&rig, 0, STATUS, 1, true, false);
+	kick(&rig, 0, head);
+	expect_needs_reset();
+}
+
+Test(virtio_blk, read_into_readonly_buffer_needs_reset)
+{
+	start(false, 0);
+	uint8_t *data = gpa(&rig, DATA, 512);
+	memset(data, 0x11, 512);
+	uint32_t *hdr = gpa(&rig, HDR, 16);
+	hdr[0] = 0;
+	memset(&hdr[1], 0, 12);
+	uint16_t head = add_desc(&rig, 0, HDR, 16, false, true);
+	add_desc(&rig, 0, DATA, 512, false, true);    /* the device would write here */
+	add_desc(&rig, 0, STATUS, 1, true, false);
+	kick(&rig, 0, head);
+	cr_assert_eq(data[0], 0x11, "never written");
+	expect_needs_reset();
+}
+
+Test(virtio_blk, buffer_outside_ram_needs_reset)
+{
+	start(false, 0);
+	uint16_t head = add_desc(&rig, 0, HDR, 16, false, true);
+	add_desc(&rig, 0, 0xd0000000ULL, 512, true, true);
+	add_desc(&rig, 0, STATUS, 1, true, false);
+	kick(&rig, 0, head);
+	expect_needs_reset();
+}
+
+Test(virtio_blk, disk_in_use_is_refused)
+{
+	struct error err = { 0 };
+	struct disk_config cfg = { 0 };
+	strcpy(cfg.path, path);
+	open_disk(false, 0);
+	struct virtio_blk second;
+	cr_assert_lt(virtio_blk_init(&second, &cfg, 1, 1, &rig.mem, &rig.chip, &rig.loop, -1, &err), 0);
+	cr_assert(strstr(err.msg, "in use by another process"), "%s", err.msg);
+	virtio_blk_destroy(&second);
+}
