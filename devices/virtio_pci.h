@@ -49,7 +49,7 @@ struct virtio_pci {
 	uint8_t status;
 	uint8_t config_generation;
 	bool resetting;             /* a reset is under way: device_status still reads non-zero */
-	bool active;                /* DRIVER_OK accepted: the I/O thread owns the queues */
+	_Atomic bool active;        /* DRIVER_OK accepted: the I/O thread owns the queues */
 	_Atomic uint8_t isr;
 	uint64_t bar_addr;
 	bool bar_mapped;

@@ -181,7 +181,7 @@ static int vm_add_irq_test(struct vm *vm, struct error *err)
 	return r ? error_sys(err, -r, "cannot place the irq-test device") : 0;
 }
 
-/* PCI slots in command-line order: the disks, then the entropy device. */
+/* PCI slots in command-line order: the disks, the network devices, the entropy device. */
 static int vm_add_virtio(struct vm *vm, struct error *err)
 {
 	int r;
@@ -200,6 +200,21 @@ static int vm_add_virtio(struct vm *vm, struct error *err)
 			return r;
 		if ((r = pci_bus_plug(&vm->pci, &blk->vp.pci)))
 			return error_sys(err, -r, "no PCI slot or MMIO space left for disk %u", i);
+	}
+	if (vm->cfg.nr_nets) {
+		vm->nets = calloc(vm->cfg.nr_nets, sizeof(*vm->nets));
+		if (!vm->nets)
+			return error_set(err, ENOMEM, "out of memory for %u network devices", vm->cfg.nr_nets);
+	}
+	for (unsigned i = 0; i < vm->cfg.nr_nets; i++) {
+		struct virtio_net *net = &vm->nets[i];
+		r = virtio_net_init(net, &vm->cfg.nets[i], i, &vm->mem, &vm->irq, &vm->loop,
+				    vm->kvm.vm_fd, err);
+		vm->nr_nets = i + 1;
+		if (r)
+			return r;
+		if ((r = pci_bus_plug(&vm->pci, &net->vp.pci)))
+			return error_sys(err, -r, "no PCI slot or MMIO space left for network device %u", i);
 	}
 	if (vm->cfg.rng) {
 		vm->rng = calloc(1, sizeof(*vm->rng));
@@ -390,6 +405,11 @@ void vm_destroy(struct vm *vm)
 	free(vm->disks);
 	vm->disks = NULL;
 	vm->nr_disks = 0;
+	for (unsigned i = 0; i < vm->nr_nets; i++)
+		virtio_net_destroy(&vm->nets[i]);
+	free(vm->nets);
+	vm->nets = NULL;
+	vm->nr_nets = 0;
 	if (vm->rng)
 		virtio_rng_destroy(vm->rng);
 	free(vm->rng);

@@ -11,6 +11,7 @@
 #include "devices/irq_test.h"
 #include "devices/pci.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
 #include "devices/reset.h"
 #include "devices/uart.h"
@@ -67,6 +68,8 @@ struct vm {
 	struct pci_bus pci;
 	struct virtio_blk *disks;   /* cfg.nr_disks of them */
 	unsigned nr_disks;          /* built so far */
+	struct virtio_net *nets;    /* cfg.nr_nets of them */
+	unsigned nr_nets;
 	struct virtio_rng *rng;
 	bool with_irq_test;         /* the built-in guest's irq-test device, and its second I/O thread */
 	struct irq_test irq_test;

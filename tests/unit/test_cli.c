@@ -144,3 +144,43 @@ Test(cli, interrupt_options)
 	expect_usage_error(PARSE("run", "--irq-test-fds", "-1,2"), "expected two fd numbers");
 	expect_usage_error(PARSE("run", "--irq-test-fds", "1,99999999999"), "expected two fd numbers");
 }
+
+Test(cli, device_options)
+{
+	struct parsed p = PARSE("run", "--disk", "path=/tmp/a.img,readonly=on,queues=4,serial=abc",
+				"--disk=path=/tmp/b.img,direct=on", "--net", "tap=tap0,mac=02:11:22:33:44:55",
+				"--net", "tap=tap1,queues=2", "--rng");
+	cr_assert_eq(p.r, 0, "%s", p.err.msg);
+	cr_assert_eq(p.cfg.nr_disks, 2);
+	cr_assert_str_eq(p.cfg.disks[0].path, "/tmp/a.img");
+	cr_assert(p.cfg.disks[0].readonly);
+	cr_assert_eq(p.cfg.disks[0].queues, 4);
+	cr_assert_str_eq(p.cfg.disks[0].serial, "abc");
+	cr_assert(p.cfg.disks[1].direct);
+	cr_assert_not(p.cfg.disks[1].readonly);
+	cr_assert_eq(p.cfg.nr_nets, 2);
+	cr_assert_str_eq(p.cfg.nets[0].tap, "tap0");
+	cr_assert(p.cfg.nets[0].has_mac);
+	cr_assert_eq(p.cfg.nets[0].mac[5], 0x55);
+	cr_assert_eq(p.cfg.nets[1].queue_pairs, 2);
+	cr_assert(p.cfg.rng);
+}
+
+Test(cli, bad_device_options)
+{
+	expect_usage_error(PARSE("run", "--disk", "readonly=on"), "path=FILE is required");
+	expect_usage_error(PARSE("run", "--disk", "path=/x,readonly=maybe"), "bad or unknown 'readonly=maybe'");
+	expect_usage_error(PARSE("run", "--disk", "path=/x,queues=0"), "queues=0");
+	expect_usage_error(PARSE("run", "--disk", "path=/x,queues=17"), "queues=17");
+	expect_usage_error(PARSE("run", "--disk", "path=/x,serial=123456789012345678901"), "serial=");
+	expect_usage_error(PARSE("run", "--disk", "path=/x,cache=none"), "bad or unknown 'cache=none'");
+	expect_usage_error(PARSE("run", "--disk", "path"), "'path' is not key=value");
+	expect_usage_error(PARSE("run", "--net", "mac=02:00:00:00:00:01"), "tap=NAME is required");
+	expect_usage_error(PARSE("run", "--net", "tap=t0,mac=01:00:00:00:00:01"), "mac=01:00:00:00:00:01");
+	expect_usage_error(PARSE("run", "--net", "tap=t0,mac=02:00:00:00:00"), "mac=");
+	expect_usage_error(PARSE("run", "--net", "tap=averyveryverylongtapname"), "tap=");
+	struct parsed p = PARSE("run", "--disk", "path=a", "--disk", "path=b", "--disk", "path=c",
+				"--disk", "path=d", "--disk", "path=e", "--disk", "path=f", "--disk",
+				"path=g", "--disk", "path=h", "--disk", "path=i");
+	expect_usage_error(p, "at most 8 disks");
+}

@@ -1,0 +1,450 @@
+#include "devices/virtio_net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define F_CSUM        (1ULL << 0)
+#define F_GUEST_CSUM  (1ULL << 1)
+#define F_MAC         (1ULL << 5)
+#define F_GUEST_TSO4  (1ULL << 7)
+#define F_GUEST_TSO6  (1ULL << 8)
+#define F_GUEST_ECN   (1ULL << 9)
+#define F_HOST_TSO4   (1ULL << 11)
+#define F_HOST_TSO6   (1ULL << 12)
+#define F_HOST_ECN    (1ULL << 13)
+#define F_MRG_RXBUF   (1ULL << 15)
+#define F_STATUS      (1ULL << 16)
+#define F_CTRL_VQ     (1ULL << 17)
+#define F_MQ          (1ULL << 22)
+
+#define CONFIG_SIZE   10              /* mac, status, max_virtqueue_pairs */
+#define LINK_UP       1
+#define CTRL_OK       0
+#define CTRL_ERR      1
+#define CTRL_MQ       4
+#define CTRL_MQ_PAIRS_SET 0
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+struct net_tx_request {
+	struct net_tx *tx;
+	struct loop_op op;
+	struct virtq_chain chain;
+	unsigned generation;
+	struct net_tx_request *next_free;
+};
+
+static void net_in_flight_ended(struct virtio_net *net)
+{
+	if (!--net->in_flight && net->resetting) {
+		net->resetting = false;
+		virtio_pci_reset_done(&net->vp);
+	}
+}
+
+/* --- transmit ------------------------------------------------------------------- */
+
+static void tx_notify_batch(struct loop_work *work)
+{
+	struct net_tx *tx = container_of(work, struct net_tx, notify_work);
+	virtio_pci_notify_used(&tx->net->vp, 2 * tx->index + 1, tx->net->loop);
+}
+
+static void tx_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct net_tx_request *r = container_of(op, struct net_tx_request, op);
+	struct net_tx *tx = r->tx;
+	struct virtio_net *net = tx->net;
+
+	/* A frame the tap refused (a bad offload header) is dropped, as on a wire. */
+	(void)res, (void)flags;
+	if (r->generation == net->generation) {
+		virtq_push(tx->vq, r->chain.head, 0);
+		loop_after_batch(net->loop, &tx->notify_work);
+	}
+	r->next_free = tx->free;
+	tx->free = r;
+	net_in_flight_ended(net);
+}
+
+static void tx_process(struct net_tx *tx, struct virtq *vq)
+{
+	struct virtio_net *net = tx->net;
+
+	tx->vq = vq;
+	do {
+		for (;;) {
+			struct net_tx_request *r = tx->free;
+			if (r)
+				tx->free = r->next_free;
+			else if (!(r = malloc(sizeof(*r))))
+				return;
+			r->tx = tx;
+			r->op.complete = tx_done;
+			int got = virtq_pop(vq, &r->chain);
+			/* A frame is read by the device, never written: writable buffers are a bug. */
+			if (got > 0 && (r->chain.nr_in || r->chain.out_len < NET_HDR_SIZE ||
+					r->chain.out_len > NET_FRAME_MAX)) {
+				snprintf(vq->error, sizeof(vq->error), "transmit chain of %llu readable and "
+					 "%llu writable bytes", (unsigned long long)r->chain.out_len,
+					 (unsigned long long)r->chain.in_len);
+				got = -EINVAL;
+			}
+			if (got <= 0) {
+				r->next_free = tx->free;
+				tx->free = r;
+				if (got < 0) {
+					vq->broken = true;
+					virtio_pci_needs_reset(&net->vp, vq);
+					return;
+				}
+				break;
+			}
+			r->generation = net->generation;
+			struct io_uring_sqe *sqe = loop_sqe(net->loop, &r->op);
+			io_uring_prep_writev(sqe, tx->fd, r->chain.iov, r->chain.nr_out, 0);
+			net->in_flight++;
+		}
+	} while (virtq_enable_notify(vq));
+}
+
+/* --- receive -------------------------------------------------------------------- */
+
+static void rx_arm(struct net_rx *rx);
+
+static void rx_notify_batch(struct loop_work *work)
+{
+	struct net_rx *rx = container_of(work, struct net_rx, notify_work);
+	virtio_pci_notify_used(&rx->net->vp, 2 * rx->index, rx->net->loop);
+}
+
+/* Copies len bytes into a receive chain at offset; returns the bytes copied. */
+static uint64_t rx_chain_write(const struct net_rx_chain *c, uint64_t offset, const void *src,
+			       uint64_t len)
+{
+	uint64_t done = 0;
+
+	for (unsigned i = 0; i < c->n && done < len; i++) {
+		if (offset >= c->iov[i].iov_len) {
+			offset -= c->iov[i].iov_len;
+			continue;
+		}
+		uint64_t n = c->iov[i].iov_len - offset;
+		if (n > len - done)
+			n = len - done;
+		memcpy((uint8_t *)c->iov[i].iov_base + offset, (const uint8_t *)src + done, n);
+		done += n;
+		offset = 0;
+	}
+	return done;
+}
+
+/* Takes one more receive chain; 1, 0 when the guest has none, -EINVAL if it broke the queue. */
+static int rx_take_chain(struct net_rx *rx)
+{
+	struct virtq_chain *c = &rx->scratch;
+	int got = virtq_pop(rx->vq, c);
+
+	if (got <= 0)
+		return got;
+	if (c->nr_out || c->in_len < NET_HDR_SIZE || c->nr_in > NET_RX_BUFFERS) {
+		snprintf(rx->vq->error, sizeof(rx->vq->error),
+			 "receive chain of %u readable and %u writable buffers, %llu bytes", c->nr_out,
+			 c->nr_in, (unsigned long long)c->in_len);
+		rx->vq->broken = true;
+		return -EINVAL;
+	}
+	struct net_rx_chain *kept = &rx->held[rx->nr_held++];
+	kept->head = c->head;
+	kept->n = c->nr_in;
+	kept->room = c->in_len;
+	memcpy(kept->iov, c->iov, c->nr_in * sizeof(c->iov[0]));
+	rx->held_room += c->in_len;
+	return 1;
+}
+
+/* Moves the waiting frame into guest buffers if there are enough; true when it is gone. */
+static bool rx_deliver(struct net_rx *rx)
+{
+	struct virtio_net *net = rx->net;
+	bool mergeable = net->features & F_MRG_RXBUF;
+
+	if (!rx->vq || rx->vq->broken)
+		return false;
+	while (rx->held_room < rx->frame_len) {
+		if (rx->nr_held == (mergeable ? NET_HELD_MAX : 1)) {
+			/* Buffers too small for this frame (and no merging): drop it, keep them. */
+			rx->dropped++;
+			rx->frame_len = 0;
+			return true;
+		}
+		int got = rx_take_chain(rx);
+		if (got < 0) {
+			virtio_pci_needs_reset(&net->vp, rx->vq);
+			return false;
+		}
+		if (!got)
+			return false;           /* wait for the guest to add buffers */
+	}
+	uint16_t used = 0;
+	uint64_t off = 0;
+	while (off < rx->frame_len)
+		off += rx_chain_write(&rx->held[used++], 0, rx->frame + off, rx->frame_len - off);
+	/* num_buffers: how many chains the frame took (1 without mergeable buffers). */
+	rx_chain_write(&rx->held[0], 10, &used, sizeof(used));
+	off = 0;
+	for (unsigned i = 0; i < used; i++) {
+		uint64_t n = rx->frame_len - off < rx->held[i].room ? rx->frame_len - off : rx->held[i].room;
+		virtq_push(rx->vq, rx->held[i].head, (uint32_t)n);
+		off += n;
+	}
+	/* Chains taken but not needed stay for the next frame. */
+	unsigned left = rx->nr_held - used;
+	memmove(&rx->held[0], &rx->held[used], left * sizeof(rx->held[0]));
+	rx->nr_held = left;
+	rx->held_room = 0;
+	for (unsigned i = 0; i < left; i++)
+		rx->held_room += rx->held[i].room;
+	rx->frame_len = 0;
+	loop_after_batch(net->loop, &rx->notify_work);
+	return true;
+}
+
+static void rx_read_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct net_rx *rx = container_of(op, struct net_rx, read_op);
+	struct virtio_net *net = rx->net;
+
+	(void)flags;
+	rx->reading = false;
+	net_in_flight_ended(net);
+	if (res == -ECANCELED || !net->vp.active)
+		return;
+	if (res > NET_HDR_SIZE) {
+		rx->frame_len = (uint32_t)res;
+		if (!rx_deliver(rx))
+			return;         /* the frame waits; the guest's next notify resumes us */
+	}
+	rx_arm(rx);
+}
+
+static void rx_arm(struct net_rx *rx)
+{
+	struct virtio_net *net = rx->net;
+
+	if (rx->reading || rx->frame_len || !net->vp.active || !rx->vq || rx->vq->broken)
+		return;
+	struct io_uring_sqe *sqe = loop_sqe(net->loop, &rx->read_op);
+	io_uring_prep_read(sqe, rx->fd, rx->frame, NET_FRAME_MAX, 0);
+	rx->reading = true;
+	net->in_flight++;
+}
+
+static void rx_process(struct net_rx *rx, struct virtq *vq)
+{
+	rx->vq = vq;
+	if (rx->frame_len && !rx_deliver(rx))
+		return;
+	rx_arm(rx);
+}
+
+/* --- control queue (multi-queue only) -------------------------------------------- */
+
+static void ctrl_process(struct virtio_net *net, struct virtq *vq)
+{
+	struct virtq_chain c;
+
+	do {
+		int got;
+		while ((got = virtq_pop(vq, &c)) > 0) {
+			struct { uint8_t class, cmd; uint16_t pairs; } msg = { 0 };
+			uint8_t ack = CTRL_OK;
+			virtq_chain_read(&c, 0, &msg, sizeof(msg));
+			if (c.in_len < 1 || c.out_len < 2) {
+				got = -EINVAL;
+				snprintf(vq->error, sizeof(vq->error), "control command of %llu bytes",
+					 (unsigned long long)c.out_len);
+				break;
+			}
+			/* Filtering is the tap's business: RX, MAC and VLAN commands are just acknowledged. */
+			if (msg.class == CTRL_MQ)
+				ack = msg.cmd == CTRL_MQ_PAIRS_SET && c.out_len >= 4 && msg.pairs >= 1 &&
+				      msg.pairs <= net->pairs ? CTRL_OK : CTRL_ERR;
+			virtq_chain_write(&c, c.in_len - 1, &ack, 1);
+			virtq_push(vq, c.head, 1);
+		}
+		if (got < 0) {
+			vq->broken = true;
+			virtio_pci_needs_reset(&net->vp, vq);
+			return;
+		}
+		virtio_pci_notify_used(&net->vp, 2 * net->pairs, net->loop);
+	} while (virtq_enable_notify(vq));
+}
+
+static void net_queue_notify(void *impl, unsigned q, struct virtq *vq)
+{
+	struct virtio_net *net = impl;
+
+	if (q == 2 * net->pairs)
+		ctrl_process(net, vq);
+	else if (q % 2)
+		tx_process(&net->tx[q / 2], vq);
+	else
+		rx_process(&net->rx[q / 2], vq);
+}
+
+static void net_config_read(void *impl, uint32_t offset, uint8_t *data, uint32_t len)
+{
+	struct virtio_net *net = impl;
+	uint8_t cfg[CONFIG_SIZE];
+
+	memcpy(cfg, net->mac, 6);
+	pci_set16(&cfg[6], LINK_UP);
+	pci_set16(&cfg[8], (uint16_t)net->pairs);
+	memcpy(data, &cfg[offset], len);
+}
+
+static void net_config_write(void *impl, uint32_t offset, const uint8_t *data, uint32_t len)
+{
+	(void)impl, (void)offset, (void)data, (void)len;   /* the MAC is read-only under VERSION_1 */
+}
+
+static int net_activate(void *impl, uint64_t features)
+{
+	struct virtio_net *net = impl;
+	unsigned offload = 0;
+
+	net->features = features;
+	/* Tell the tap which offloads the guest can take on receive. */
+	if (features & F_GUEST_CSUM) {
+		offload |= TUN_F_CSUM;
+		offload |= features & F_GUEST_TSO4 ? TUN_F_TSO4 : 0;
+		offload |= features & F_GUEST_TSO6 ? TUN_F_TSO6 : 0;
+		offload |= features & F_GUEST_ECN ? TUN_F_TSO_ECN : 0;
+	}
+	for (unsigned i = 0; i < net->pairs; i++)
+		if (ioctl(net->fds[i], TUNSETOFFLOAD, offload))
+			return -errno;
+	return 0;
+}
+
+static bool net_reset(void *impl)
+{
+	struct virtio_net *net = impl;
+
+	net->generation++;
+	for (unsigned i = 0; i < net->pairs; i++) {
+		struct net_rx *rx = &net->rx[i];
+		if (rx->reading) {
+			struct io_uring_sqe *sqe = loop_sqe(net->loop, NULL);
+			io_uring_prep_cancel(sqe, &rx->read_op, 0);
+		}
+		rx->vq = NULL;
+		rx->frame_len = 0;
+		rx->nr_held = 0;
+		rx->held_room = 0;
+		net->tx[i].vq = NULL;
+	}
+	net->resetting = net->in_flight > 0;
+	return !net->resetting;
+}
+
+static const struct virtio_device_ops net_ops = {
+	.queue_notify = net_queue_notify,
+	.config_read = net_config_read,
+	.config_write = net_config_write,
+	.activate = net_activate,
+	.reset = net_reset,
+};
+
+static int tap_open(const char *name, bool multi_queue, struct error *err)
+{
+	struct ifreq ifr = { 0 };
+	int hdr = NET_HDR_SIZE;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return error_sys(err, errno, "cannot open /dev/net/tun for tap '%s'", name);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (multi_queue ? IFF_MULTI_QUEUE : 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) || ioctl(fd, TUNSETVNETHDRSZ, &hdr) ||
+	    ioctl(fd, TUNSETOFFLOAD, 0)) {
+		int e = errno;
+		close(fd);
+		return error_set(err, e, "cannot attach to tap '%s': %s%s", name, strerror(e),
+				 e == EPERM ? " (needs CAP_NET_ADMIN)" :
+				 e == EINVAL ? " (is it a tap with the same queue setting?)" : "");
+	}
+	return fd;
+}
+
+int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, unsigned index,
+		    struct guest_memory *mem, struct irq_chip *chip, struct loop *loop, int vm_fd,
+		    struct error *err)
+{
+	memset(net, 0, sizeof(*net));
+	net->cfg = *cfg;
+	net->loop = loop;
+	net->pairs = cfg->queue_pairs ? cfg->queue_pairs : 1;
+	if (net->pairs > NET_MAX_PAIRS)
+		return error_set(err, EINVAL, "--net: at most %d queue pairs", NET_MAX_PAIRS);
+	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
+		net->fds[i] = -1;
+	for (unsigned i = 0; i < net->pairs; i++) {
+		int fd = tap_open(cfg->tap, net->pairs > 1, err);
+		if (fd < 0)
+			return fd;
+		net->fds[i] = fd;
+		net->rx[i] = (struct net_rx){ .net = net, .index = i, .fd = fd,
+					      .read_op.complete = rx_read_done,
+					      .notify_work.run = rx_notify_batch };
+		net->tx[i] = (struct net_tx){ .net = net, .index = i, .fd = fd,
+					      .notify_work.run = tx_notify_batch };
+		net->rx[i].frame = malloc(NET_FRAME_MAX);
+		if (!net->rx[i].frame)
+			return error_set(err, ENOMEM, "out of memory for tap '%s'", cfg->tap);
+	}
+	if (cfg->has_mac) {
+		memcpy(net->mac, cfg->mac, 6);
+	} else {
+		/* A random, locally administered unicast address. */
+		if (getrandom(net->mac, 6, 0) != 6)
+			return error_sys(err, errno, "cannot make a MAC address");
+		net->mac[0] = (uint8_t)((net->mac[0] & 0xfe) | 0x02);
+	}
+	snprintf(net->name, sizeof(net->name), "virtio-net %u", index);
+	uint64_t features = F_MAC | F_STATUS | F_MRG_RXBUF | F_CSUM | F_GUEST_CSUM | F_GUEST_TSO4 |
+			    F_GUEST_TSO6 | F_GUEST_ECN | F_HOST_TSO4 | F_HOST_TSO6 | F_HOST_ECN |
+			    (net->pairs > 1 ? F_CTRL_VQ | F_MQ : 0);
+	struct virtio_device_info info = {
+		.name = net->name, .type = VIRTIO_ID_NET, .pci_class = 0x020000, .features = features,
+		.num_queues = 2 * net->pairs + (net->pairs > 1), .config_size = CONFIG_SIZE,
+	};
+	int r = virtio_pci_init(&net->vp, &info, &net_ops, net, mem, chip, loop, vm_fd);
+	return r ? error_sys(err, -r, "cannot create %s", net->name) : 0;
+}
+
+void virtio_net_destroy(struct virtio_net *net)
+{
+	virtio_pci_destroy(&net->vp);
+	for (unsigned i = 0; i < NET_MAX_PAIRS; i++) {
+		free(net->rx[i].frame);
+		while (net->tx[i].free) {
+			struct net_tx_request *r = net->tx[i].free;
+			net->tx[i].free = r->next_free;
+			free(r);
+		}
+		if (net->fds[i] >= 0)
+			close(net->fds[i]);
+	}
+}

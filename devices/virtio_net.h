@@ -1,0 +1,82 @@
+/*
+ * virtio-net on a tap with IFF_VNET_HDR (IFF_MULTI_QUEUE for several queue pairs):
+ * transmit is writev from the guest's buffers through the ring; receive reads each
+ * frame through the ring into a per-queue buffer, then copies it into as many
+ * receive chains as it needs (mergeable buffers). Checksum and TSO offloads follow
+ * what the guest negotiated.
+ */
+#ifndef RINGVM_VIRTIO_NET_H
+#define RINGVM_VIRTIO_NET_H
+
+#include "devices/virtio_pci.h"
+#include "vmm/config.h"
+#include "vmm/error.h"
+
+#define NET_MAX_PAIRS    CONFIG_MAX_QUEUES / 2
+#define NET_HDR_SIZE     12                  /* virtio_net_hdr_v1, num_buffers included */
+#define NET_FRAME_MAX    (65536 + NET_HDR_SIZE)
+#define NET_HELD_MAX     64                  /* receive chains one frame may span */
+#define NET_RX_BUFFERS   20                  /* writable buffers in one receive chain */
+
+struct virtio_net;
+struct net_tx_request;
+
+/* A receive chain, kept small: many of them wait while a frame fills them. */
+struct net_rx_chain {
+	uint16_t head;
+	unsigned n;
+	uint64_t room;
+	struct iovec iov[NET_RX_BUFFERS];
+};
+
+struct net_rx {
+	struct virtio_net *net;
+	unsigned index;
+	int fd;
+	struct virtq *vq;
+	struct loop_op read_op;
+	bool reading;
+	uint8_t *frame;                         /* NET_FRAME_MAX bytes */
+	uint32_t frame_len;                     /* a frame waiting for guest buffers, or 0 */
+	struct net_rx_chain held[NET_HELD_MAX]; /* chains taken for it so far */
+	struct virtq_chain scratch;             /* where chains are popped before being kept */
+	unsigned nr_held;
+	uint64_t held_room;
+	struct loop_work notify_work;
+	uint64_t dropped;
+};
+
+struct net_tx {
+	struct virtio_net *net;
+	unsigned index;
+	int fd;
+	struct virtq *vq;
+	struct net_tx_request *free;
+	struct loop_work notify_work;
+};
+
+struct virtio_net {
+	struct virtio_pci vp;
+	struct net_config cfg;
+	uint8_t mac[6];
+	unsigned pairs;
+	int fds[NET_MAX_PAIRS];
+	struct net_rx rx[NET_MAX_PAIRS];
+	struct net_tx tx[NET_MAX_PAIRS];
+	uint64_t features;                      /* negotiated */
+	unsigned generation;
+	unsigned in_flight;                     /* reads and writes the kernel holds */
+	bool resetting;
+	struct loop *loop;
+	char name[24];
+};
+
+/* Attaches to tap cfg->tap (made if absent) and builds the device. */
+int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, unsigned index,
+		    struct guest_memory *mem, struct irq_chip *chip, struct loop *loop, int vm_fd,
+		    struct error *err);
+
+/* Closes the tap; the I/O thread must have stopped. */
+void virtio_net_destroy(struct virtio_net *net);
+
+#endif
