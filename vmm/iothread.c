@@ -22,14 +22,19 @@ static void *iothread_main(void *arg)
 
 	pthread_setname_np(pthread_self(), io->name);
 	loop_start(&io->loop);
-	io->result = loop_run(&io->loop);
+	int r = loop_run(&io->loop);
+	if (r && io->failed)
+		io->failed(io->ctx, r);
 	loop_cancel_all(&io->loop, CANCEL_TIMEOUT_MS);
 	return NULL;
 }
 
-int iothread_init(struct iothread *io, const char *name, struct error *err)
+int iothread_init(struct iothread *io, const char *name, void (*failed)(void *ctx, int err),
+		  void *ctx, struct error *err)
 {
 	memset(io, 0, sizeof(*io));
+	io->failed = failed;
+	io->ctx = ctx;
 	snprintf(io->name, sizeof(io->name), "%s", name);
 	io->stop_work.run = iothread_stop_now;
 	return loop_init(&io->loop, IOTHREAD_ENTRIES, err);

@@ -14,11 +14,13 @@ struct iothread {
 	bool started;
 	char name[16];
 	struct loop_work stop_work;
-	int result;                 /* what loop_run returned */
+	void (*failed)(void *ctx, int err);   /* the loop broke (a -errno): the VM must stop */
+	void *ctx;
 };
 
 /* Creates the loop (work may be posted to it before the thread starts). */
-int iothread_init(struct iothread *io, const char *name, struct error *err);
+int iothread_init(struct iothread *io, const char *name, void (*failed)(void *ctx, int err),
+		  void *ctx, struct error *err);
 
 /* Starts the thread. */
 int iothread_start(struct iothread *io, struct error *err);
