@@ -13,11 +13,12 @@
 #define DEFAULT_CPUS   1
 #define DEFAULT_MEMORY (512ULL << 20)
 
-enum { OPT_KERNEL = 0x100, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_IRQ, OPT_IRQCHIP, OPT_STATS,
+enum { OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_IRQ, OPT_IRQCHIP, OPT_STATS,
        OPT_IRQ_TEST_FDS, OPT_DISK, OPT_NET, OPT_RNG };
 
 static const struct option run_options[] = {
 	{ "kernel",  required_argument, NULL, OPT_KERNEL },
+	{ "initrd",  required_argument, NULL, OPT_INITRD },
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 	{ "cpus",    required_argument, NULL, OPT_CPUS },
 	{ "memory",  required_argument, NULL, OPT_MEMORY },
@@ -42,7 +43,9 @@ void cli_usage(FILE *out)
 	      "arguments (e.g. `ringvm run -- test=serial,smp`).\n"
 	      "\n"
 	      "options:\n"
-	      "  --kernel FILE     kernel to boot (ELF with a PVH entry note)\n"
+	      "  --kernel FILE     kernel to boot: a bzImage, or an ELF with a PVH entry note\n"
+	      "                    or a Multiboot header\n"
+	      "  --initrd FILE     initial ramdisk for the kernel\n"
 	      "  --cmdline STR     kernel command line\n"
 	      "  --cpus N          number of vCPUs, 1-254 (default 1)\n"
 	      "  --memory SIZE     guest RAM, e.g. 512M or 2G; a bare number is MiB (default 512M)\n"
@@ -261,6 +264,9 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_comm
 		switch (opt) {
 		case OPT_KERNEL:
 			cfg->kernel = optarg;
+			break;
+		case OPT_INITRD:
+			cfg->initrd = optarg;
 			break;
 		case OPT_CMDLINE:
 			cfg->cmdline = optarg;

@@ -33,6 +33,7 @@ struct net_config {
 
 struct vm_config {
 	const char *kernel;         /* kernel image path; NULL boots the built-in guest */
+	const char *initrd;         /* --initrd, or NULL */
 	const char *cmdline;        /* --cmdline, or NULL */
 	char *const *guest_args;    /* the words after "--", appended to the command line */
 	int nr_guest_args;

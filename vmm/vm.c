@@ -279,13 +279,21 @@ static int vm_read_kernel(struct vm *vm, struct error *err)
 	vm->image = (struct boot_image){
 		.data = builtin_guest_elf, .size = builtin_guest_elf_size, .name = "built-in guest",
 	};
-	return vm->cfg.kernel ? boot_image_read(vm->cfg.kernel, vm->cfg.memory, &vm->image, err) : 0;
+	int r = 0;
+	if (vm->cfg.kernel)
+		r = boot_image_read(vm->cfg.kernel, "kernel", vm->cfg.memory, &vm->image, err);
+	if (!r && vm->cfg.initrd)
+		r = boot_image_read(vm->cfg.initrd, "initrd", vm->cfg.memory, &vm->initrd, err);
+	return r;
 }
 
 static int vm_load_kernel(struct vm *vm, struct error *err)
 {
 	int r = boot_load_kernel(&vm->image, &vm->mem, &vm->boot, err);
+	if (!r && vm->initrd.data)
+		r = boot_load_initrd(&vm->initrd, &vm->mem, &vm->boot, err);
 	boot_image_free(&vm->image);
+	boot_image_free(&vm->initrd);
 	if (r)
 		return r;
 	char *cmdline = vm_build_cmdline(&vm->cfg);
@@ -390,6 +398,7 @@ void vm_destroy(struct vm *vm)
 {
 	/* vm_run joined every thread; after a failed vm_create none was started. */
 	boot_image_free(&vm->image);
+	boot_image_free(&vm->initrd);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);

@@ -55,6 +55,7 @@ struct vm {
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;
 	struct boot_image image;    /* the kernel, from reading until it is loaded */
+	struct boot_image initrd;
 	struct boot_entry boot;
 	struct terminal term;
 	sigset_t saved_sigmask;

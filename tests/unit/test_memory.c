@@ -72,7 +72,7 @@ Test(memory, e820_describes_ram_holes_and_devices)
 	struct e820_entry e[8];
 	unsigned n = memory_e820(&m, e, 8);
 
-	cr_assert_eq(n, 5);
+	cr_assert_eq(n, 6);
 	cr_assert_eq(e[0].addr, 0);
 	cr_assert_eq(e[0].size, 0xa0000);
 	cr_assert_eq(e[0].type, E820_RAM);
@@ -81,13 +81,16 @@ Test(memory, e820_describes_ram_holes_and_devices)
 	cr_assert_eq(e[2].addr, 0x100000);
 	cr_assert_eq(e[2].addr + e[2].size, MEM_LOW_RAM_END);
 	cr_assert_eq(e[2].type, E820_RAM);
-	cr_assert_eq(e[3].addr, MEM_IOAPIC_BASE);
-	cr_assert_eq(e[3].addr + e[3].size, MEM_4G);
+	cr_assert_eq(e[3].addr, MEM_PCI_ECAM, "PCI configuration space, as firmware reserves it");
+	cr_assert_eq(e[3].size, MEM_PCI_ECAM_SIZE);
 	cr_assert_eq(e[3].type, E820_RESERVED);
-	cr_assert_eq(e[4].addr, MEM_4G);
-	cr_assert_eq(e[4].size, 6 * GiB - MEM_LOW_RAM_END);
+	cr_assert_eq(e[4].addr, MEM_IOAPIC_BASE);
+	cr_assert_eq(e[4].addr + e[4].size, MEM_4G);
+	cr_assert_eq(e[4].type, E820_RESERVED);
+	cr_assert_eq(e[5].addr, MEM_4G);
+	cr_assert_eq(e[5].size, 6 * GiB - MEM_LOW_RAM_END);
 	/* KVM's real-mode helper pages sit in a reserved range. */
-	cr_assert(MEM_KVM_IDENTITY >= e[3].addr && MEM_KVM_TSS + 3 * 4096 <= MEM_4G);
+	cr_assert(MEM_KVM_IDENTITY >= e[4].addr && MEM_KVM_TSS + 3 * 4096 <= MEM_4G);
 	for (unsigned i = 1; i < n; i++)
 		cr_assert_geq(e[i].addr, e[i - 1].addr + e[i - 1].size, "sorted, no overlap");
 }
@@ -97,7 +100,7 @@ Test(memory, e820_of_a_tiny_guest)
 	struct guest_memory m = fake_memory(2 * MiB);
 	struct e820_entry e[8];
 	unsigned n = memory_e820(&m, e, 8);
-	cr_assert_eq(n, 4);
+	cr_assert_eq(n, 5);
 	cr_assert_eq(e[2].addr, 0x100000);
 	cr_assert_eq(e[2].size, MiB);
 	cr_assert_eq(memory_e820(&m, e, 2), 2, "never writes past max");

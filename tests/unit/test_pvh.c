@@ -32,9 +32,9 @@ Test(pvh, start_info_memmap_and_cmdline)
 	cr_assert_eq(info.version, 1);
 	cr_assert_eq(info.nr_modules, 0);
 	cr_assert_str_eq((char *)gpa_to_hva(&mem, info.cmdline_paddr, 1), "console=ttyS0 test=smp");
-	cr_assert_eq(info.memmap_entries, 4);
+	cr_assert_eq(info.memmap_entries, 5);
 
-	struct pvh_memmap_entry map[4];
+	struct pvh_memmap_entry map[5];
 	memcpy(map, gpa_to_hva(&mem, info.memmap_paddr, sizeof(map)), sizeof(map));
 	cr_assert_eq(map[0].addr, 0);
 	cr_assert_eq(map[0].type, E820_RAM);
@@ -42,6 +42,8 @@ Test(pvh, start_info_memmap_and_cmdline)
 	cr_assert_eq(map[2].addr + map[2].size, 64 * MiB);
 	cr_assert_eq(map[2].type, E820_RAM);
 	cr_assert_eq(map[3].type, E820_RESERVED);
+	cr_assert_eq(map[4].type, E820_RESERVED);
+	cr_assert_eq(info.nr_modules, 0, "no initrd, no module");
 	/* Everything ringvm wrote lies inside its own boot data window. */
 	cr_assert_leq(info.memmap_paddr + sizeof(map), BOOT_CMDLINE_ADDR);
 	cr_assert_geq(info.memmap_paddr, BOOT_DATA_START);
@@ -100,5 +102,5 @@ Test(pvh, boot_gdt_matches_the_loaded_segments)
 	cr_assert_eq((cs >> 40) & 0xf, sregs.cs.type, "descriptor type of CS");
 	cr_assert_eq((cs >> 54) & 1, sregs.cs.db);
 	cr_assert_eq((ds >> 40) & 0xf, sregs.ds.type, "descriptor type of DS");
-	cr_assert_eq(sregs.gdt.limit, 31);
+	cr_assert_eq(sregs.gdt.limit, 39, "null, code32, code64, data, TSS");
 }

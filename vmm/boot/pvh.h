@@ -5,6 +5,7 @@
 #include <linux/kvm.h>
 #include <stdint.h>
 
+#include "vmm/boot/boot.h"
 #include "vmm/error.h"
 #include "vmm/memory.h"
 
@@ -25,6 +26,13 @@ struct pvh_start_info {
 	uint32_t reserved;
 };
 
+struct pvh_modlist_entry {
+	uint64_t paddr;
+	uint64_t size;
+	uint64_t cmdline_paddr;
+	uint64_t reserved;
+};
+
 struct pvh_memmap_entry {
 	uint64_t addr;
 	uint64_t size;
@@ -32,8 +40,9 @@ struct pvh_memmap_entry {
 	uint32_t reserved;
 };
 
-/* Writes the boot GDT, start info, memory map and command line. */
-int pvh_write_start_info(struct guest_memory *mem, const char *cmdline, struct error *err);
+/* Writes the start info, memory map and (with an initrd) the module list. */
+int pvh_write_start_info(const struct boot_entry *entry, struct guest_memory *mem,
+			 struct error *err);
 
 /* The state PVH promises at entry: flat 32-bit protected mode, paging off, %ebx = start info. */
 void pvh_cpu_state(uint64_t entry, struct kvm_regs *regs, struct kvm_sregs *sregs);
