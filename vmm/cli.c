@@ -14,7 +14,7 @@
 #define DEFAULT_MEMORY (512ULL << 20)
 
 enum { OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_IRQ, OPT_IRQCHIP, OPT_STATS,
-       OPT_IRQ_TEST_FDS, OPT_DISK, OPT_NET, OPT_RNG };
+       OPT_IRQ_TEST_FDS, OPT_DISK, OPT_NET, OPT_RNG, OPT_DUMP_DTB };
 
 static const struct option run_options[] = {
 	{ "kernel",  required_argument, NULL, OPT_KERNEL },
@@ -29,6 +29,7 @@ static const struct option run_options[] = {
 	{ "disk",    required_argument, NULL, OPT_DISK },
 	{ "net",     required_argument, NULL, OPT_NET },
 	{ "rng",     no_argument,       NULL, OPT_RNG },
+	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -60,6 +61,8 @@ void cli_usage(FILE *out)
 	      "                    a virtio-net device on an existing tap (repeatable)\n"
 	      "  --rng             a virtio-rng device fed by the host kernel\n"
 	      "  --stats           print each vCPU's posted-interrupt counters at exit\n"
+	      "  --dump-dtb FILE   write the machine description (a flattened device tree)\n"
+	      "                    to FILE and exit without running the guest\n"
 	      "  --irq-test-fds D,I  the built-in guest's irq-test device: eventfds another\n"
 	      "                    process services (bench/irqlat's epoll baseline)\n"
 	      "  -h, --help        show this help\n"
@@ -298,6 +301,9 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_comm
 			break;
 		case OPT_RNG:
 			cfg->rng = true;
+			break;
+		case OPT_DUMP_DTB:
+			cfg->dump_dtb = optarg;
 			break;
 		case 'h':
 			*cmd = CLI_HELP;

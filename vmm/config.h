@@ -48,6 +48,7 @@ struct vm_config {
 	struct net_config nets[CONFIG_MAX_NETS];
 	unsigned nr_nets;
 	bool rng;                   /* --rng: a virtio entropy device */
+	const char *dump_dtb;       /* --dump-dtb: write the machine description here and stop */
 };
 
 #endif

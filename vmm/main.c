@@ -51,10 +51,12 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	int status;
-	if (vm_create(vm, &cfg, &err)) {
+	if (vm_create(vm, &cfg, &err) || (cfg.dump_dtb && vm_write_dtb(vm, cfg.dump_dtb, &err))) {
 		vm->stop.reason = STOP_ERROR;
 		vm->stop.err = err;
 		status = EXIT_RUNTIME;
+	} else if (cfg.dump_dtb) {
+		status = 0;             /* written: the guest does not run */
 	} else {
 		status = vm_run(vm);
 	}

@@ -9,7 +9,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "vmm/acpi.h"
 #include "vmm/boot/builtin.h"
+#include "vmm/devicetree.h"
 #include "vmm/stats.h"
 
 #define LOOP_ENTRIES     256
@@ -62,6 +64,11 @@ static void vm_guest_exit(void *ctx, int status)
 static void vm_guest_reset(void *ctx)
 {
 	vm_request_stop(ctx, STOP_GUEST_RESET, 0);
+}
+
+static void vm_guest_poweroff(void *ctx)
+{
+	vm_request_stop(ctx, STOP_GUEST_POWEROFF, 0);
 }
 
 static void vm_user_quit(void *ctx)
@@ -241,6 +248,7 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 		{ &vm->pio, DEBUG_EXIT_PORT, 1, debug_exit_access, &vm->debug_exit, "debug-exit" },
 		{ &vm->pio, I8042_DATA_PORT, 1, i8042_data_access, &vm->reset, "i8042-data" },
 		{ &vm->pio, I8042_COMMAND_PORT, 1, i8042_command_access, &vm->reset, "i8042-command" },
+		{ &vm->pio, FDT_ACPI_SLEEP_PORT, 2, acpi_sleep_access, &vm->sleep, "acpi-sleep" },
 		/* 0xcf9, the reset control register, is inside the PCI host's ports. */
 		{ &vm->pio, PCI_CONF1_PORT, PCI_CONF1_PORTS, pci_conf1_access, &vm->pci, "pci-conf1" },
 		{ &vm->mmio, PCI_ECAM_BASE, PCI_ECAM_SIZE, pci_ecam_access, &vm->pci, "pci-ecam" },
@@ -256,6 +264,8 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 	uart_init(&vm->com1, &vm->com1_irq, &console_uart_ops, &vm->console);
 	vm->debug_exit = (struct debug_exit){ .on_exit = vm_guest_exit, .ctx = vm };
 	vm->reset = (struct reset_ports){ .on_reset = vm_guest_reset, .ctx = vm };
+	vm->sleep = (struct acpi_sleep){ .on_poweroff = vm_guest_poweroff, .ctx = vm,
+					 .s5_type = ACPI_S5_TYPE };
 	pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, reset_control_access, &vm->reset);
 	r = console_init(&vm->console, &vm->loop, &vm->com1, STDIN_FILENO, STDOUT_FILENO,
 			 isatty(STDIN_FILENO), vm_user_quit, vm, err);
@@ -297,9 +307,19 @@ static int vm_load_kernel(struct vm *vm, struct error *err)
 	if (r)
 		return r;
 	char *cmdline = vm_build_cmdline(&vm->cfg);
-	if (!cmdline)
-		return error_set(err, ENOMEM, "out of memory for the command line");
-	r = boot_write_info(&vm->boot, &vm->mem, cmdline, err);
+	vm->fdt = malloc(FDT_MAX_SIZE);
+	if (!cmdline || !vm->fdt) {
+		free(cmdline);
+		return error_set(err, ENOMEM, "out of memory for the boot data");
+	}
+	/* The machine description first: the ACPI tables and the memory map are read from it. */
+	struct machine_facts facts = {
+		.mem = &vm->mem, .cpus = vm->cfg.cpus, .cmdline = cmdline,
+		.initrd_addr = vm->boot.initrd_addr, .initrd_size = vm->boot.initrd_size,
+	};
+	if (!(r = fdt_build(&facts, vm->fdt, err)) &&
+	    !(r = acpi_build(vm->fdt, &vm->mem, vm->irq.mode == IRQCHIP_SPLIT, err)))
+		r = boot_write_info(&vm->boot, &vm->mem, vm->fdt, ACPI_RSDP, cmdline, err);
 	free(cmdline);
 	return r;
 }
@@ -381,6 +401,19 @@ int vm_run(struct vm *vm)
 	return vm->stop.status;
 }
 
+int vm_write_dtb(struct vm *vm, const char *path, struct error *err)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (!f)
+		return error_sys(err, errno, "cannot write the device tree to '%s'", path);
+	size_t size = fdt_blob_size(vm->fdt);
+	bool ok = fwrite(vm->fdt, 1, size, f) == size;
+	if (fclose(f) || !ok)
+		return error_sys(err, errno ? errno : EIO, "cannot write the device tree to '%s'", path);
+	return 0;
+}
+
 void vm_format_stats(struct vm *vm, char *buf, size_t len)
 {
 	size_t used = 0;
@@ -399,6 +432,8 @@ void vm_destroy(struct vm *vm)
 	/* vm_run joined every thread; after a failed vm_create none was started. */
 	boot_image_free(&vm->image);
 	boot_image_free(&vm->initrd);
+	free(vm->fdt);
+	vm->fdt = NULL;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 
+#include "devices/acpi_sleep.h"
 #include "devices/console.h"
 #include "devices/debug_exit.h"
 #include "devices/irq_test.h"
@@ -57,6 +58,7 @@ struct vm {
 	struct boot_image image;    /* the kernel, from reading until it is loaded */
 	struct boot_image initrd;
 	struct boot_entry boot;
+	void *fdt;                  /* the machine description: e820 and ACPI come from it */
 	struct terminal term;
 	sigset_t saved_sigmask;
 	bool signals_blocked;
@@ -66,6 +68,7 @@ struct vm {
 	struct console console;
 	struct debug_exit debug_exit;
 	struct reset_ports reset;
+	struct acpi_sleep sleep;
 	struct pci_bus pci;
 	struct virtio_blk *disks;   /* cfg.nr_disks of them */
 	unsigned nr_disks;          /* built so far */
@@ -97,6 +100,9 @@ void vm_destroy(struct vm *vm);
 
 /* Any thread: asks the VM to stop (the first reason wins). */
 void vm_request_stop(struct vm *vm, enum stop_reason reason, int status);
+
+/* Writes the machine description to path (--dump-dtb). */
+int vm_write_dtb(struct vm *vm, const char *path, struct error *err);
 
 /* After vm_run: one line per vCPU about its posted-interrupt counters, into buf. */
 void vm_format_stats(struct vm *vm, char *buf, size_t len);

@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
 """The built-in guest boots through the real binary and reports what it saw."""
+import os
+import re
+import subprocess
+import tempfile
+
 import harness
 from harness import count_lines, expect_lines, need_kvm
 
@@ -51,6 +56,30 @@ def test_serial_input_reaches_the_guest(ctx):
 
 def test_cmdline_reaches_the_guest(ctx):
     code, out, err = boot(ctx, ["--cmdline", "exit=9", "--", "test=serial"], expect_rc=9)
+
+
+def test_dump_dtb_is_a_valid_machine_description(ctx):
+    need_kvm()
+    with tempfile.TemporaryDirectory() as tmp:
+        dtb = os.path.join(tmp, "ringvm.dtb")
+        code, out, err = ctx.run(["run", "--cpus", "3", "--memory", "5G", "--dump-dtb", dtb,
+                                  "--cmdline", "console=ttyS0"], expect_rc=0)
+        assert out == "" and err == "", (out, err)
+        dtc = subprocess.run(["dtc", "-I", "dtb", "-O", "dts", dtb], capture_output=True, text=True)
+    assert dtc.returncode == 0 and dtc.stderr == "", dtc.stderr
+    dts = dtc.stdout
+    assert len(re.findall(r"^\s*cpu@\d+ \{", dts, re.M)) == 3, dts
+    # Low RAM around the legacy hole, then 2 GiB above 4 GiB: 5 GiB less the 3 GiB below the hole.
+    assert "reg = <0x00 0x00 0x00 0xa0000 0x00 0x100000 0x00 0xbff00000 0x01 0x00 0x00 0x80000000>;" \
+        in dts, dts
+    assert 'bootargs = "console=ttyS0";' in dts, dts
+    assert "pci@e0000000" in dts and "serial@i3f8" in dts, dts
+
+
+def test_dump_dtb_to_an_unwritable_path_fails_cleanly(ctx):
+    need_kvm()
+    code, out, err = ctx.run(["run", "--dump-dtb", "/nonexistent/dir/x.dtb"], expect_rc=1)
+    assert re.match(r"ringvm: .*/nonexistent/dir/x\.dtb.*\n$", err), err
 
 
 if __name__ == "__main__":

@@ -156,6 +156,17 @@ def test_cf9_without_reset_bit_does_nothing(ctx):
     tiny(ctx, bytes.fromhex("66baf90cb002eeece6f4"), 2)
 
 
+def test_acpi_s5_powers_off(ctx):
+    # mov dx, 0x600; mov al, SLP_EN | S5 << 2; out dx, al; mov al, 7; out 0xf4, al (not reached)
+    code, out, err = tiny(ctx, bytes.fromhex("66ba0006b034eeb007e6f4f4"), 0)
+    assert err == "", err
+
+
+def test_acpi_sleep_without_enable_does_nothing(ctx):
+    # mov dx, 0x600; mov al, S5 << 2; out dx, al; inc dx; in al, dx; add al, 9; out 0xf4, al
+    tiny(ctx, bytes.fromhex("66ba0006b014ee6642ec0409e6f4"), 9)
+
+
 def test_unclaimed_ports_and_mmio_are_harmless(ctx):
     # mov [0xd0000000], eax; mov eax, [0xd0000000]; in al, 0x99; out 0xf4, al
     tiny(ctx, bytes.fromhex("a3000000d0a1000000d0e499e6f4"), 0xff)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vmm/boot/boot.h"
+#include "boot_tree.h"
 
 #define MiB (1ULL << 20)
 
@@ -90,7 +91,7 @@ Test(bzimage, zero_page_page_tables_and_entry_state)
 	static const uint8_t rd[5000] = { 1, 2, 3 };
 	struct boot_image initrd = { .data = rd, .size = sizeof(rd), .name = "rd" };
 	cr_assert_eq(boot_load_initrd(&initrd, &mem, &entry, &err), 0, "%s", err.msg);
-	cr_assert_eq(boot_write_info(&entry, &mem, "console=ttyS0", &err), 0, "%s", err.msg);
+	cr_assert_eq(boot_write_info(&entry, &mem, tree(&mem), TEST_RSDP, "console=ttyS0", &err), 0, "%s", err.msg);
 
 	const uint8_t *zp = gpa_to_hva(&mem, BOOT_ZERO_PAGE_ADDR, 4096);
 	uint32_t v;
@@ -194,6 +195,6 @@ Test(bzimage, command_line_limited_by_the_kernel)
 	struct boot_entry entry;
 	struct error err = { 0 };
 	cr_assert_eq(load(&entry, &err), 0, "%s", err.msg);
-	cr_assert_eq(boot_write_info(&entry, &mem, "0123456789A", &err), -E2BIG);
+	cr_assert_eq(boot_write_info(&entry, &mem, tree(&mem), TEST_RSDP, "0123456789A", &err), -E2BIG);
 	cr_assert(strstr(err.msg, "the kernel takes 10"), "%s", err.msg);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vmm/boot/boot.h"
+#include "boot_tree.h"
 
 #define MiB (1ULL << 20)
 
@@ -51,7 +52,7 @@ Test(multiboot, aout_kludge_loads_and_enters)
 	static const uint8_t rd[100] = { 9 };
 	struct boot_image initrd = { .data = rd, .size = sizeof(rd), .name = "rd" };
 	cr_assert_eq(boot_load_initrd(&initrd, &mem, &entry, &err), 0, "%s", err.msg);
-	cr_assert_eq(boot_write_info(&entry, &mem, "root=/dev/vda", &err), 0, "%s", err.msg);
+	cr_assert_eq(boot_write_info(&entry, &mem, tree(&mem), TEST_RSDP, "root=/dev/vda", &err), 0, "%s", err.msg);
 	const uint32_t *mbi = gpa_to_hva(&mem, BOOT_START_INFO_ADDR, 64);
 	cr_assert_eq(mbi[0] & 0x4d, 0x4d, "memory, command line, modules, memory map");
 	cr_assert_eq(mbi[1], 640);

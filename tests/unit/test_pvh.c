@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "vmm/boot/boot.h"
+#include "boot_tree.h"
 #include "vmm/boot/pvh.h"
 #include "vmm/config.h"
 
@@ -24,7 +25,7 @@ Test(pvh, start_info_memmap_and_cmdline)
 {
 	struct boot_entry entry = { .protocol = BOOT_PVH, .entry = 0x100000 };
 	struct error err = { 0 };
-	cr_assert_eq(boot_write_info(&entry, &mem, "console=ttyS0 test=smp", &err), 0, "%s", err.msg);
+	cr_assert_eq(boot_write_info(&entry, &mem, tree(&mem), TEST_RSDP, "console=ttyS0 test=smp", &err), 0, "%s", err.msg);
 
 	struct pvh_start_info info;
 	memcpy(&info, gpa_to_hva(&mem, BOOT_START_INFO_ADDR, sizeof(info)), sizeof(info));
@@ -55,10 +56,10 @@ Test(pvh, command_line_limit)
 	struct boot_entry entry = { .protocol = BOOT_PVH };
 	struct error err = { 0 };
 	memset(big, 'a', CONFIG_CMDLINE_MAX);
-	cr_assert_eq(boot_write_info(&entry, &mem, big, &err), -E2BIG);
+	cr_assert_eq(boot_write_info(&entry, &mem, tree(&mem), TEST_RSDP, big, &err), -E2BIG);
 	big[CONFIG_CMDLINE_MAX - 1] = '\0';
 	struct error ok = { 0 };
-	cr_assert_eq(boot_write_info(&entry, &mem, big, &ok), 0, "%s", ok.msg);
+	cr_assert_eq(boot_write_info(&entry, &mem, tree(&mem), TEST_RSDP, big, &ok), 0, "%s", ok.msg);
 }
 
 Test(pvh, entry_state_is_flat_protected_mode)
@@ -92,7 +93,7 @@ Test(pvh, boot_gdt_matches_the_loaded_segments)
 	struct error err = { 0 };
 	struct kvm_regs regs;
 	struct kvm_sregs sregs = { 0 };
-	cr_assert_eq(boot_write_info(&entry, &mem, "", &err), 0);
+	cr_assert_eq(boot_write_info(&entry, &mem, tree(&mem), TEST_RSDP, "", &err), 0);
 	boot_cpu_state(&entry, &regs, &sregs);
 
 	const uint8_t *gdt = gpa_to_hva(&mem, BOOT_GDT_ADDR, 32);

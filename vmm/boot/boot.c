@@ -59,8 +59,8 @@ int boot_load_initrd(const struct boot_image *initrd, struct guest_memory *mem,
 	return 0;
 }
 
-int boot_write_info(const struct boot_entry *entry, struct guest_memory *mem,
-		    const char *cmdline, struct error *err)
+int boot_write_info(const struct boot_entry *entry, struct guest_memory *mem, const void *fdt,
+		    uint64_t rsdp, const char *cmdline, struct error *err)
 {
 	size_t len = strlen(cmdline) + 1;
 	uint32_t max = entry->cmdline_max && entry->cmdline_max < CONFIG_CMDLINE_MAX
@@ -77,11 +77,11 @@ int boot_write_info(const struct boot_entry *entry, struct guest_memory *mem,
 	memcpy(line, cmdline, len);
 	switch (entry->protocol) {
 	case BOOT_PVH:
-		return pvh_write_start_info(entry, mem, err);
+		return pvh_write_start_info(entry, mem, fdt, rsdp, err);
 	case BOOT_LINUX64:
-		return linux64_write_info(entry, mem, err);
+		return linux64_write_info(entry, mem, fdt, rsdp, err);
 	case BOOT_MULTIBOOT:
-		return multiboot_write_info(entry, mem, err);
+		return multiboot_write_info(entry, mem, fdt, err);
 	}
 	return error_set(err, EINVAL, "unknown boot protocol");
 }

@@ -20,7 +20,7 @@
 #define BOOT_PAGE_TABLES     0x9000     /* Linux's 64-bit entry: PML4, PDPT, 4 PDs to 0xefff */
 #define BOOT_CMDLINE_ADDR    0x20000
 #define BOOT_DATA_START      BOOT_GDT_ADDR
-#define BOOT_DATA_END        (BOOT_CMDLINE_ADDR + 0x1000)
+#define BOOT_DATA_END        0x30000
 
 /* The boot GDT's selectors: Linux's 64-bit boot protocol wants code at 0x10, data at 0x18. */
 #define BOOT_CS32            0x08
@@ -74,9 +74,12 @@ int boot_load_kernel(const struct boot_image *img, struct guest_memory *mem,
 int boot_load_initrd(const struct boot_image *initrd, struct guest_memory *mem,
 		     struct boot_entry *entry, struct error *err);
 
-/* Writes the protocol's boot data (start info, memory map, command line) into guest RAM. */
-int boot_write_info(const struct boot_entry *entry, struct guest_memory *mem,
-		    const char *cmdline, struct error *err);
+/*
+ * Writes the protocol's boot data (start info, memory map, command line) into guest
+ * RAM; the memory map comes from the machine description fdt, the RSDP is at rsdp.
+ */
+int boot_write_info(const struct boot_entry *entry, struct guest_memory *mem, const void *fdt,
+		    uint64_t rsdp, const char *cmdline, struct error *err);
 
 /* Sets the boot vCPU's registers for entry (sregs as read from KVM, modified in place). */
 void boot_cpu_state(const struct boot_entry *entry, struct kvm_regs *regs,

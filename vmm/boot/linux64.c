@@ -8,8 +8,10 @@
 
 #include "vmm/boot/boot.h"
 #include "vmm/boot/linux64.h"
+#include "vmm/devicetree.h"
 
 /* boot_params offsets (arch/x86/include/uapi/asm/bootparam.h). */
+#define BP_ACPI_RSDP         0x070
 #define BP_EXT_RAMDISK_IMAGE 0x0c0
 #define BP_EXT_RAMDISK_SIZE  0x0c4
 #define BP_EXT_CMD_LINE_PTR  0x0c8
@@ -29,7 +31,8 @@
 
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
-int linux64_write_info(const struct boot_entry *entry, struct guest_memory *mem, struct error *err)
+int linux64_write_info(const struct boot_entry *entry, struct guest_memory *mem, const void *fdt,
+		       uint64_t rsdp, struct error *err)
 {
 	uint8_t *zp = gpa_to_hva(mem, BOOT_ZERO_PAGE_ADDR, 4096);
 	uint64_t *tables = gpa_to_hva(mem, BOOT_PAGE_TABLES, 6 * 4096);
@@ -46,13 +49,23 @@ int linux64_write_info(const struct boot_entry *entry, struct guest_memory *mem,
 	put32(zp + BP_RAMDISK_SIZE, (uint32_t)entry->initrd_size);
 	put32(zp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(entry->initrd_addr >> 32));
 	put32(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)(entry->initrd_size >> 32));
-	unsigned n = memory_e820(mem, map, BP_E820_MAX);
+	int got = fdt_e820(fdt, map, BP_E820_MAX);
+	if (got < 0)
+		return error_set(err, -got, "the device tree has no memory map");
+	unsigned n = (unsigned)got;
 	zp[BP_E820_ENTRIES] = (uint8_t)n;
 	for (unsigned i = 0; i < n; i++) {
 		memcpy(zp + BP_E820_TABLE + 20 * i, &map[i].addr, 8);
 		memcpy(zp + BP_E820_TABLE + 20 * i + 8, &map[i].size, 8);
 		memcpy(zp + BP_E820_TABLE + 20 * i + 16, &map[i].type, 4);
 	}
+
+	memcpy(zp + BP_ACPI_RSDP, &rsdp, 8);
+
+	/*
+	 * No SETUP_DTB: a kernel built with CONFIG_OF would register the CPUs and the
+	 * IOAPIC from it a second time, after ACPI's MADT. ACPI is the one description.
+	 */
 
 	/* PML4 -> one PDPT -> four page directories of 2 MiB pages: 0-4 GiB, identity. */
 	memset(tables, 0, 6 * 4096);

@@ -6,8 +6,9 @@
 
 #include "vmm/boot/boot.h"
 
-/* Writes the zero page and identity page tables (the command line is boot.c's). */
-int linux64_write_info(const struct boot_entry *entry, struct guest_memory *mem, struct error *err);
+/* Writes the zero page (e820 from the tree fdt, the RSDP) and identity page tables, not the command line. */
+int linux64_write_info(const struct boot_entry *entry, struct guest_memory *mem, const void *fdt,
+		       uint64_t rsdp, struct error *err);
 
 /* Long mode at the kernel's 64-bit entry, %rsi = the zero page. */
 void linux64_cpu_state(uint64_t entry, struct kvm_regs *regs, struct kvm_sregs *sregs);

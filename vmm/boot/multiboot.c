@@ -8,7 +8,9 @@
 
 #include "vmm/boot/boot.h"
 #include "vmm/boot/elf.h"
+#include "vmm/boot/multiboot.h"
 #include "vmm/boot/pvh.h"
+#include "vmm/devicetree.h"
 
 #define MB_MAGIC          0x1badb002
 #define MB_BOOT_MAGIC     0x2badb002
@@ -111,10 +113,14 @@ const struct kernel_format multiboot_format = {
 	.load = multiboot_load,
 };
 
-int multiboot_write_info(const struct boot_entry *entry, struct guest_memory *mem, struct error *err)
+int multiboot_write_info(const struct boot_entry *entry, struct guest_memory *mem, const void *fdt,
+			 struct error *err)
 {
 	struct e820_entry map[MBI_MAX_MMAP];
-	unsigned n = memory_e820(mem, map, MBI_MAX_MMAP);
+	int got = fdt_e820(fdt, map, MBI_MAX_MMAP);
+	if (got < 0)
+		return error_set(err, -got, "the device tree has no memory map");
+	unsigned n = (unsigned)got;
 	uint8_t *mbi = gpa_to_hva(mem, BOOT_START_INFO_ADDR, 0x1000);
 	uint32_t info[13] = { 0 };
 

@@ -3,15 +3,21 @@
 #include <errno.h>
 #include <string.h>
 
+#include "vmm/devicetree.h"
+
 int pvh_write_start_info(const struct boot_entry *entry, struct guest_memory *mem,
-			 struct error *err)
+			 const void *fdt, uint64_t rsdp, struct error *err)
 {
 	struct e820_entry map[PVH_MAX_MEMMAP];
-	unsigned n = memory_e820(mem, map, PVH_MAX_MEMMAP);
+	int got = fdt_e820(fdt, map, PVH_MAX_MEMMAP);
+	if (got < 0)
+		return error_set(err, -got, "the device tree has no memory map");
+	unsigned n = (unsigned)got;
 	struct pvh_start_info info = {
 		.magic = PVH_START_MAGIC,
 		.version = 1,
 		.cmdline_paddr = BOOT_CMDLINE_ADDR,
+		.rsdp_paddr = rsdp,
 		.memmap_paddr = BOOT_START_INFO_ADDR + sizeof(info),
 		.memmap_entries = n,
 	};

@@ -42,7 +42,7 @@ struct pvh_memmap_entry {
 
 /* Writes the start info, memory map and (with an initrd) the module list. */
 int pvh_write_start_info(const struct boot_entry *entry, struct guest_memory *mem,
-			 struct error *err);
+			 const void *fdt, uint64_t rsdp, struct error *err);
 
 /* The state PVH promises at entry: flat 32-bit protected mode, paging off, %ebx = start info. */
 void pvh_cpu_state(uint64_t entry, struct kvm_regs *regs, struct kvm_sregs *sregs);

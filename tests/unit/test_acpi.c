@@ -1,0 +1,158 @@
+#include <criterion/criterion.h>
+#include <libfdt.h>
+#include <string.h>
+
+#include "vmm/acpi.h"
+#include "vmm/aml.h"
+#include "vmm/devicetree.h"
+
+#define MiB (1ULL << 20)
+
+static struct guest_memory mem;
+static uint8_t blob[FDT_MAX_SIZE];
+
+static void build(unsigned cpus, int split)
+{
+	struct error err = { 0 };
+	cr_assert_eq(guest_memory_create(&mem, 256 * MiB, &err), 0, "%s", err.msg);
+	struct machine_facts facts = { .mem = &mem, .cpus = cpus, .cmdline = "" };
+	cr_assert_eq(fdt_build(&facts, blob, &err), 0, "%s", err.msg);
+	cr_assert_eq(acpi_build(blob, &mem, split, &err), 0, "%s", err.msg);
+}
+
+static void teardown(void)
+{
+	guest_memory_destroy(&mem);
+}
+
+TestSuite(acpi, .fini = teardown);
+
+static uint32_t u32_at(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t u64_at(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+/* A table by guest address, after checking it lies in the ACPI area and sums to 0. */
+static const uint8_t *table_at(uint64_t gpa, const char sig[4])
+{
+	cr_assert_geq(gpa, ACPI_BASE);
+	const uint8_t *t = gpa_to_hva(&mem, gpa, 36);
+	cr_assert_not_null(t);
+	uint32_t len = u32_at(t + 4);
+	cr_assert_leq(gpa + len, ACPI_BASE + ACPI_SIZE, "%.4s runs past the ACPI area", sig);
+	cr_assert_eq(memcmp(t, sig, 4), 0, "found %.4s, wanted %.4s", (const char *)t, sig);
+	cr_expect_eq(acpi_checksum(t, len), 0, "%.4s checksum", sig);
+	return t;
+}
+
+/* The XSDT's entry with signature sig, as Linux would find it. */
+static const uint8_t *find_table(const char sig[4])
+{
+	const uint8_t *rsdp = gpa_to_hva(&mem, ACPI_RSDP, 36);
+	const uint8_t *xsdt = table_at(u64_at(rsdp + 24), "XSDT");
+	uint32_t len = u32_at(xsdt + 4);
+	for (uint32_t off = 36; off + 8 <= len; off += 8) {
+		const uint8_t *t = gpa_to_hva(&mem, u64_at(xsdt + off), 4);
+		if (t && !memcmp(t, sig, 4))
+			return table_at(u64_at(xsdt + off), sig);
+	}
+	cr_assert_fail("no %.4s in the XSDT", sig);
+	return NULL;
+}
+
+Test(acpi, rsdp_is_valid)
+{
+	build(1, 0);
+	const uint8_t *rsdp = gpa_to_hva(&mem, ACPI_RSDP, 36);
+	cr_assert_eq(memcmp(rsdp, "RSD PTR ", 8), 0);
+	cr_expect_eq(rsdp[15], 2, "ACPI 2.0+ RSDP");
+	cr_expect_eq(acpi_checksum(rsdp, 20), 0);
+	cr_expect_eq(acpi_checksum(rsdp, 36), 0);
+	cr_expect_eq(u32_at(rsdp + 20), 36);
+	cr_expect_eq(ACPI_RSDP % 16, 0, "Linux scans the BIOS area on 16-byte boundaries");
+}
+
+Test(acpi, fadt_is_hardware_reduced_with_sleep_and_reset)
+{
+	build(1, 0);
+	const uint8_t *f = find_table("FACP");
+	cr_expect_eq(u32_at(f + 4), 276);
+	cr_expect(u32_at(f + 112) & (1u << 20), "HW_REDUCED_ACPI");
+	cr_expect(u32_at(f + 112) & (1u << 10), "RESET_REG_SUP");
+	cr_expect_eq(f[116], 1, "reset register in I/O space");
+	cr_expect_eq(u64_at(f + 120), 0xcf9);
+	cr_expect_eq(f[128], 6, "reset value");
+	cr_expect_eq(f[244], 1, "sleep control in I/O space");
+	cr_expect_eq(u64_at(f + 248), FDT_ACPI_SLEEP_PORT);
+	cr_expect_eq(u64_at(f + 260), FDT_ACPI_SLEEP_PORT + 1);
+	/* Both DSDT pointers name the same valid table. */
+	cr_expect_eq(u32_at(f + 40), u64_at(f + 140));
+	table_at(u64_at(f + 140), "DSDT");
+}
+
+Test(acpi, dsdt_describes_the_host_bridge_and_s5)
+{
+	build(1, 0);
+	const uint8_t *f = find_table("FACP");
+	const uint8_t *d = table_at(u64_at(f + 140), "DSDT");
+	uint32_t len = u32_at(d + 4);
+	cr_expect_not_null(memmem(d, len, "PCI0", 4));
+	/* Name(_S5_, Package(4){ 5, 5, 0, 0 }) */
+	const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, ACPI_S5_TYPE,
+			       0x0a, ACPI_S5_TYPE, 0x00, 0x00 };
+	cr_expect_not_null(memmem(d, len, s5, sizeof(s5)));
+	uint32_t hid = aml_eisa_id("PNP0A08");
+	cr_expect_not_null(memmem(d, len, &hid, 4));
+}
+
+static unsigned count_madt(const uint8_t *m, uint8_t type)
+{
+	unsigned n = 0;
+	for (uint32_t off = 44; off + 2 <= u32_at(m + 4); off += m[off + 1]) {
+		cr_assert_geq(m[off + 1], 2, "entry lengths move forward");
+		n += m[off] == type;
+	}
+	return n;
+}
+
+Test(acpi, madt_has_every_cpu_and_the_ioapic)
+{
+	build(5, 0);
+	const uint8_t *m = find_table("APIC");
+	cr_expect_eq(u32_at(m + 36), MEM_LAPIC_BASE);
+	cr_expect_eq(u32_at(m + 40) & 1, 1, "in-kernel irqchip: 8259s present");
+	cr_expect_eq(count_madt(m, 0), 5);
+	cr_expect_eq(count_madt(m, 1), 1);
+	cr_expect_eq(count_madt(m, 2), 1, "ISA IRQ 0 override");
+	unsigned apic = 0;
+	for (uint32_t off = 44; off < u32_at(m + 4); off += m[off + 1])
+		if (m[off] == 0) {
+			cr_expect_eq(m[off + 3], apic++, "APIC IDs in order");
+			cr_expect_eq(u32_at(m + off + 4) & 1, 1, "enabled");
+		} else if (m[off] == 1) {
+			cr_expect_eq(u32_at(m + off + 4), MEM_IOAPIC_BASE);
+			cr_expect_eq(u32_at(m + off + 8), 0, "GSI base");
+		}
+}
+
+Test(acpi, split_irqchip_has_no_8259s)
+{
+	build(2, 1);
+	cr_expect_eq(u32_at(find_table("APIC") + 40) & 1, 0);
+}
+
+Test(acpi, mcfg_points_at_ecam)
+{
+	build(1, 0);
+	const uint8_t *m = find_table("MCFG");
+	cr_expect_eq(u64_at(m + 44), MEM_PCI_ECAM);
+	cr_expect_eq(m[44 + 10], 0);
+	cr_expect_eq(m[44 + 11], 0, "bus 0 only");
+}
+
+Test(acpi, a_tree_without_a_host_bridge_is_refused)
+{
+	struct error err = { 0 };
+	cr_assert_eq(guest_memory_create(&mem, 256 * MiB, &err), 0, "%s", err.msg);
+	cr_assert_eq(fdt_create_empty_tree(blob, sizeof(blob)), 0);
+	cr_expect_lt(acpi_build(blob, &mem, 0, &err), 0);
+	cr_expect_gt(strlen(err.msg), 0);
+}
