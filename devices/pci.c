@@ -226,6 +226,7 @@ void pci_bus_destroy(struct pci_bus *bus)
 		for (unsigned n = 0; dev && n < PCI_BARS; n++)
 			if (dev->bar[n].mapped)
 				bus_unregister(dev->bar[n].io ? bus->pio : bus->mmio, dev->bar[n].mapped_at);
+		bus->slot[s] = NULL;
 	}
 	pthread_mutex_destroy(&bus->lock);
 }

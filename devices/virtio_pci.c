@@ -71,7 +71,7 @@ static void queue_notified(struct loop_op *op, int res, unsigned flags)
 	(void)flags;
 	q->notify_armed = false;
 	/* A cancelled read may outlive the session it belonged to; a new one re-arms. */
-	if (!vp->active || (res < 0 && res != -ECANCELED && res != -EINTR))
+	if (!vp->active || loop_closing(vp->loop) || (res < 0 && res != -ECANCELED && res != -EINTR))
 		return;
 	if (res > 0 && queue_live(vp, q))
 		vp->ops->queue_notify(vp->impl, q->index, &q->vq);

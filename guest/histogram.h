@@ -47,4 +47,7 @@ static inline void histogram_add(struct histogram *h, uint64_t value)
 /* The lowest value in bucket and the first above it (for the top bucket, UINT64_MAX). */
 void histogram_bounds(unsigned bucket, uint64_t *low, uint64_t *high);
 
+/* Prints "PREFIX bucket LOW HIGH COUNT" for each non-empty bucket (README's irqlat format). */
+void histogram_print_buckets(const struct histogram *h, const char *prefix);
+
 #endif

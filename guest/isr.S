@@ -5,10 +5,11 @@
  * registers C may clobber and calls interrupt_dispatch(struct interrupt_frame *).
  * C is built with -mgeneral-regs-only, so no vector or x87 state needs saving.
  *
- * The stubs are ISR_STUB_SIZE apart from LOAD_ADDR, and the irq-test
- * device's handlers IRQDEV_ISR_SIZE apart after them, so their addresses are
- * known to the assembler and the IDT is plain data: filling it at run time
- * would cost a millisecond of emulated instructions.
+ * The stubs are ISR_STUB_SIZE apart from LOAD_ADDR, the irq-test device's
+ * handlers IRQDEV_ISR_SIZE apart after them and the virtio handlers
+ * VIRTIO_ISR_SIZE apart after those, so their addresses are known to the
+ * assembler and the IDT is plain data: filling it at run time would cost a
+ * millisecond of emulated instructions.
  */
 #include "irqdev.h"
 #include "layout.h"
@@ -16,6 +17,8 @@
 #define ISR_STUB_SIZE   16
 #define IRQDEV_ISR_SIZE 128
 #define IRQDEV_ISRS     (LOAD_ADDR + VEC_IRQDEV_FIRST * ISR_STUB_SIZE)
+#define VIRTIO_ISR_SIZE 64
+#define VIRTIO_ISRS     (IRQDEV_ISRS + (VEC_VIRTIO_FIRST - VEC_IRQDEV_FIRST) * IRQDEV_ISR_SIZE)
 #define GATE_INTERRUPT  0x8e    /* present, ring 0, 64-bit interrupt gate: IF cleared */
 #define LAPIC_EOI       0xfee000b0
 
@@ -84,6 +87,27 @@
 	.set irqdev_isrs, irqdev_isrs + 1
 	.endm
 
+	/*
+	 * A virtio queue or configuration interrupt: the TSC for virtiortt and
+	 * a count per vector. Drivers learn what completed from the used ring,
+	 * so waking the halted CPU is the rest of the handler's work.
+	 */
+	.macro virtio_isr index
+	.set .Lstart, .
+	pushq %rax
+	pushq %rdx
+	rdtsc
+	movl %eax, virtio_irq_tsc(%rip)
+	movl %edx, virtio_irq_tsc + 4(%rip)
+	incl virtio_irq_count + 4 * \index(%rip)
+	movl $LAPIC_EOI, %eax
+	movl $0, (%rax)
+	popq %rdx
+	popq %rax
+	iretq
+	.org .Lstart + VIRTIO_ISR_SIZE, 0xcc
+	.endm
+
 	.section .text.isr, "ax"
 	.globl isr_stubs
 isr_stubs:
@@ -102,9 +126,17 @@ isr_stubs:
 	irqdev_isr 1, 0, 1
 	irqdev_isr 0, 1, 0              /* VEC_IRQDEV_TSC */
 	irqdev_isr 0, 1, 1              /* VEC_IRQDEV_TSC_LEVEL */
-	.if irqdev_isrs != NR_VECTORS - VEC_IRQDEV_FIRST
-	.error "one irqdev_isr per vector from VEC_IRQDEV_FIRST to NR_VECTORS"
+	.if irqdev_isrs != VEC_VIRTIO_FIRST - VEC_IRQDEV_FIRST
+	.error "one irqdev_isr per vector from VEC_IRQDEV_FIRST to VEC_VIRTIO_FIRST"
 	.endif
+
+	/* From VEC_VIRTIO_FIRST to NR_VECTORS, at VIRTIO_ISRS. */
+	.org VIRTIO_ISRS - LOAD_ADDR
+	.set index, 0
+	.rept NR_VIRTIO_VECTORS
+	virtio_isr index
+	.set index, index + 1
+	.endr
 
 interrupt_common:
 	pushq %rax
@@ -145,8 +177,10 @@ idt:
 	.rept NR_VECTORS
 	.if vector < VEC_IRQDEV_FIRST
 	.set stub_addr, LOAD_ADDR + vector * ISR_STUB_SIZE
-	.else
+	.elseif vector < VEC_VIRTIO_FIRST
 	.set stub_addr, IRQDEV_ISRS + (vector - VEC_IRQDEV_FIRST) * IRQDEV_ISR_SIZE
+	.else
+	.set stub_addr, VIRTIO_ISRS + (vector - VEC_VIRTIO_FIRST) * VIRTIO_ISR_SIZE
 	.endif
 	.word stub_addr & 0xffff
 	.word SEL_CODE64

@@ -28,7 +28,17 @@
 #define VEC_IRQDEV_TSC       0x44   /* channel 0: TSC, count */
 #define VEC_IRQDEV_TSC_LEVEL 0x45   /* channel 0: TSC, count and ACK if the line is up */
 #define VEC_IRQDEV_FIRST     VEC_IRQDEV_EDGE
-#define NR_VECTORS           0x46
+
+/*
+ * virtio MSI-X vectors, one per queue and one per device for configuration
+ * changes, handed out in order and shared round-robin once they run out
+ * (a shared vector only wakes more waiters). isr.S's handler for each reads
+ * the TSC and counts, for virtiortt and for checks that a queue's own
+ * vector fired.
+ */
+#define VEC_VIRTIO_FIRST     0x46
+#define NR_VIRTIO_VECTORS    26
+#define NR_VECTORS           (VEC_VIRTIO_FIRST + NR_VIRTIO_VECTORS)     /* 0x60 */
 
 /* CPUs: xAPIC IDs are 8 bits and 0xff is the broadcast ID. */
 #define MAX_CPUS          255

@@ -12,7 +12,7 @@
 #define PT_LARGE    0x080
 #define PT_TABLE    (PT_PRESENT | PT_WRITE | PT_ACCESSED)
 #define PT_2M       (PT_PRESENT | PT_WRITE | PT_ACCESSED | PT_DIRTY | PT_LARGE)
-#define MMIO_START  0xfe000000      /* IOAPIC, LAPIC and firmware: uncached */
+#define MMIO_START  0xc0000000      /* PCI windows, ECAM, IOAPIC, LAPIC: uncached */
 
 	.section .data.pagetables, "aw"
 	.balign 4096

@@ -226,6 +226,7 @@ int loop_cancel_all(struct loop *loop, int timeout_ms)
 {
 	if (!loop->ring_ready)
 		return 0;
+	loop->closing = true;
 	if (loop->in_flight) {
 		struct io_uring_sqe *sqe = loop_sqe(loop, NULL);
 		io_uring_prep_cancel(sqe, NULL, IORING_ASYNC_CANCEL_ANY);

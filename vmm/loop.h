@@ -34,6 +34,7 @@ struct loop {
 	bool ring_ready;
 	unsigned in_flight;         /* queued or submitted SQEs whose last CQE has not come */
 	bool stopped;
+	bool closing;               /* loop_cancel_all ran: completions must not re-arm */
 	pthread_t owner;            /* the thread that runs the loop, once started */
 	bool owner_set;
 
@@ -79,7 +80,10 @@ int loop_run(struct loop *loop);
 /* Makes loop_run return after the current wake-up (loop thread only). */
 void loop_stop(struct loop *loop);
 
-/* Cancels everything in flight and reaps it, giving up after timeout_ms. */
+/* Cancels everything in flight and reaps it, giving up after timeout_ms; the loop is closing. */
 int loop_cancel_all(struct loop *loop, int timeout_ms);
+
+/* Whether loop_cancel_all has run: a completion that would re-arm itself should not. */
+static inline bool loop_closing(const struct loop *loop) { return loop->closing; }
 
 #endif

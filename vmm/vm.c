@@ -444,6 +444,8 @@ void vm_destroy(struct vm *vm)
 		iothread_destroy(&vm->iothread1);
 		irq_test_destroy(&vm->irq_test);
 	}
+	/* The bus reads the devices' BARs to unmap them: before the devices go. */
+	pci_bus_destroy(&vm->pci);
 	for (unsigned i = 0; i < vm->nr_disks; i++)
 		virtio_blk_destroy(&vm->disks[i]);
 	free(vm->disks);
@@ -458,7 +460,6 @@ void vm_destroy(struct vm *vm)
 		virtio_rng_destroy(vm->rng);
 	free(vm->rng);
 	vm->rng = NULL;
-	pci_bus_destroy(&vm->pci);
 	loop_destroy(&vm->loop);
 	console_destroy(&vm->console);
 	uart_destroy(&vm->com1);

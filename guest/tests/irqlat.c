@@ -80,14 +80,7 @@ stalled:
 
 static void print_histogram(const char *path_name, const char *source_name)
 {
-	for (unsigned b = 0; b < HISTOGRAM_BUCKETS; b++) {
-		uint64_t low, high;
-
-		if (!hist.count[b])
-			continue;
-		histogram_bounds(b, &low, &high);
-		printf("irqlat bucket %lu %lu %u\n", low, high, hist.count[b]);
-	}
+	histogram_print_buckets(&hist, "irqlat");
 	if (irqdev_spurious[0])
 		printf("irqlat spurious %s %s %u\n", path_name, source_name, irqdev_spurious[0]);
 	printf("irqlat end %s %s min %lu max %lu\n", path_name, source_name, hist.min, hist.max);

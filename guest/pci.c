@@ -1,0 +1,227 @@
+#include "pci.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cpu.h"
+
+#define ECAM_BASE      0xe0000000ul
+#define MMIO32_BASE    0xc0000000ull   /* the window BARs are assigned from */
+#define MMIO32_END     0xe0000000ull
+
+#define REG_VENDOR     0x00
+#define REG_COMMAND    0x04
+#define REG_STATUS     0x06
+#define REG_HEADER     0x0e
+#define REG_BAR0       0x10
+#define REG_CAPS       0x34
+#define CMD_IO         0x0001
+#define CMD_MEMORY     0x0002
+#define CMD_MASTER     0x0004
+#define CMD_INTX_OFF   0x0400
+#define STATUS_CAPS    0x0010
+#define HEADER_MULTI   0x80
+#define HEADER_TYPE    0x7f
+#define BAR_IO         0x1
+#define BAR_TYPE       0x6
+#define BAR_TYPE_64    0x4
+#define BAR_FLAGS      0xfull
+#define MAX_CAPS       48              /* (256 - 64) / 4: a looping list ends here */
+
+static struct pci_func funcs[PCI_MAX_FUNCS];
+static unsigned nr_funcs;
+static bool scanned;
+
+/* Sizes of the BARs in funcs[].bar, kept only for assignment. */
+static uint64_t bar_size[PCI_MAX_FUNCS][PCI_BARS];
+
+static uintptr_t ecam(uint8_t devfn, unsigned offset)
+{
+	return ECAM_BASE + ((uintptr_t)devfn << 12) + offset;
+}
+
+uint8_t pci_read8(const struct pci_func *f, unsigned offset)
+{
+	return *(volatile uint8_t *)ecam(f->devfn, offset);
+}
+
+uint16_t pci_read16(const struct pci_func *f, unsigned offset)
+{
+	return *(volatile uint16_t *)ecam(f->devfn, offset);
+}
+
+uint32_t pci_read32(const struct pci_func *f, unsigned offset)
+{
+	return mmio_read32(ecam(f->devfn, offset));
+}
+
+void pci_write16(const struct pci_func *f, unsigned offset, uint16_t value)
+{
+	*(volatile uint16_t *)ecam(f->devfn, offset) = value;
+}
+
+void pci_write32(const struct pci_func *f, unsigned offset, uint32_t value)
+{
+	mmio_write32(ecam(f->devfn, offset), value);
+}
+
+/*
+ * Reads BAR n of f, and its size by the all-ones probe (decoding is off);
+ * returns how many BAR slots it takes (2 for a 64-bit BAR).
+ */
+static unsigned probe_bar(struct pci_func *f, unsigned n, uint64_t *size)
+{
+	unsigned reg = REG_BAR0 + 4 * n;
+	uint32_t lo = pci_read32(f, reg), hi = 0, size_lo, size_hi = 0xffffffff;
+	bool is64 = (lo & BAR_TYPE) == BAR_TYPE_64 && n + 1 < PCI_BARS;
+
+	*size = 0;
+	if (lo & BAR_IO)
+		return 1;  /* modern virtio has no I/O BARs: leave them be */
+	pci_write32(f, reg, 0xffffffff);
+	size_lo = pci_read32(f, reg);
+	pci_write32(f, reg, lo);
+	if (is64) {
+		hi = pci_read32(f, reg + 4);
+		pci_write32(f, reg + 4, 0xffffffff);
+		size_hi = pci_read32(f, reg + 4);
+		pci_write32(f, reg + 4, hi);
+	}
+	uint64_t mask = (uint64_t)size_hi << 32 | (size_lo & ~(uint32_t)BAR_FLAGS);
+
+	/* No writable address bits: no BAR. A 64-bit BAR's may all be in its upper half. */
+	if (is64 ? mask != 0 : (size_lo & ~(uint32_t)BAR_FLAGS) != 0)
+		*size = ~mask + 1;
+	f->bar[n] = ((uint64_t)hi << 32 | lo) & ~BAR_FLAGS;
+	return is64 ? 2 : 1;
+}
+
+static void probe_function(uint8_t devfn, uint16_t vendor)
+{
+	struct pci_func *f = &funcs[nr_funcs];
+
+	f->devfn = devfn;
+	f->vendor = vendor;
+	f->device = pci_read16(f, REG_VENDOR + 2);
+	if ((pci_read8(f, REG_HEADER) & HEADER_TYPE) == 0) {
+		uint16_t cmd = pci_read16(f, REG_COMMAND);
+
+		/* Sizing moves the BAR to all ones: no decoding meanwhile. */
+		pci_write16(f, REG_COMMAND, cmd & ~(CMD_IO | CMD_MEMORY));
+		for (unsigned n = 0; n < PCI_BARS;)
+			n += probe_bar(f, n, &bar_size[nr_funcs][n]);
+		pci_write16(f, REG_COMMAND, cmd);
+	}
+	nr_funcs++;
+}
+
+/* Where the guest's own assignments start: above whatever the VMM assigned in the window. */
+static uint64_t first_free(void)
+{
+	uint64_t next = MMIO32_BASE;
+
+	for (unsigned i = 0; i < nr_funcs; i++)
+		for (unsigned n = 0; n < PCI_BARS; n++) {
+			uint64_t base = funcs[i].bar[n], end = base + bar_size[i][n];
+
+			if (base >= MMIO32_BASE && base < MMIO32_END && end > next)
+				next = end;
+		}
+	return next;
+}
+
+/* Gives every sized BAR still at 0 a naturally aligned place in the window; enables decoding. */
+static void assign_bars(void)
+{
+	uint64_t next = first_free();
+
+	for (unsigned i = 0; i < nr_funcs; i++) {
+		struct pci_func *f = &funcs[i];
+		bool memory = false;
+
+		for (unsigned n = 0; n < PCI_BARS; n++) {
+			uint64_t size = bar_size[i][n];
+			uint64_t base = (next + size - 1) & ~(size - 1);
+
+			if (!size)
+				continue;
+			if (!f->bar[n] && base + size <= MMIO32_END) {
+				unsigned reg = REG_BAR0 + 4 * n;
+
+				pci_write32(f, reg, (uint32_t)base);
+				if ((pci_read32(f, reg) & BAR_TYPE) == BAR_TYPE_64)
+					pci_write32(f, reg + 4, 0);  /* kept below 4 GiB */
+				f->bar[n] = base;
+				next = base + size;
+			}
+			memory |= f->bar[n] != 0;
+		}
+		if (memory)
+			pci_write16(f, REG_COMMAND, pci_read16(f, REG_COMMAND) | CMD_MEMORY |
+							    CMD_MASTER | CMD_INTX_OFF);
+	}
+}
+
+unsigned pci_scan(const struct pci_func **out)
+{
+	if (!scanned) {
+		scanned = true;
+		for (unsigned slot = 0; slot < 32 && nr_funcs < PCI_MAX_FUNCS; slot++) {
+			struct pci_func probe = { .devfn = (uint8_t)(slot << 3) };
+			uint16_t vendor = pci_read16(&probe, REG_VENDOR);
+
+			if (vendor == 0xffff)
+				continue;
+			bool multi = pci_read8(&probe, REG_HEADER) & HEADER_MULTI;
+
+			probe_function(probe.devfn, vendor);
+			for (unsigned fn = 1; multi && fn < 8 && nr_funcs < PCI_MAX_FUNCS; fn++) {
+				probe.devfn = (uint8_t)(slot << 3 | fn);
+				if ((vendor = pci_read16(&probe, REG_VENDOR)) != 0xffff)
+					probe_function(probe.devfn, vendor);
+			}
+		}
+		assign_bars();
+	}
+	if (out)
+		*out = funcs;
+	return nr_funcs;
+}
+
+const struct pci_func *pci_find(uint16_t vendor, uint16_t device, unsigned n)
+{
+	pci_scan(NULL);
+	for (unsigned i = 0; i < nr_funcs; i++)
+		if (funcs[i].vendor == vendor && funcs[i].device == device && n-- == 0)
+			return &funcs[i];
+	return NULL;
+}
+
+unsigned pci_count(uint16_t vendor, uint16_t device, unsigned max)
+{
+	unsigned n = 0;
+
+	while (n < max && pci_find(vendor, device, n))
+		n++;
+	return n;
+}
+
+uint8_t pci_find_cap(const struct pci_func *f, uint8_t id, uint8_t after)
+{
+	uint8_t at;
+
+	if (after)
+		at = pci_read8(f, after + 1u);
+	else if (pci_read16(f, REG_STATUS) & STATUS_CAPS)
+		at = pci_read8(f, REG_CAPS);
+	else
+		return 0;
+	for (unsigned i = 0; i < MAX_CAPS && at >= 0x40; i++) {
+		uint16_t id_next = pci_read16(f, at &= 0xfc);  /* one exit for both bytes */
+
+		if ((uint8_t)id_next == id)
+			return at;
+		at = (uint8_t)(id_next >> 8);
+	}
+	return 0;
+}
