@@ -196,6 +196,7 @@ size_t fdt_blob_size(const void *fdt)
 	return fdt_totalsize(fdt);
 }
 
+/* Properties are only 4-byte aligned in the blob: 64-bit cells go through fdt64_ld. */
 int fdt_reg(const void *fdt, const char *path, uint64_t *addr, uint64_t *size)
 {
 	int len, node = fdt_path_offset(fdt, path);
@@ -203,8 +204,8 @@ int fdt_reg(const void *fdt, const char *path, uint64_t *addr, uint64_t *size)
 
 	if (!reg || len < 16)
 		return -ENOENT;
-	*addr = fdt64_to_cpu(reg[0]);
-	*size = fdt64_to_cpu(reg[1]);
+	*addr = fdt64_ld(&reg[0]);
+	*size = fdt64_ld(&reg[1]);
 	return 0;
 }
 
@@ -223,14 +224,14 @@ int fdt_e820(const void *fdt, struct e820_entry *out, unsigned max)
 	if (!reg)
 		return -ENOENT;
 	for (int i = 0; i + 16 <= len && n < max; i += 16, reg += 2)
-		out[n++] = (struct e820_entry){ fdt64_to_cpu(reg[0]), fdt64_to_cpu(reg[1]), E820_RAM };
+		out[n++] = (struct e820_entry){ fdt64_ld(&reg[0]), fdt64_ld(&reg[1]), E820_RAM };
 	int reserved = fdt_path_offset(fdt, "/reserved-memory");
 	if (reserved >= 0) {
 		int child;
 		fdt_for_each_subnode(child, fdt, reserved) {
 			const fdt64_t *r = fdt_getprop(fdt, child, "reg", &len);
 			if (r && len >= 16 && n < max)
-				out[n++] = (struct e820_entry){ fdt64_to_cpu(r[0]), fdt64_to_cpu(r[1]),
+				out[n++] = (struct e820_entry){ fdt64_ld(&r[0]), fdt64_ld(&r[1]),
 								E820_RESERVED };
 		}
 	}

@@ -103,8 +103,8 @@ Test(devicetree, chosen_carries_cmdline_and_initrd)
 	const fdt64_t *start = fdt_getprop(blob, chosen, "linux,initrd-start", &len);
 	const fdt64_t *end = fdt_getprop(blob, chosen, "linux,initrd-end", &len);
 	cr_assert(start && end);
-	cr_expect_eq(fdt64_to_cpu(*start), 0x4000000);
-	cr_expect_eq(fdt64_to_cpu(*end), 0x4000000 + 0x12345);
+	cr_expect_eq(fdt64_ld(start), 0x4000000);
+	cr_expect_eq(fdt64_ld(end), 0x4000000 + 0x12345);
 }
 
 Test(devicetree, no_initrd_no_properties)
