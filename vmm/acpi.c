@@ -144,6 +144,38 @@ static size_t pci_crs(uint8_t *out, uint64_t mmio_base, uint64_t mmio_size)
 	return n;
 }
 
+/*
+ * The serial port's resources: its 8 ports and its ISA IRQ. Without a PNP0501
+ * device Linux under hardware-reduced ACPI (no legacy IRQs pre-mapped) gives the
+ * port no working interrupt, and the console's tty never transmits.
+ */
+static size_t serial_crs(uint8_t *out, uint16_t port, uint8_t len, unsigned irq)
+{
+	const uint8_t crs[] = {
+		0x47, 0x01, (uint8_t)port, (uint8_t)(port >> 8), (uint8_t)port, (uint8_t)(port >> 8),
+		0x01, len,                                      /* IO(Decode16, port, port, 1, len) */
+		0x22, (uint8_t)(1u << irq), (uint8_t)((1u << irq) >> 8),   /* IRQNoFlags(){irq} */
+		0x79, 0x00,
+	};
+	memcpy(out, crs, sizeof(crs));
+	return sizeof(crs);
+}
+
+/* The serial port node's I/O port, length and IRQ; 0 or -ENOENT. */
+static int fdt_serial(const void *fdt, uint16_t *port, uint8_t *len, unsigned *irq)
+{
+	int size, node = fdt_path_offset(fdt, "/isa/serial@i3f8");
+	const fdt32_t *reg = node < 0 ? NULL : fdt_getprop(fdt, node, "reg", &size);
+	const fdt32_t *intr = node < 0 ? NULL : fdt_getprop(fdt, node, "interrupts", &size);
+
+	if (!reg || !intr || fdt32_to_cpu(intr[0]) > 15)
+		return -ENOENT;
+	*port = (uint16_t)fdt32_to_cpu(reg[1]);
+	*len = (uint8_t)fdt32_to_cpu(reg[2]);
+	*irq = fdt32_to_cpu(intr[0]);
+	return 0;
+}
+
 static uint64_t build_dsdt(struct acpi_writer *w, const void *fdt, struct error *err)
 {
 	struct aml aml;
@@ -162,9 +194,21 @@ static uint64_t build_dsdt(struct acpi_writer *w, const void *fdt, struct error 
 	}
 	mmio_base = fdt32_to_cpu(ranges[7 + 4]);
 	mmio_size = fdt32_to_cpu(ranges[7 + 6]);
+	uint16_t port;
+	uint8_t port_len;
+	unsigned irq;
+	if (fdt_serial(fdt, &port, &port_len, &irq)) {
+		error_set(err, ENOENT, "the device tree has no serial port with an ISA IRQ");
+		return 0;
+	}
 
 	size_t sb = a->len;
 	size_t dev = a->len;
+	aml_name_int(a, "_HID", aml_eisa_id("PNP0501"));
+	aml_name_int(a, "_UID", 0);
+	aml_name_buffer(a, "_CRS", crs, serial_crs(crs, port, port_len, irq));
+	aml_wrap_device(a, dev, "COM1");
+	dev = a->len;
 	aml_name_int(a, "_HID", aml_eisa_id("PNP0A08"));
 	aml_name_int(a, "_CID", aml_eisa_id("PNP0A03"));
 	aml_name_int(a, "_SEG", 0);

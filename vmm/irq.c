@@ -129,6 +129,30 @@ static const struct ioapic_ops split_ioapic_ops = {
 	.route = split_route,
 };
 
+/*
+ * The 8259s as firmware leaves them: initialized (vectors 0x08 and 0x70) and masked
+ * but for the cascade. Every local APIC's LINT0 takes ExtINT (vcpu.c), so a PIC
+ * still in its reset state, vector base 0, would turn the first ISA interrupt into
+ * exception 0-7 in a guest that never programs it: Linux under hardware-reduced
+ * ACPI, for one.
+ */
+static int pic_firmware_state(int vm_fd)
+{
+	for (uint32_t id = KVM_IRQCHIP_PIC_MASTER; id <= KVM_IRQCHIP_PIC_SLAVE; id++) {
+		struct kvm_irqchip chip = { .chip_id = id };
+		if (ioctl(vm_fd, KVM_GET_IRQCHIP, &chip))
+			return -errno;
+		struct kvm_pic_state *pic = &chip.chip.pic;
+		pic->irq_base = id == KVM_IRQCHIP_PIC_MASTER ? 0x08 : 0x70;
+		pic->imr = id == KVM_IRQCHIP_PIC_MASTER ? 0xfb : 0xff;
+		pic->init_state = 0;
+		pic->init4 = 1;
+		if (ioctl(vm_fd, KVM_SET_IRQCHIP, &chip))
+			return -errno;
+	}
+	return 0;
+}
+
 int irq_chip_init(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, enum irq_path path,
 		  struct error *err)
 {
@@ -144,6 +168,9 @@ int irq_chip_init(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, enum
 	if (mode == IRQCHIP_KERNEL) {
 		if (ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0))
 			return error_sys(err, errno, "cannot create the in-kernel irqchip");
+		int r = pic_firmware_state(vm_fd);
+		if (r)
+			return error_sys(err, -r, "cannot set up the in-kernel 8259s");
 		struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 		if (ioctl(vm_fd, KVM_CREATE_PIT2, &pit))
 			return error_sys(err, errno, "cannot create the in-kernel PIT");

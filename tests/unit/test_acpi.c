@@ -103,6 +103,21 @@ Test(acpi, dsdt_describes_the_host_bridge_and_s5)
 	cr_expect_not_null(memmem(d, len, &hid, 4));
 }
 
+Test(acpi, dsdt_describes_the_serial_port_with_its_irq)
+{
+	build(1, 0);
+	const uint8_t *f = find_table("FACP");
+	const uint8_t *d = table_at(u64_at(f + 140), "DSDT");
+	uint32_t len = u32_at(d + 4);
+	uint32_t hid = aml_eisa_id("PNP0501");
+	cr_expect_not_null(memmem(d, len, "COM1", 4));
+	cr_expect_not_null(memmem(d, len, &hid, 4));
+	/* IO(Decode16, 0x3f8, 0x3f8, 1, 8), IRQNoFlags(){4}, end tag */
+	const uint8_t crs[] = { 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08, 0x22, 0x10, 0x00,
+				0x79, 0x00 };
+	cr_expect_not_null(memmem(d, len, crs, sizeof(crs)));
+}
+
 static unsigned count_madt(const uint8_t *m, uint8_t type)
 {
 	unsigned n = 0;
