@@ -1,12 +1,13 @@
 #include "vmm/memory.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "vmm/size.h"
+
+#define HUGE_PAGE (2u << 20)
 
 unsigned memory_layout(uint64_t size, struct mem_region regions[MEM_MAX_REGIONS])
 {
@@ -33,35 +34,29 @@ int guest_memory_create(struct guest_memory *mem, uint64_t size, struct error *e
 	char want[32];
 	uint64_t host = host_ram_bytes();
 
-	*mem = (struct guest_memory){ .fd = -1 };
+	*mem = (struct guest_memory){ 0 };
 	/* RAM is touched lazily, so an oversized guest would fail much later, in the guest. */
 	if (size > host)
 		return error_set(err, ENOMEM, "--memory %s is more than the host's %llu MiB of RAM",
 				 size_format(size, want, sizeof(want)),
 				 (unsigned long long)(host >> 20));
-
-	mem->fd = memfd_create("ringvm-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (mem->fd < 0)
-		return error_sys(err, errno, "cannot create guest RAM");
-	if (ftruncate(mem->fd, (off_t)size)) {
-		int e = errno;
-		guest_memory_destroy(mem);
-		return error_sys(err, e, "cannot size guest RAM to %s", size_format(size, want, sizeof(want)));
-	}
-	/* Sealed: nothing can shrink the file under a mapping and turn guest accesses into SIGBUS. */
-	if (fcntl(mem->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
-		int e = errno;
-		guest_memory_destroy(mem);
-		return error_sys(err, e, "cannot seal guest RAM");
-	}
-	void *host_map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-			      mem->fd, 0);
-	if (host_map == MAP_FAILED) {
-		int e = errno;
-		guest_memory_destroy(mem);
-		return error_sys(err, e, "cannot map %s of guest RAM", size_format(size, want, sizeof(want)));
-	}
-	mem->host = host_map;
+	/*
+	 * Anonymous memory, 2 MiB aligned so that guest and host addresses agree modulo
+	 * a huge page: THP can then back it, and KVM map it, in 2 MiB pages. (shmem,
+	 * and so a memfd, gets no huge pages under Debian's default shmem_enabled=never.)
+	 */
+	size_t span = size + HUGE_PAGE;
+	uint8_t *map = mmap(NULL, span, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED)
+		return error_sys(err, errno, "cannot map %s of guest RAM", size_format(size, want, sizeof(want)));
+	uint8_t *ram = (uint8_t *)(((uintptr_t)map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+	if (ram > map)
+		munmap(map, (size_t)(ram - map));
+	if (map + span > ram + size)
+		munmap(ram + size, (size_t)(map + span - (ram + size)));
+	madvise(ram, size, MADV_HUGEPAGE);      /* advice: where THP is off, 4 KiB pages do */
+	mem->host = ram;
 	mem->size = size;
 	mem->nr_regions = memory_layout(size, mem->regions);
 	uint64_t offset = 0;
@@ -76,9 +71,7 @@ void guest_memory_destroy(struct guest_memory *mem)
 {
 	if (mem->host)
 		munmap(mem->host, mem->size);
-	if (mem->fd >= 0)
-		close(mem->fd);
-	*mem = (struct guest_memory){ .fd = -1 };
+	*mem = (struct guest_memory){ 0 };
 }
 
 void *gpa_to_hva(const struct guest_memory *mem, uint64_t gpa, uint64_t len)

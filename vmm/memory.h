@@ -1,4 +1,4 @@
-/* Guest RAM: one memfd laid out like a PC's, below and above the 32-bit MMIO hole. */
+/* Guest RAM: one anonymous mapping laid out like a PC's, below and above the 32-bit MMIO hole. */
 #ifndef RINGVM_MEMORY_H
 #define RINGVM_MEMORY_H
 
@@ -29,8 +29,7 @@ struct mem_region {
 };
 
 struct guest_memory {
-	int fd;                     /* the memfd backing all RAM, -1 when none */
-	uint8_t *host;              /* mapping of the whole memfd */
+	uint8_t *host;              /* mapping of all RAM, 2 MiB aligned; NULL when none */
 	uint64_t size;              /* bytes of RAM */
 	unsigned nr_regions;
 	struct mem_region regions[MEM_MAX_REGIONS];
@@ -47,10 +46,10 @@ struct e820_entry {
 /* Splits size bytes of RAM around the MMIO hole; returns the number of regions. */
 unsigned memory_layout(uint64_t size, struct mem_region regions[MEM_MAX_REGIONS]);
 
-/* Creates and maps the memfd for size bytes (refused beyond the host's RAM). */
+/* Maps size bytes of zeroed RAM, huge pages advised (refused beyond the host's RAM). */
 int guest_memory_create(struct guest_memory *mem, uint64_t size, struct error *err);
 
-/* Unmaps and closes guest RAM. */
+/* Unmaps guest RAM. */
 void guest_memory_destroy(struct guest_memory *mem);
 
 /* Host address of [gpa, gpa+len) if it lies wholly in one RAM region, else NULL. */

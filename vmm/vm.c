@@ -331,7 +331,6 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
 	vm->kvm.dev_fd = vm->kvm.vm_fd = -1;
-	vm->mem.fd = -1;
 	vm->control_fd = vm->signal_fd = -1;
 	vm->console.notify_fd = -1;
 	vm->com1_irq.irqfd = vm->com1_irq.resamplefd = -1;

@@ -37,7 +37,7 @@ static struct guest_memory fake_memory(uint64_t size)
 {
 	uint8_t *backing = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	cr_assert_neq(backing, MAP_FAILED);
-	struct guest_memory m = { .fd = -1, .host = backing, .size = size };
+	struct guest_memory m = { .host = backing, .size = size };
 	m.nr_regions = memory_layout(size, m.regions);
 	uint64_t off = 0;
 	for (unsigned i = 0; i < m.nr_regions; i++) {
@@ -116,8 +116,9 @@ Test(memory, create_maps_zeroed_ram)
 	cr_assert_eq(p[4095], 0);
 	p[0] = 0x5a;
 	cr_assert_eq(((uint8_t *)gpa_to_hva(&m, 0x7ff000, 1))[0], 0x5a);
+	cr_assert_eq((uintptr_t)m.host % (2 * MiB), 0, "huge-page aligned");
 	guest_memory_destroy(&m);
-	cr_assert_eq(m.fd, -1);
+	cr_assert_null(m.host);
 }
 
 Test(memory, more_than_the_host_has_is_refused)
