@@ -15,6 +15,8 @@
 #define SVR_ENABLE     0x100
 #define ICR_PENDING    0x1000
 #define TIMER_DIV_1    0x0b
+#define LVT_TSC_DEADLINE (2u << 17)
+#define MSR_TSC_DEADLINE 0x6e0
 
 static uint32_t reg_read(unsigned reg)
 {
@@ -60,4 +62,18 @@ void lapic_timer_oneshot(uint32_t ticks)
 uint32_t lapic_timer_remaining(void)
 {
 	return reg_read(REG_TIMER_CUR);
+}
+
+void lapic_timer_deadline(uint64_t tsc)
+{
+	reg_write(REG_LVT_TIMER, LVT_TSC_DEADLINE | VEC_DEADLINE);
+	/* The SDM asks for a fence between the LVT write and the deadline MSR write. */
+	__asm__ volatile("mfence" : : : "memory");
+	wrmsr(MSR_TSC_DEADLINE, tsc);
+}
+
+void lapic_timer_use_oneshot(void)
+{
+	wrmsr(MSR_TSC_DEADLINE, 0);
+	reg_write(REG_LVT_TIMER, VEC_TIMER);
 }

@@ -27,4 +27,10 @@ void lapic_timer_oneshot(uint32_t ticks);
 /* Ticks the timer still has to count; 0 once it fired or was stopped. */
 uint32_t lapic_timer_remaining(void);
 
+/* Fires VEC_DEADLINE once when the TSC reaches tsc (TSC-deadline mode); 0 disarms it. */
+void lapic_timer_deadline(uint64_t tsc);
+
+/* Puts the timer back in one-shot mode on VEC_TIMER, as lapic_init() left it. */
+void lapic_timer_use_oneshot(void);
+
 #endif

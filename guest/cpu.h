@@ -1,4 +1,4 @@
-/* Single-instruction helpers: port and MMIO access, CPUID, TSC, interrupt flag. */
+/* Single-instruction helpers: port and MMIO access, CPUID, MSRs, TSC, interrupt flag. */
 #ifndef RINGVM_GUEST_CPU_H
 #define RINGVM_GUEST_CPU_H
 
@@ -18,6 +18,13 @@ static inline struct cpuid_regs cpuid(uint32_t leaf, uint32_t subleaf)
 			 : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
 			 : "a"(leaf), "c"(subleaf));
 	return r;
+}
+
+/* Writes a model-specific register. */
+static inline void wrmsr(uint32_t msr, uint64_t value)
+{
+	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32))
+			 : "memory");
 }
 
 /* Writes a byte to an I/O port. */

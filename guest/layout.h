@@ -15,6 +15,7 @@
 #define VEC_EXCEPTIONS  32      /* 0..31 are CPU exceptions */
 #define VEC_TIMER       0x20    /* LAPIC timer: timeouts */
 #define VEC_WAKE        0x21    /* IPI an AP sends the BSP after reporting in */
+#define VEC_DEADLINE    0x22    /* LAPIC timer in TSC-deadline mode (tests/tsc_deadline.c) */
 #define VEC_SPURIOUS    0x2f    /* low nibble all ones, as old APICs require */
 #define VEC_ISA_BASE    0x30    /* ISA IRQ n arrives as VEC_ISA_BASE + n */
 

@@ -7,6 +7,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "vmm/cpuid.h"
+
 struct required_cap {
 	int cap;
 	const char *name;
@@ -58,6 +60,18 @@ int kvm_open(struct kvm *kvm, struct error *err)
 	return 0;
 }
 
+/*
+ * KVM's LAPIC emulates the TSC-deadline timer but leaves CPUID.1:ECX[24] clear in
+ * the supported set (api.rst: check KVM_CAP_TSC_DEADLINE_TIMER). Without it Linux
+ * programs its timer through the APIC's MMIO page, each write an emulated access.
+ */
+static void offer_tsc_deadline(struct kvm *kvm)
+{
+	struct kvm_cpuid_entry2 *leaf1 = cpuid_find(kvm->cpuid, 1, 0);
+	if (leaf1 && ioctl(kvm->dev_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+		leaf1->ecx |= 1u << 24;
+}
+
 static int kvm_get_supported_cpuid(struct kvm *kvm, struct error *err)
 {
 	for (unsigned nent = 64; nent <= 4096; nent *= 2) {
@@ -67,6 +81,7 @@ static int kvm_get_supported_cpuid(struct kvm *kvm, struct error *err)
 		c->nent = nent;
 		if (!ioctl(kvm->dev_fd, KVM_GET_SUPPORTED_CPUID, c)) {
 			kvm->cpuid = c;
+			offer_tsc_deadline(kvm);
 			return 0;
 		}
 		int e = errno;

@@ -32,6 +32,11 @@ def test_builtin_four_cpus(ctx):
     assert count_lines(out, r"^cpu \d+: online") == 3, out
 
 
+def test_tsc_deadline_timer_is_offered_and_fires(ctx):
+    code, out, err = boot(ctx, ["--", "test=tsc-deadline"], expect_rc=0)
+    expect_lines(out, [r"^test tsc-deadline: pass"])
+
+
 def test_memory_above_4g(ctx):
     code, out, err = boot(ctx, ["--memory", "5G", "--", "test=serial"], expect_rc=0)
     expect_lines(out, [r"^ringvm-guest: 1 cpus, 5120 MiB",
