@@ -11,6 +11,7 @@
 
 #include "vmm/acpi.h"
 #include "vmm/boot/builtin.h"
+#include "vmm/boot/reset_vector.h"
 #include "vmm/devicetree.h"
 #include "vmm/stats.h"
 
@@ -299,7 +300,10 @@ static int vm_read_kernel(struct vm *vm, struct error *err)
 
 static int vm_load_kernel(struct vm *vm, struct error *err)
 {
-	int r = boot_load_kernel(&vm->image, &vm->mem, &vm->boot, err);
+	/* First, so that a kernel that asks to load over it wins. */
+	int r = reset_vector_install(&vm->mem, err);
+	if (!r)
+		r = boot_load_kernel(&vm->image, &vm->mem, &vm->boot, err);
 	if (!r && vm->initrd.data)
 		r = boot_load_initrd(&vm->initrd, &vm->mem, &vm->boot, err);
 	boot_image_free(&vm->image);
