@@ -18,7 +18,6 @@
 #define SECTOR              512ULL
 #define SEG_MAX             126         /* data buffers per request: the queue, less header and status */
 #define CONFIG_SIZE         60
-#define FIXED_CHUNK         (1ULL << 30) /* io_uring takes registered buffers of at most 1 GiB */
 #define MAX_RANGE_SECTORS   0x3fffff
 
 #define F_SEG_MAX           (1ULL << 2)
@@ -46,6 +45,7 @@ struct blk_request {
 	unsigned nr_data;
 	uint64_t data_len;
 	uint64_t done;              /* bytes transferred so far */
+	uint64_t skipped;           /* of those, the bytes data[] was already advanced past */
 	unsigned ops_left;
 	int error;
 	struct blk_request *next_free;
@@ -131,66 +131,26 @@ static void request_cqe(struct loop_op *op, int res, unsigned flags)
 	blk_in_flight_ended(blk);
 }
 
-/* Which registered buffer holds hva, and how many bytes of it follow (direct=on). */
-static unsigned fixed_index(const struct virtio_blk *blk, const uint8_t *hva, uint64_t *room)
-{
-	uint64_t off = (uint64_t)(hva - blk->vp.mem->host);
-	*room = FIXED_CHUNK - off % FIXED_CHUNK;
-	return (unsigned)(off / FIXED_CHUNK);
-}
-
-/* Queues the data operation(s) for what is left of r. */
+/* Queues the data operation for what is left of r. */
 static void request_submit(struct blk_request *r)
 {
 	struct virtio_blk *blk = r->queue->blk;
-	uint64_t skip = r->done, offset = r->offset + r->done;
+	uint64_t skip = r->done - r->skipped, offset = r->offset + r->done;
 	bool write = r->type == T_OUT;
 
-	r->ops_left = 0;
-	if (!blk->buffers_registered) {
-		/* The iovec array is advanced past what a short transfer already did. */
-		unsigned first = 0;
-		while (first < r->nr_data && skip >= r->data[first].iov_len)
-			skip -= r->data[first++].iov_len;
-		r->data[first].iov_base = (uint8_t *)r->data[first].iov_base + skip;
-		r->data[first].iov_len -= skip;
-		r->data_len -= r->done;
-		r->offset += r->done;
-		r->done = 0;
-		struct io_uring_sqe *sqe = loop_sqe(blk->loop, &r->op);
-		if (write)
-			io_uring_prep_writev(sqe, blk->fd, &r->data[first], r->nr_data - first, offset);
-		else
-			io_uring_prep_readv(sqe, blk->fd, &r->data[first], r->nr_data - first, offset);
-		r->ops_left = 1;
-		return;
-	}
-	/* Fixed buffers take one contiguous range per operation: one per segment (and chunk). */
-	for (unsigned i = 0; i < r->nr_data; i++) {
-		uint8_t *p = r->data[i].iov_base;
-		uint64_t left = r->data[i].iov_len;
-		if (skip >= left) {
-			skip -= left;
-			continue;
-		}
-		p += skip;
-		left -= skip;
-		skip = 0;
-		while (left) {
-			uint64_t room;
-			unsigned index = fixed_index(blk, p, &room);
-			uint32_t n = (uint32_t)(left < room ? left : room);
-			struct io_uring_sqe *sqe = loop_sqe(blk->loop, &r->op);
-			if (write)
-				io_uring_prep_write_fixed(sqe, blk->fd, p, n, offset, (int)index);
-			else
-				io_uring_prep_read_fixed(sqe, blk->fd, p, n, offset, (int)index);
-			r->ops_left++;
-			p += n;
-			offset += n;
-			left -= n;
-		}
-	}
+	/* The iovec array is advanced past what a short transfer already did. */
+	unsigned first = 0;
+	while (first < r->nr_data && skip >= r->data[first].iov_len)
+		skip -= r->data[first++].iov_len;
+	r->data[first].iov_base = (uint8_t *)r->data[first].iov_base + skip;
+	r->data[first].iov_len -= skip;
+	r->skipped = r->done;
+	struct io_uring_sqe *sqe = loop_sqe(blk->loop, &r->op);
+	if (write)
+		io_uring_prep_writev(sqe, blk->fd, &r->data[first], r->nr_data - first, offset);
+	else
+		io_uring_prep_readv(sqe, blk->fd, &r->data[first], r->nr_data - first, offset);
+	r->ops_left = 1;
 }
 
 /* Collects data buffers: writable ones but the status byte (IN), readable ones past the header. */
@@ -249,7 +209,7 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
 	r->type = hdr.type;
 	r->generation = blk->generation;
-	r->done = 0;
+	r->done = r->skipped = 0;
 	r->error = 0;
 	r->ops_left = 0;
 	r->offset = hdr.sector * SECTOR;
@@ -330,36 +290,11 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 
 /* --- the device ------------------------------------------------------------------ */
 
-static void blk_register_buffers(struct virtio_blk *blk)
-{
-	struct guest_memory *mem = blk->vp.mem;
-	unsigned n = (unsigned)((mem->size + FIXED_CHUNK - 1) / FIXED_CHUNK);
-	struct iovec *v = calloc(n, sizeof(*v));
-
-	if (!v)
-		return;
-	for (unsigned i = 0; i < n; i++) {
-		uint64_t off = i * FIXED_CHUNK;
-		v[i] = (struct iovec){ mem->host + off, mem->size - off < FIXED_CHUNK ? mem->size - off
-									   : FIXED_CHUNK };
-	}
-	int r = io_uring_register_buffers(&blk->loop->ring, v, n);
-	free(v);
-	if (r)
-		log_guest_warning(&blk->vp.log_budget, "%s: cannot register guest RAM as fixed buffers "
-				  "(%s): using readv/writev", blk->vp.info.name, strerror(-r));
-	blk->buffers_registered = !r;
-}
-
 static void blk_queue_notify(void *impl, unsigned qi, struct virtq *vq)
 {
 	struct virtio_blk *blk = impl;
 	struct blk_queue *q = &blk->queue[qi];
 
-	if (blk->opt.direct && !blk->buffers_tried) {
-		blk->buffers_tried = true;
-		blk_register_buffers(blk);
-	}
 	q->vq = vq;
 	do {
 		for (;;) {

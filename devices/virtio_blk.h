@@ -1,7 +1,8 @@
 /*
- * virtio-blk on a raw image: every request is one io_uring operation (or one per
- * segment with direct=on and guest RAM as fixed buffers) straight into guest
- * memory; requests complete as their CQEs arrive, interrupts once per batch.
+ * virtio-blk on a raw image: every request is one io_uring operation straight
+ * into guest memory (readv/writev; guest RAM is never pinned up front, so it
+ * stays lazily allocated); requests complete as their CQEs arrive, interrupts
+ * once per batch.
  */
 #ifndef RINGVM_VIRTIO_BLK_H
 #define RINGVM_VIRTIO_BLK_H
@@ -30,7 +31,6 @@ struct virtio_blk {
 	int fd;
 	uint64_t capacity;          /* in 512-byte sectors */
 	bool can_fallocate;         /* a regular file: discard and write zeroes work */
-	bool buffers_tried, buffers_registered;
 	char name[24];
 	unsigned nr_queues;
 	struct blk_queue queue[VIRTIO_MAX_QUEUES];
