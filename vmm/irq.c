@@ -270,6 +270,7 @@ static void source_reset(struct irq_source *src, struct irq_chip *chip, enum irq
 	src->path = path;
 	src->irqfd = src->resamplefd = -1;
 	src->resample_op.complete = resample_done;
+	pthread_mutex_init(&src->level_lock, NULL);
 }
 
 int irq_source_init_pin(struct irq_source *src, struct irq_chip *chip, uint32_t gsi,
@@ -353,19 +354,16 @@ void irq_source_destroy(struct irq_source *src)
 		irq_routing_remove(&src->chip->routing, src->gsi);
 	src->irqfd = src->resamplefd = -1;
 	src->irqfd_assigned = src->has_route = src->irqfd_owned = false;
+	pthread_mutex_destroy(&src->level_lock);
 }
 
-int irq_set_level(struct irq_source *src, bool level)
+/* Hands a new line level to the chip; called with src->level_lock held. */
+static int propagate_level(struct irq_source *src, bool level)
 {
-	bool was = atomic_exchange(&src->asserted, level);
-
 	if (src->chip->mode == IRQCHIP_SPLIT && src->kind == IRQ_KIND_PIN) {
-		if (was != level)
-			ioapic_set_pin(&src->chip->ioapic, gsi_to_pin(src->gsi), level);
+		ioapic_set_pin(&src->chip->ioapic, gsi_to_pin(src->gsi), level);
 		return 0;
 	}
-	if (was == level)
-		return 0;
 	switch (src->path) {
 	case IRQ_PATH_LINE:
 		return kvm_irq_line(src->chip->vm_fd, src->gsi, level);
@@ -380,6 +378,24 @@ int irq_set_level(struct irq_source *src, bool level)
 		return level ? kvm_signal_msi(src->chip->vm_fd, &src->msi) : 0;
 	}
 	return -EINVAL;
+}
+
+int irq_set_level(struct irq_source *src, bool level)
+{
+	int r = 0;
+
+	/*
+	 * Devices raise from their I/O thread and lower from the vCPU thread that
+	 * acknowledged them. Were the exchange and the propagation apart, a raise
+	 * and a lower could reach the chip in the opposite order and leave it
+	 * holding a line the device dropped: an endless level-triggered storm
+	 * that starves the guest's lower vectors, its timer among them.
+	 */
+	pthread_mutex_lock(&src->level_lock);
+	if (atomic_exchange(&src->asserted, level) != level)
+		r = propagate_level(src, level);
+	pthread_mutex_unlock(&src->level_lock);
+	return r;
 }
 
 int irq_trigger(struct irq_source *src, struct loop *via)

@@ -8,6 +8,7 @@
 #define RINGVM_IRQ_H
 
 #include <stdatomic.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -43,6 +44,7 @@ struct irq_source {
 	bool irqfd_owned;                   /* irqfd was created here (not handed in) */
 	bool irqfd_assigned;
 	_Atomic bool asserted;              /* the device's line */
+	pthread_mutex_t level_lock;         /* a level change and its propagation, together */
 	struct loop *loop;                  /* reads resample notifications */
 	struct loop_op resample_op;
 	uint64_t resample_count;
