@@ -3,6 +3,12 @@
 Each test file defines functions named test_*; meson registers each one as its own
 test by asking the file for `--list`, and runs it as `FILE --ringvm BIN CASE`.
 Exit status 77 tells meson a test was skipped (with the reason on stdout).
+
+A test that boots a guest calls need_kvm() first. Where /dev/kvm works the test then
+runs ringvm here; where it does not, ringvm (and every command the test runs beside it
+through the context: ip, strace, kill...) runs in the nested lab's L1 through
+scripts/lab-run, while the test itself stays here at native speed. RINGVM_KVM=native
+or lab forces either (tests/lab/lab.py).
 """
 import argparse
 import os
@@ -11,6 +17,9 @@ import struct
 import subprocess
 import sys
 import traceback
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab"))
+import lab  # noqa: E402
 
 SKIP = 77
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
@@ -25,10 +34,30 @@ class Context:
     def __init__(self, ringvm, guest_elf):
         self.ringvm = ringvm
         self.guest_elf = guest_elf
+        self.in_lab = False     # set by need_kvm() where this machine has no /dev/kvm
+
+    def argv(self, argv):
+        """argv as run where ringvm runs: here, or in the lab's L1."""
+        return lab.wrap(argv) if self.in_lab else list(argv)
+
+    def popen(self, argv, **kw):
+        """subprocess.Popen of argv where ringvm runs; the Popen stands in for it."""
+        return subprocess.Popen(self.argv(argv), **kw)
+
+    def host(self, argv, check=True, **kw):
+        """Runs a helper command (ip, stat, kill...) where ringvm runs; returns its result."""
+        return subprocess.run(self.argv(argv), check=check, capture_output=True, text=True, **kw)
+
+    def kill(self, pid, sig):
+        """Sends sig to a process (of the machine where ringvm runs) by its pid."""
+        if self.in_lab:
+            self.host(["kill", "-%d" % sig, str(pid)])
+        else:
+            os.kill(pid, sig)
 
     def run(self, args, stdin=b"", timeout=60, expect_rc=None):
         """Runs ringvm with args; returns (rc, stdout, stderr) as text, checked for sanitizer reports."""
-        proc = subprocess.run([self.ringvm] + list(args), input=stdin, capture_output=True,
+        proc = subprocess.run(self.argv([self.ringvm] + list(args)), input=stdin, capture_output=True,
                               timeout=timeout)
         out = proc.stdout.decode(errors="replace")
         err = proc.stderr.decode(errors="replace")
@@ -41,7 +70,7 @@ class Context:
 
     def run_wrapped(self, wrapper, args=(), timeout=60):
         """Runs ringvm under a wrapper command (wrapper, then the binary, then args)."""
-        proc = subprocess.run(list(wrapper) + [self.ringvm] + list(args), capture_output=True,
+        proc = subprocess.run(self.argv(list(wrapper) + [self.ringvm] + list(args)), capture_output=True,
                               timeout=timeout, stdin=subprocess.DEVNULL)
         err = proc.stderr.decode(errors="replace")
         check_sanitizers(err)
@@ -68,11 +97,15 @@ def check_sanitizers(stderr_text):
             raise AssertionError("sanitizer report:\n" + stderr_text)
 
 
+_current = []   # the running test's context
+
+
 def need_kvm():
-    if not os.path.exists("/dev/kvm"):
-        raise Skip("/dev/kvm does not exist on this machine")
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        raise Skip("/dev/kvm is not readable and writable by this user")
+    """The test boots guests: from here on its commands run where /dev/kvm works."""
+    ctx = _current[0]
+    if not lab.native_kvm():
+        lab.ensure_shared()
+        ctx.in_lab = True
 
 
 def need_root(why):
@@ -108,6 +141,7 @@ def main(module_globals):
         print("unknown test case %r" % args.case)
         return 2
     ctx = Context(os.path.abspath(args.ringvm), args.guest_elf)
+    _current.append(ctx)
     try:
         tests[args.case](ctx)
     except Skip as why:

@@ -115,8 +115,9 @@ def test_irqlat_guest_histograms(ctx):
 
 def test_irqlat_epoll_peer_serves_the_external_path(ctx):
     need_kvm()
-    proc = subprocess.run([peer_of(ctx), ctx.ringvm, "run", "--", "test=irqlat",
-                           "irqlat.samples=2000", "irqlat.warmup=100", "irqlat.paths=external"],
+    proc = subprocess.run(ctx.argv([peer_of(ctx), ctx.ringvm, "run", "--", "test=irqlat",
+                                    "irqlat.samples=2000", "irqlat.warmup=100",
+                                    "irqlat.paths=external"]),
                           capture_output=True, text=True, timeout=300)
     harness.check_sanitizers(proc.stderr)
     assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)

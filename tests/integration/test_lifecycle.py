@@ -16,7 +16,7 @@ from harness import expect_lines, need_kvm, pvh_kernel
 
 def start(ctx, args, **popen):
     need_kvm()
-    return subprocess.Popen([ctx.ringvm, "run"] + args, **popen)
+    return ctx.popen([ctx.ringvm, "run"] + args, **popen)
 
 
 def wait_for_output(stream, needle, timeout=30):
@@ -88,7 +88,7 @@ def test_sigterm_joins_threads_and_closes_fds(ctx):
     env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "trace")
-        proc = subprocess.Popen(["strace", "-f", "-qq", "-o", log, "-e",
+        proc = ctx.popen(["strace", "-f", "-qq", "-o", log, "-e",
                                  "trace=clone,clone3,exit,exit_group,openat,close,memfd_create,"
                                  "eventfd2,signalfd4,io_uring_setup,ioctl",
                                  ctx.ringvm, "run", "--cpus", "4", "--", "test=input"],
@@ -98,7 +98,7 @@ def test_sigterm_joins_threads_and_closes_fds(ctx):
             wait_for_output(proc.stdout, b"ringvm-guest:", timeout=60)
             time.sleep(0.2)
             ringvm_pid = int(open(log).readline().split()[0])
-            os.kill(ringvm_pid, signal.SIGTERM)
+            ctx.kill(ringvm_pid, signal.SIGTERM)
             rc = proc.wait(timeout=60)
         finally:
             proc.kill()
@@ -195,7 +195,7 @@ def pty_run(ctx, args, keys, expect):
     need_kvm()
     master, slave = os.openpty()
     before = termios.tcgetattr(slave)
-    proc = subprocess.Popen([ctx.ringvm, "run"] + args, stdin=slave, stdout=slave,
+    proc = ctx.popen([ctx.ringvm, "run"] + args, stdin=slave, stdout=slave,
                             stderr=subprocess.PIPE)
     try:
         seen = wait_for_output(master, b"ringvm-guest:")

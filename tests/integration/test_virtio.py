@@ -87,27 +87,28 @@ def test_rng(ctx):
 
 
 @contextlib.contextmanager
-def netns_with_tap(queues=1):
-    """A private network namespace holding tap0 at 10.0.2.1/24; yields the wrapper to run in it."""
+def netns_with_tap(ctx, queues=1):
+    """A private network namespace holding tap0 at 10.0.2.1/24, where ringvm runs; yields
+    the wrapper to run in it."""
     need_root("create a network namespace and a tap")
+    need_kvm()
     ns = "ringvm-test-%d" % os.getpid()
-    subprocess.run(["ip", "netns", "add", ns], check=True)
+    ctx.host(["ip", "netns", "add", ns])
     try:
         mode = ["multi_queue"] if queues > 1 else []
         inns = ["ip", "netns", "exec", ns]
-        subprocess.run(inns + ["ip", "tuntap", "add", "dev", "tap0", "mode", "tap", "vnet_hdr"] + mode,
-                       check=True)
-        subprocess.run(inns + ["ip", "addr", "add", "10.0.2.1/24", "dev", "tap0"], check=True)
-        subprocess.run(inns + ["ip", "link", "set", "tap0", "up"], check=True)
-        subprocess.run(inns + ["ip", "link", "set", "lo", "up"], check=True)
+        ctx.host(inns + ["ip", "tuntap", "add", "dev", "tap0", "mode", "tap", "vnet_hdr"] + mode)
+        ctx.host(inns + ["ip", "addr", "add", "10.0.2.1/24", "dev", "tap0"])
+        ctx.host(inns + ["ip", "link", "set", "tap0", "up"])
+        ctx.host(inns + ["ip", "link", "set", "lo", "up"])
         yield inns
     finally:
-        subprocess.run(["ip", "netns", "del", ns])
+        ctx.host(["ip", "netns", "del", ns], check=False)
 
 
 def test_net_arp_and_ping(ctx):
     need_kvm()
-    with netns_with_tap() as inns:
+    with netns_with_tap(ctx) as inns:
         code, out, err = ctx.run_wrapped(inns, ["run", "--net", "tap=tap0,mac=52:54:00:12:34:56",
                                                 "--", "test=net"], timeout=120)
     assert code == 0, (code, out, err)
@@ -116,7 +117,7 @@ def test_net_arp_and_ping(ctx):
 
 def test_net_multiqueue(ctx):
     need_kvm()
-    with netns_with_tap(queues=2) as inns:
+    with netns_with_tap(ctx, queues=2) as inns:
         code, out, err = ctx.run_wrapped(inns, ["run", "--cpus", "2", "--net", "tap=tap0,queues=2",
                                                 "--", "test=net"], timeout=120)
     assert code == 0, (code, out, err)
@@ -125,7 +126,7 @@ def test_net_multiqueue(ctx):
 
 def test_hostile_chains_break_only_the_device(ctx):
     need_kvm()
-    with tempfile.TemporaryDirectory() as tmp, netns_with_tap() as inns:
+    with tempfile.TemporaryDirectory() as tmp, netns_with_tap(ctx) as inns:
         before = os.urandom(256 * SECTOR)
         disk = image(tmp, "d.img", 256, before)
         code, out, err = ctx.run_wrapped(inns, ["run", "--disk", "path=" + disk, "--rng",
@@ -146,7 +147,7 @@ def test_hostile_chains_break_only_the_device(ctx):
 
 def start(ctx, args):
     need_kvm()
-    return subprocess.Popen([ctx.ringvm, "run"] + args, stdin=subprocess.PIPE,
+    return ctx.popen([ctx.ringvm, "run"] + args, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
