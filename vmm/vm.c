@@ -246,7 +246,7 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 		const char *name;
 	} regions[] = {
 		{ &vm->pio, UART_COM1_BASE, UART_REGS, uart_access, &vm->com1, "com1" },
-		{ &vm->pio, DEBUG_EXIT_PORT, 1, debug_exit_access, &vm->debug_exit, "debug-exit" },
+		{ &vm->pio, DEBUG_EXIT_PORT, DEBUG_EXIT_PORTS, debug_exit_access, &vm->debug_exit, "debug-exit" },
 		{ &vm->pio, I8042_DATA_PORT, 1, i8042_data_access, &vm->reset, "i8042-data" },
 		{ &vm->pio, I8042_COMMAND_PORT, 1, i8042_command_access, &vm->reset, "i8042-command" },
 		{ &vm->pio, FDT_ACPI_SLEEP_PORT, 2, acpi_sleep_access, &vm->sleep, "acpi-sleep" },
