@@ -6,11 +6,16 @@ void debug_exit_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
 {
 	struct debug_exit *dev = opaque;
 
-	(void)offset;
 	if (!is_write) {
 		memset(data, 0, len);
 		return;
 	}
-	/* A wider write still carries its status in the low byte. */
+	/*
+	 * The region is 4 ports wide only so that a wide write at 0xf4 reaches it;
+	 * a write that starts at 0xf5-0xf7 carries no status and is ignored.
+	 */
+	if (offset)
+		return;
+	/* Little-endian: a 2- or 4-byte write's low byte is data[0]. */
 	dev->on_exit(dev->ctx, data[0]);
 }

@@ -1,18 +1,19 @@
-/* The debug-exit port: a one-byte write ends the VM with that byte as its status. */
+/* The debug-exit port: a 1-, 2- or 4-byte write ends the VM with its low byte as the status. */
 #ifndef RINGVM_DEBUG_EXIT_H
 #define RINGVM_DEBUG_EXIT_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define DEBUG_EXIT_PORT 0xf4      /* where QEMU's isa-debug-exit is usually put, too */
+#define DEBUG_EXIT_PORT  0xf4     /* where QEMU's isa-debug-exit is usually put, too */
+#define DEBUG_EXIT_PORTS 4        /* a 4-byte out (QEMU's iosize=4) spans 0xf4-0xf7 */
 
 struct debug_exit {
 	void (*on_exit)(void *ctx, int status);
 	void *ctx;
 };
 
-/* Bus handler: writes call on_exit with the written byte; reads return 0. */
+/* Bus handler: a write at the port calls on_exit with its low byte; reads return 0. */
 void debug_exit_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@
 #define SEG_MAX             126         /* data buffers per request: the queue, less header and status */
 #define CONFIG_SIZE         60
 #define MAX_RANGE_SECTORS   0x3fffff
+#define ZERO_BUF            (256u << 10)    /* zero pages, never touched: no memory */
+#define ZERO_IOVS           16              /* so one write of zeroes is up to 4 MiB */
 
 #define F_SEG_MAX           (1ULL << 2)
 #define F_RO                (1ULL << 5)
@@ -30,6 +33,10 @@
 
 enum { T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8, T_DISCARD = 11, T_WRITE_ZEROES = 13 };
 enum { S_OK = 0, S_IOERR = 1, S_UNSUPP = 2 };
+#define RANGE_F_UNMAP       1u
+
+/* What a request's operation in flight is: it decides how a completion continues. */
+enum step { STEP_ONE, STEP_DATA, STEP_FALLOCATE, STEP_FILL };
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -38,12 +45,15 @@ struct blk_request {
 	struct loop_op op;          /* every SQE of the request completes here */
 	struct virtq_chain chain;
 	uint32_t type;
+	enum step step;
+	int falloc_mode;            /* STEP_FALLOCATE's mode */
+	bool unmap;                 /* WRITE_ZEROES may deallocate */
 	uint64_t offset;            /* bytes into the image */
 	unsigned generation;
 	uint8_t *status;            /* the last writable byte */
 	struct iovec data[VIRTQ_CHAIN_MAX];
 	unsigned nr_data;
-	uint64_t data_len;
+	uint64_t data_len;          /* DISCARD and WRITE_ZEROES: the range's bytes */
 	uint64_t done;              /* bytes transferred so far */
 	uint64_t skipped;           /* of those, the bytes data[] was already advanced past */
 	unsigned ops_left;
@@ -105,6 +115,45 @@ static void request_complete(struct blk_request *r, uint8_t status, uint32_t wri
 }
 
 static void request_submit(struct blk_request *r);
+static void request_submit_range(struct blk_request *r);
+
+/* Queues what a completed operation leaves to do; false if the request is finished. */
+static bool request_continue(struct blk_request *r, int res)
+{
+	struct virtio_blk *blk = r->queue->blk;
+
+	switch (r->step) {
+	case STEP_ONE:
+		return false;
+	case STEP_DATA:
+	case STEP_FILL:
+		/* A short transfer (rare, but allowed) continues where it stopped. */
+		if (r->error || r->done >= r->data_len || res <= 0)
+			return false;
+		if (r->step == STEP_DATA)
+			request_submit(r);
+		else
+			request_submit_range(r);
+		return true;
+	case STEP_FALLOCATE:
+		/*
+		 * 9p, NFS, overlayfs: a mode the file system lacks is no fault of the
+		 * guest's. Never asked again; this request goes the next way.
+		 */
+		if (r->error != -EOPNOTSUPP)
+			return false;
+		r->error = 0;
+		if (r->falloc_mode & FALLOC_FL_PUNCH_HOLE)
+			blk->punch_hole = false;
+		else
+			blk->zero_range = false;
+		if (r->type == T_DISCARD)
+			return false;       /* a hint: nothing more is owed */
+		request_submit_range(r);
+		return true;
+	}
+	return false;
+}
 
 static void request_cqe(struct loop_op *op, int res, unsigned flags)
 {
@@ -119,14 +168,12 @@ static void request_cqe(struct loop_op *op, int res, unsigned flags)
 	if (--r->ops_left)
 		return;
 	r->queue->in_flight--;
-	bool data_op = r->type == T_IN || r->type == T_OUT;
-	/* A short transfer (rare, but allowed) continues where it stopped. */
-	if (data_op && !r->error && r->done < r->data_len && res > 0 && r->generation == blk->generation) {
+	if (r->generation == blk->generation && request_continue(r, res)) {
 		r->queue->in_flight++;
-		request_submit(r);
 		return;
 	}
-	uint8_t status = r->error || (data_op && r->done != r->data_len) ? S_IOERR : S_OK;
+	bool counted = r->step == STEP_DATA || r->step == STEP_FILL;
+	uint8_t status = r->error || (counted && r->done != r->data_len) ? S_IOERR : S_OK;
 	request_complete(r, status, r->type == T_IN && status == S_OK ? (uint32_t)r->data_len : 0);
 	blk_in_flight_ended(blk);
 }
@@ -145,12 +192,46 @@ static void request_submit(struct blk_request *r)
 	r->data[first].iov_base = (uint8_t *)r->data[first].iov_base + skip;
 	r->data[first].iov_len -= skip;
 	r->skipped = r->done;
+	r->step = STEP_DATA;
 	struct io_uring_sqe *sqe = loop_sqe(blk->loop, &r->op);
 	if (write)
 		io_uring_prep_writev(sqe, blk->fd, &r->data[first], r->nr_data - first, offset);
 	else
 		io_uring_prep_readv(sqe, blk->fd, &r->data[first], r->nr_data - first, offset);
 	r->ops_left = 1;
+}
+
+/*
+ * Queues the next operation of a DISCARD or WRITE_ZEROES over what is left of its
+ * range, the best way the file system still offers: WRITE_ZEROES deallocates only
+ * where the driver allowed it, and writes zeroes where nothing else works.
+ */
+static void request_submit_range(struct blk_request *r)
+{
+	struct virtio_blk *blk = r->queue->blk;
+	uint64_t offset = r->offset + r->done, left = r->data_len - r->done;
+	struct io_uring_sqe *sqe = loop_sqe(blk->loop, &r->op);
+	int mode = 0;
+
+	r->ops_left = 1;
+	if (r->type == T_DISCARD || (r->unmap && blk->punch_hole))
+		mode = FALLOC_FL_PUNCH_HOLE;
+	else if (blk->zero_range)
+		mode = FALLOC_FL_ZERO_RANGE;
+	if (mode) {
+		r->step = STEP_FALLOCATE;
+		r->falloc_mode = mode | FALLOC_FL_KEEP_SIZE;
+		io_uring_prep_fallocate(sqe, blk->fd, r->falloc_mode, offset, left);
+		return;
+	}
+	r->step = STEP_FILL;
+	r->nr_data = 0;
+	while (left && r->nr_data < ZERO_IOVS) {
+		size_t n = left < ZERO_BUF ? (size_t)left : ZERO_BUF;
+		r->data[r->nr_data++] = (struct iovec){ .iov_base = blk->zeroes, .iov_len = n };
+		left -= n;
+	}
+	io_uring_prep_writev(sqe, blk->fd, r->data, r->nr_data, offset);
 }
 
 /* Collects data buffers: writable ones but the status byte (IN), readable ones past the header. */
@@ -208,6 +289,7 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 	const struct iovec *last = &c->iov[c->nr_out + c->nr_in - 1];
 	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
 	r->type = hdr.type;
+	r->step = STEP_ONE;
 	r->generation = blk->generation;
 	r->done = r->skipped = 0;
 	r->error = 0;
@@ -260,23 +342,33 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 	case T_WRITE_ZEROES: {
 		struct blk_range range;
 		bool zeroes = hdr.type == T_WRITE_ZEROES;
-		if (c->out_len < sizeof(hdr) + sizeof(range) || !blk->can_fallocate) {
-			request_complete(r, blk->can_fallocate ? S_IOERR : S_UNSUPP, 0);
+		if (!(zeroes ? blk->write_zeroes : blk->discard)) {
+			request_complete(r, S_UNSUPP, 0);
+			return true;
+		}
+		if (c->out_len < sizeof(hdr) + sizeof(range)) {
+			request_complete(r, S_IOERR, 0);
 			return true;
 		}
 		virtq_chain_read(c, sizeof(hdr), &range, sizeof(range));
 		/* Only WRITE_ZEROES may ask to unmap; no other flag is defined. */
-		if (blk->opt.readonly || (range.flags & ~(zeroes ? 1u : 0u)) ||
-		    range.sectors > MAX_RANGE_SECTORS || !in_bounds(blk, range.sector, range.sectors)) {
-			request_complete(r, range.flags && !blk->opt.readonly ? S_UNSUPP : S_IOERR, 0);
+		if (range.flags & ~(zeroes ? RANGE_F_UNMAP : 0u)) {
+			request_complete(r, S_UNSUPP, 0);
 			return true;
 		}
-		int mode = FALLOC_FL_KEEP_SIZE |
-			   (zeroes && !(range.flags & 1) ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE);
-		struct io_uring_sqe *sqe = loop_sqe(blk->loop, &r->op);
-		io_uring_prep_fallocate(sqe, blk->fd, mode, range.sector * SECTOR,
-					(uint64_t)range.sectors * SECTOR);
-		r->ops_left = 1;
+		if (range.sectors > MAX_RANGE_SECTORS || !in_bounds(blk, range.sector, range.sectors)) {
+			request_complete(r, S_IOERR, 0);
+			return true;
+		}
+		/* A discard the file system cannot do is a hint not taken: still a success. */
+		if (!range.sectors || (!zeroes && !blk->punch_hole)) {
+			request_complete(r, S_OK, 0);
+			return true;
+		}
+		r->offset = range.sector * SECTOR;
+		r->data_len = (uint64_t)range.sectors * SECTOR;
+		r->unmap = range.flags & RANGE_F_UNMAP;
+		request_submit_range(r);
 		break;
 	}
 	default:
@@ -368,61 +460,101 @@ static const struct virtio_device_ops blk_ops = {
 	.reset = blk_reset,
 };
 
-static int blk_open(struct virtio_blk *blk, struct error *err)
+/*
+ * Whether the file system punches holes, asked without changing the image: past
+ * the end of the file, with the size kept, there is nothing to punch.
+ */
+static bool blk_probe_punch_hole(int fd, uint64_t size)
 {
-	const char *path = blk->opt.path;
-	int flags = (blk->opt.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (blk->opt.direct ? O_DIRECT : 0);
-	struct stat st;
-
-	blk->fd = open(path, flags);
-	if (blk->fd < 0) {
-		int e = errno;
-		return error_set(err, e, "cannot open disk '%s': %s%s", path, strerror(e),
-				 (e == EACCES || e == EROFS) && !blk->opt.readonly ? " (readonly=on?)" : "");
-	}
-	if (fstat(blk->fd, &st))
-		return error_sys(err, errno, "cannot stat disk '%s'", path);
-	uint64_t size = (uint64_t)st.st_size;
-	if (S_ISBLK(st.st_mode)) {
-		if (ioctl(blk->fd, BLKGETSIZE64, &size))
-			return error_sys(err, errno, "cannot size disk '%s'", path);
-	} else if (!S_ISREG(st.st_mode)) {
-		return error_set(err, EINVAL, "disk '%s' is neither a file nor a block device", path);
-	}
-	if (size < SECTOR)
-		return error_set(err, EINVAL, "disk '%s' is smaller than one 512-byte sector", path);
-	/* Two VMs writing one image corrupt it: refuse, as QEMU does. */
-	if (flock(blk->fd, (blk->opt.readonly ? LOCK_SH : LOCK_EX) | LOCK_NB))
-		return error_set(err, errno, "disk '%s' is in use by another process", path);
-	blk->capacity = size / SECTOR;
-	blk->can_fallocate = S_ISREG(st.st_mode);
-	return 0;
+	return !fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)size, SECTOR);
 }
 
-int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, unsigned nr_vcpus,
-		    unsigned index, struct guest_memory *mem, struct irq_chip *chip,
-		    struct loop *loop, int vm_fd, struct error *err)
+int virtio_blk_open(struct blk_image *img, const struct disk_config *opt, struct error *err)
+{
+	const char *path = opt->path;
+	int flags = (opt->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (opt->direct ? O_DIRECT : 0);
+	struct stat st;
+	int r = 0;
+
+	*img = (struct blk_image){ .fd = open(path, flags) };
+	if (img->fd < 0) {
+		int e = errno;
+		return error_set(err, e, "cannot open disk '%s': %s%s", path, strerror(e),
+				 (e == EACCES || e == EROFS) && !opt->readonly ? " (readonly=on?)" : "");
+	}
+	if (fstat(img->fd, &st)) {
+		r = error_sys(err, errno, "cannot stat disk '%s'", path);
+		goto fail;
+	}
+	uint64_t size = (uint64_t)st.st_size;
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(img->fd, BLKGETSIZE64, &size)) {
+			r = error_sys(err, errno, "cannot size disk '%s'", path);
+			goto fail;
+		}
+	} else if (!S_ISREG(st.st_mode)) {
+		r = error_set(err, EINVAL, "disk '%s' is neither a file nor a block device", path);
+		goto fail;
+	}
+	if (size < SECTOR) {
+		r = error_set(err, EINVAL, "disk '%s' is smaller than one 512-byte sector", path);
+		goto fail;
+	}
+	/* Two VMs writing one image corrupt it: refuse, as QEMU does. */
+	if (flock(img->fd, (opt->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
+		r = error_set(err, errno, "disk '%s' is in use by another process", path);
+		goto fail;
+	}
+	img->capacity = size / SECTOR;
+	img->write_zeroes = S_ISREG(st.st_mode) && !opt->readonly;
+	img->punch_hole = img->write_zeroes && blk_probe_punch_hole(img->fd, size);
+	/* Not probed: zeroing even past the end allocates blocks there. Its first use tells. */
+	img->zero_range = img->write_zeroes;
+	return 0;
+fail:
+	virtio_blk_close(img);
+	return r;
+}
+
+void virtio_blk_close(struct blk_image *img)
+{
+	if (img->fd >= 0)
+		close(img->fd);
+	img->fd = -1;
+}
+
+int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struct blk_image *img,
+		    unsigned nr_vcpus, unsigned index, struct guest_memory *mem,
+		    struct irq_chip *chip, struct loop *loop, int vm_fd, struct error *err)
 {
 	memset(blk, 0, sizeof(*blk));
-	blk->fd = -1;
+	blk->fd = img->fd;
+	img->fd = -1;
 	blk->opt = *opt;
 	blk->loop = loop;
-	int r = blk_open(blk, err);
-	if (r)
-		return r;
+	blk->capacity = img->capacity;
+	blk->write_zeroes = img->write_zeroes;
+	blk->discard = blk->punch_hole = img->punch_hole;
+	blk->zero_range = img->zero_range;
+	if (blk->write_zeroes) {
+		void *zeroes = mmap(NULL, ZERO_BUF, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (zeroes == MAP_FAILED)
+			return error_sys(err, errno, "cannot map zeroes for virtio-blk %u", index);
+		blk->zeroes = zeroes;
+	}
 	blk->nr_queues = opt->queues ? opt->queues : (nr_vcpus < VIRTIO_MAX_QUEUES ? nr_vcpus : VIRTIO_MAX_QUEUES);
 	for (unsigned i = 0; i < blk->nr_queues; i++)
 		blk->queue[i] = (struct blk_queue){ .blk = blk, .index = i,
 						    .notify_work.run = blk_queue_notify_batch };
 	snprintf(blk->name, sizeof(blk->name), "virtio-blk %u", index);
 	uint64_t features = F_SEG_MAX | F_BLK_SIZE | F_FLUSH |
-			    (blk->can_fallocate ? F_DISCARD | F_WRITE_ZEROES : 0) |
+			    (blk->discard ? F_DISCARD : 0) | (blk->write_zeroes ? F_WRITE_ZEROES : 0) |
 			    (opt->readonly ? F_RO : 0) | (blk->nr_queues > 1 ? F_MQ : 0);
 	struct virtio_device_info info = {
 		.name = blk->name, .type = VIRTIO_ID_BLOCK, .pci_class = 0x018000,
 		.features = features, .num_queues = blk->nr_queues, .config_size = CONFIG_SIZE,
 	};
-	r = virtio_pci_init(&blk->vp, &info, &blk_ops, blk, mem, chip, loop, vm_fd);
+	int r = virtio_pci_init(&blk->vp, &info, &blk_ops, blk, mem, chip, loop, vm_fd);
 	return r ? error_sys(err, -r, "cannot create virtio-blk %u", index) : 0;
 }
 
@@ -436,6 +568,8 @@ void virtio_blk_destroy(struct virtio_blk *blk)
 			free(r);
 		}
 	}
+	if (blk->zeroes)
+		munmap(blk->zeroes, ZERO_BUF);
 	if (blk->fd >= 0)
 		close(blk->fd);
 }

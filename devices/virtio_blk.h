@@ -25,12 +25,23 @@ struct blk_queue {
 	unsigned in_flight;
 };
 
+/* A disk image, opened, locked and sized before the VM exists, and what its file system can do. */
+struct blk_image {
+	int fd;                     /* -1 once virtio_blk_init has it, or after a failed open */
+	uint64_t capacity;          /* in 512-byte sectors */
+	bool write_zeroes;          /* a regular file opened read-write: WRITE_ZEROES is offered */
+	bool punch_hole;            /* FALLOC_FL_PUNCH_HOLE works: DISCARD is offered */
+	bool zero_range;            /* FALLOC_FL_ZERO_RANGE is tried until it fails with EOPNOTSUPP */
+};
+
 struct virtio_blk {
 	struct virtio_pci vp;
 	struct disk_config opt;
 	int fd;
 	uint64_t capacity;          /* in 512-byte sectors */
-	bool can_fallocate;         /* a regular file: discard and write zeroes work */
+	bool write_zeroes, discard; /* offered to the driver */
+	bool punch_hole, zero_range;    /* cleared when the file system turns out to lack them */
+	void *zeroes;               /* read-only zero pages: WRITE_ZEROES where fallocate cannot */
 	char name[24];
 	unsigned nr_queues;
 	struct blk_queue queue[VIRTIO_MAX_QUEUES];
@@ -40,10 +51,16 @@ struct virtio_blk {
 	struct loop *loop;
 };
 
-/* Opens the image and builds the device. */
-int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, unsigned nr_vcpus,
-		    unsigned index, struct guest_memory *mem, struct irq_chip *chip,
-		    struct loop *loop, int vm_fd, struct error *err);
+/* Opens, locks and sizes opt's image and probes its file system; needs no VM. */
+int virtio_blk_open(struct blk_image *img, const struct disk_config *opt, struct error *err);
+
+/* Closes an image that no device took. */
+void virtio_blk_close(struct blk_image *img);
+
+/* Builds the device on img, which it takes (img->fd becomes -1) whether or not it succeeds. */
+int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struct blk_image *img,
+		    unsigned nr_vcpus, unsigned index, struct guest_memory *mem,
+		    struct irq_chip *chip, struct loop *loop, int vm_fd, struct error *err);
 
 /* Closes the image; the I/O thread must have stopped. */
 void virtio_blk_destroy(struct virtio_blk *blk);

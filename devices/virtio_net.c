@@ -388,23 +388,47 @@ static int tap_open(const char *name, bool multi_queue, struct error *err)
 	return fd;
 }
 
-int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, unsigned index,
-		    struct guest_memory *mem, struct irq_chip *chip, struct loop *loop, int vm_fd,
-		    struct error *err)
+int virtio_net_open(struct net_tap *tap, const struct net_config *cfg, struct error *err)
+{
+	tap->pairs = cfg->queue_pairs ? cfg->queue_pairs : 1;
+	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
+		tap->fds[i] = -1;
+	if (tap->pairs > NET_MAX_PAIRS)
+		return error_set(err, EINVAL, "--net: at most %d queue pairs", NET_MAX_PAIRS);
+	for (unsigned i = 0; i < tap->pairs; i++) {
+		int fd = tap_open(cfg->tap, tap->pairs > 1, err);
+		if (fd < 0) {
+			virtio_net_close(tap);
+			return fd;
+		}
+		tap->fds[i] = fd;
+	}
+	return 0;
+}
+
+void virtio_net_close(struct net_tap *tap)
+{
+	for (unsigned i = 0; i < NET_MAX_PAIRS; i++) {
+		if (tap->fds[i] >= 0)
+			close(tap->fds[i]);
+		tap->fds[i] = -1;
+	}
+}
+
+int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, struct net_tap *tap,
+		    unsigned index, struct guest_memory *mem, struct irq_chip *chip,
+		    struct loop *loop, int vm_fd, struct error *err)
 {
 	memset(net, 0, sizeof(*net));
 	net->cfg = *cfg;
 	net->loop = loop;
-	net->pairs = cfg->queue_pairs ? cfg->queue_pairs : 1;
-	if (net->pairs > NET_MAX_PAIRS)
-		return error_set(err, EINVAL, "--net: at most %d queue pairs", NET_MAX_PAIRS);
-	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
-		net->fds[i] = -1;
+	net->pairs = tap->pairs;
+	for (unsigned i = 0; i < NET_MAX_PAIRS; i++) {
+		net->fds[i] = tap->fds[i];
+		tap->fds[i] = -1;
+	}
 	for (unsigned i = 0; i < net->pairs; i++) {
-		int fd = tap_open(cfg->tap, net->pairs > 1, err);
-		if (fd < 0)
-			return fd;
-		net->fds[i] = fd;
+		int fd = net->fds[i];
 		net->rx[i] = (struct net_rx){ .net = net, .index = i, .fd = fd,
 					      .read_op.complete = rx_read_done,
 					      .notify_work.run = rx_notify_batch };

@@ -55,6 +55,12 @@ struct net_tx {
 	struct loop_work notify_work;
 };
 
+/* A tap attached once per queue pair, before the VM exists. */
+struct net_tap {
+	unsigned pairs;
+	int fds[NET_MAX_PAIRS];     /* -1 once virtio_net_init has them */
+};
+
 struct virtio_net {
 	struct virtio_pci vp;
 	struct net_config cfg;
@@ -71,10 +77,16 @@ struct virtio_net {
 	char name[24];
 };
 
-/* Attaches to tap cfg->tap (made if absent) and builds the device. */
-int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, unsigned index,
-		    struct guest_memory *mem, struct irq_chip *chip, struct loop *loop, int vm_fd,
-		    struct error *err);
+/* Attaches to tap cfg->tap (made if absent) once per queue pair; needs no VM. */
+int virtio_net_open(struct net_tap *tap, const struct net_config *cfg, struct error *err);
+
+/* Closes a tap that no device took. */
+void virtio_net_close(struct net_tap *tap);
+
+/* Builds the device on tap, which it takes (its fds become -1) whether or not it succeeds. */
+int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, struct net_tap *tap,
+		    unsigned index, struct guest_memory *mem, struct irq_chip *chip,
+		    struct loop *loop, int vm_fd, struct error *err);
 
 /* Closes the tap; the I/O thread must have stopped. */
 void virtio_net_destroy(struct virtio_net *net);

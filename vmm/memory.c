@@ -29,17 +29,33 @@ static uint64_t host_ram_bytes(void)
 	return (uint64_t)si.totalram * si.mem_unit;
 }
 
-int guest_memory_create(struct guest_memory *mem, uint64_t size, struct error *err)
+void guest_memory_layout(struct guest_memory *mem, uint64_t size)
+{
+	*mem = (struct guest_memory){ .size = size };
+	mem->nr_regions = memory_layout(size, mem->regions);
+}
+
+int memory_check_host(uint64_t size, struct error *err)
 {
 	char want[32];
 	uint64_t host = host_ram_bytes();
 
-	*mem = (struct guest_memory){ 0 };
 	/* RAM is touched lazily, so an oversized guest would fail much later, in the guest. */
 	if (size > host)
 		return error_set(err, ENOMEM, "--memory %s is more than the host's %llu MiB of RAM",
 				 size_format(size, want, sizeof(want)),
 				 (unsigned long long)(host >> 20));
+	return 0;
+}
+
+int guest_memory_create(struct guest_memory *mem, uint64_t size, struct error *err)
+{
+	char want[32];
+
+	*mem = (struct guest_memory){ 0 };
+	int r = memory_check_host(size, err);
+	if (r)
+		return r;
 	/*
 	 * Anonymous memory, 2 MiB aligned so that guest and host addresses agree modulo
 	 * a huge page: THP can then back it, and KVM map it, in 2 MiB pages. (shmem,

@@ -46,6 +46,12 @@ struct e820_entry {
 /* Splits size bytes of RAM around the MMIO hole; returns the number of regions. */
 unsigned memory_layout(uint64_t size, struct mem_region regions[MEM_MAX_REGIONS]);
 
+/* Describes size bytes of guest RAM without mapping any: enough to check addresses against. */
+void guest_memory_layout(struct guest_memory *mem, uint64_t size);
+
+/* Refuses a guest RAM size beyond the host's RAM. */
+int memory_check_host(uint64_t size, struct error *err);
+
 /* Maps size bytes of zeroed RAM, huge pages advised (refused beyond the host's RAM). */
 int guest_memory_create(struct guest_memory *mem, uint64_t size, struct error *err);
 

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmm/acpi.h"
@@ -176,11 +178,6 @@ static int vm_add_irq_test(struct vm *vm, struct error *err)
 	int r = iothread_init(&vm->iothread1, "io1", vm_iothread_failed, vm, err);
 	if (r)
 		return r;
-	for (int i = 0; i < 2; i++) {
-		int fd = vm->cfg.irq_test_fds[i];
-		if (fd >= 0 && fcntl(fd, F_GETFD) < 0)
-			return error_set(err, EBADF, "--irq-test-fds: fd %d is not open", fd);
-	}
 	struct loop *loops[IRQ_TEST_CHANNELS] = { &vm->loop, &vm->iothread1.loop };
 	irq_test_init(&vm->irq_test, &vm->irq, vm->kvm.vm_fd, loops, vm->cfg.irq_test_fds[0],
 		      vm->cfg.irq_test_fds[1]);
@@ -201,8 +198,8 @@ static int vm_add_virtio(struct vm *vm, struct error *err)
 	}
 	for (unsigned i = 0; i < vm->cfg.nr_disks; i++) {
 		struct virtio_blk *blk = &vm->disks[i];
-		r = virtio_blk_init(blk, &vm->cfg.disks[i], vm->cfg.cpus, i, &vm->mem, &vm->irq,
-				    &vm->loop, vm->kvm.vm_fd, err);
+		r = virtio_blk_init(blk, &vm->cfg.disks[i], &vm->disk_images[i], vm->cfg.cpus, i,
+				    &vm->mem, &vm->irq, &vm->loop, vm->kvm.vm_fd, err);
 		vm->nr_disks = i + 1;     /* even half-built: destroy closes what it opened */
 		if (r)
 			return r;
@@ -216,8 +213,8 @@ static int vm_add_virtio(struct vm *vm, struct error *err)
 	}
 	for (unsigned i = 0; i < vm->cfg.nr_nets; i++) {
 		struct virtio_net *net = &vm->nets[i];
-		r = virtio_net_init(net, &vm->cfg.nets[i], i, &vm->mem, &vm->irq, &vm->loop,
-				    vm->kvm.vm_fd, err);
+		r = virtio_net_init(net, &vm->cfg.nets[i], &vm->taps[i], i, &vm->mem, &vm->irq,
+				    &vm->loop, vm->kvm.vm_fd, err);
 		vm->nr_nets = i + 1;
 		if (r)
 			return r;
@@ -246,7 +243,7 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 		const char *name;
 	} regions[] = {
 		{ &vm->pio, UART_COM1_BASE, UART_REGS, uart_access, &vm->com1, "com1" },
-		{ &vm->pio, DEBUG_EXIT_PORT, 1, debug_exit_access, &vm->debug_exit, "debug-exit" },
+		{ &vm->pio, DEBUG_EXIT_PORT, DEBUG_EXIT_PORTS, debug_exit_access, &vm->debug_exit, "debug-exit" },
 		{ &vm->pio, I8042_DATA_PORT, 1, i8042_data_access, &vm->reset, "i8042-data" },
 		{ &vm->pio, I8042_COMMAND_PORT, 1, i8042_command_access, &vm->reset, "i8042-command" },
 		{ &vm->pio, FDT_ACPI_SLEEP_PORT, 2, acpi_sleep_access, &vm->sleep, "acpi-sleep" },
@@ -284,9 +281,14 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 	return vm->cfg.kernel ? 0 : vm_add_irq_test(vm, err);
 }
 
-/* Reads the kernel early: a bad file is reported before any KVM resource is taken. */
-static int vm_read_kernel(struct vm *vm, struct error *err)
+/*
+ * Reads the kernel and initrd and checks them against the RAM the guest will have,
+ * which need not exist yet: a bad file is reported before any KVM resource is taken.
+ */
+static int vm_check_kernel(struct vm *vm, struct error *err)
 {
+	struct guest_memory layout;
+
 	vm->image = (struct boot_image){
 		.data = builtin_guest_elf, .size = builtin_guest_elf_size, .name = "built-in guest",
 	};
@@ -295,7 +297,66 @@ static int vm_read_kernel(struct vm *vm, struct error *err)
 		r = boot_image_read(vm->cfg.kernel, "kernel", vm->cfg.memory, &vm->image, err);
 	if (!r && vm->cfg.initrd)
 		r = boot_image_read(vm->cfg.initrd, "initrd", vm->cfg.memory, &vm->initrd, err);
-	return r;
+	if (r)
+		return r;
+	guest_memory_layout(&layout, vm->cfg.memory);
+	if ((r = boot_parse_kernel(&vm->image, &layout, &vm->boot, err)) ||
+	    (vm->initrd.data && (r = boot_place_initrd(&vm->initrd, &layout, &vm->boot, err))))
+		return r;
+	if (!(vm->cmdline = vm_build_cmdline(&vm->cfg)))
+		return error_set(err, ENOMEM, "out of memory for the kernel command line");
+	return boot_check_cmdline(&vm->boot, vm->cmdline, err);
+}
+
+/* --dump-dtb: a file that could be written, checked without creating or truncating it. */
+static int vm_check_dump_dtb(const char *path, struct error *err)
+{
+	struct stat st;
+
+	if (!stat(path, &st)) {
+		if (S_ISDIR(st.st_mode))
+			return error_sys(err, EISDIR, "cannot write the device tree to '%s'", path);
+		if (access(path, W_OK))
+			return error_sys(err, errno, "cannot write the device tree to '%s'", path);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return error_sys(err, errno, "cannot write the device tree to '%s'", path);
+	char *copy = strdup(path);
+	if (!copy)
+		return error_set(err, ENOMEM, "out of memory");
+	/* A missing file is made in its directory, which must exist and take new files. */
+	const char *dir = dirname(copy);
+	int e = stat(dir, &st) ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR
+		: access(dir, W_OK | X_OK) ? errno : 0;
+	free(copy);
+	return e ? error_sys(err, e, "cannot write the device tree to '%s'", path) : 0;
+}
+
+/*
+ * Everything that depends only on what the user asked for, checked before /dev/kvm
+ * is opened: on a host without KVM, a mistake is still reported as that mistake.
+ * Disk images are opened (and locked) and taps attached here, kept for the devices.
+ */
+static int vm_check_input(struct vm *vm, struct error *err)
+{
+	const struct vm_config *cfg = &vm->cfg;
+	int r;
+
+	if ((r = memory_check_host(cfg->memory, err)) || (r = vm_check_kernel(vm, err)))
+		return r;
+	for (unsigned i = 0; i < cfg->nr_disks; i++)
+		if ((r = virtio_blk_open(&vm->disk_images[i], &cfg->disks[i], err)))
+			return r;
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
+		if ((r = virtio_net_open(&vm->taps[i], &cfg->nets[i], err)))
+			return r;
+	for (int i = 0; !cfg->kernel && i < 2; i++) {
+		int fd = cfg->irq_test_fds[i];
+		if (fd >= 0 && fcntl(fd, F_GETFD) < 0)
+			return error_set(err, EBADF, "--irq-test-fds: fd %d is not open", fd);
+	}
+	return cfg->dump_dtb ? vm_check_dump_dtb(cfg->dump_dtb, err) : 0;
 }
 
 static int vm_load_kernel(struct vm *vm, struct error *err)
@@ -310,21 +371,17 @@ static int vm_load_kernel(struct vm *vm, struct error *err)
 	boot_image_free(&vm->initrd);
 	if (r)
 		return r;
-	char *cmdline = vm_build_cmdline(&vm->cfg);
 	vm->fdt = malloc(FDT_MAX_SIZE);
-	if (!cmdline || !vm->fdt) {
-		free(cmdline);
+	if (!vm->fdt)
 		return error_set(err, ENOMEM, "out of memory for the boot data");
-	}
 	/* The machine description first: the ACPI tables and the memory map are read from it. */
 	struct machine_facts facts = {
-		.mem = &vm->mem, .cpus = vm->cfg.cpus, .cmdline = cmdline,
+		.mem = &vm->mem, .cpus = vm->cfg.cpus, .cmdline = vm->cmdline,
 		.initrd_addr = vm->boot.initrd_addr, .initrd_size = vm->boot.initrd_size,
 	};
 	if (!(r = fdt_build(&facts, vm->fdt, err)) &&
 	    !(r = acpi_build(vm->fdt, &vm->mem, vm->irq.mode == IRQCHIP_SPLIT, err)))
-		r = boot_write_info(&vm->boot, &vm->mem, vm->fdt, ACPI_RSDP, cmdline, err);
-	free(cmdline);
+		r = boot_write_info(&vm->boot, &vm->mem, vm->fdt, ACPI_RSDP, vm->cmdline, err);
 	return r;
 }
 
@@ -343,8 +400,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 	bus_init(&vm->mmio, "mmio");
 	vm->control_op.complete = vm_control_done;
 	vm->signal_op.complete = vm_signal_done;
+	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
+		vm->disk_images[i].fd = -1;
+	for (unsigned i = 0; i < CONFIG_MAX_NETS; i++)
+		for (unsigned j = 0; j < NET_MAX_PAIRS; j++)
+			vm->taps[i].fds[j] = -1;
 
-	if ((r = vm_read_kernel(vm, err)) || (r = vm_block_signals(vm, err)) ||
+	if ((r = vm_check_input(vm, err)) || (r = vm_block_signals(vm, err)) ||
 	    (r = kvm_open(&vm->kvm, err)))
 		return r;
 	if ((r = kvm_create_vm(&vm->kvm, err)))
@@ -435,8 +497,15 @@ void vm_destroy(struct vm *vm)
 	/* vm_run joined every thread; after a failed vm_create none was started. */
 	boot_image_free(&vm->image);
 	boot_image_free(&vm->initrd);
+	free(vm->cmdline);
+	vm->cmdline = NULL;
 	free(vm->fdt);
 	vm->fdt = NULL;
+	/* What vm_check_input opened for devices never built. */
+	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
+		virtio_blk_close(&vm->disk_images[i]);
+	for (unsigned i = 0; i < CONFIG_MAX_NETS; i++)
+		virtio_net_close(&vm->taps[i]);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);

@@ -57,7 +57,10 @@ struct vm {
 	unsigned nr_vcpus;
 	struct boot_image image;    /* the kernel, from reading until it is loaded */
 	struct boot_image initrd;
-	struct boot_entry boot;
+	struct boot_entry boot;     /* from vm_check_input: the kernel as parsed, before any KVM */
+	char *cmdline;
+	struct blk_image disk_images[CONFIG_MAX_DISKS];     /* opened before KVM, taken by the disks */
+	struct net_tap taps[CONFIG_MAX_NETS];               /* attached before KVM, taken likewise */
 	void *fdt;                  /* the machine description: e820 and ACPI come from it */
 	struct terminal term;
 	sigset_t saved_sigmask;

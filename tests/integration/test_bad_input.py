@@ -110,6 +110,40 @@ def test_too_much_memory(ctx):
     expect_failure(ctx, ["run", "--memory", "1T"], RUNTIME, "more than the host's")
 
 
+def test_too_much_memory_before_kvm(ctx):
+    # Checked before /dev/kvm is opened: the same line with or without KVM.
+    expect_failure(ctx, ["run", "--memory", "1T"], RUNTIME, "--memory 1 TiB is more than the host's")
+
+
+def test_disk_that_cannot_be_opened(ctx):
+    expect_failure(ctx, ["run", "--disk", "path=/nonexistent/disk.img"], RUNTIME,
+                   "cannot open disk '/nonexistent/disk.img': No such file or directory")
+
+
+def test_disk_smaller_than_a_sector(ctx):
+    with_file(b"x" * 100, lambda path: expect_failure(
+        ctx, ["run", "--disk", "path=" + path], RUNTIME, "is smaller than one 512-byte sector"))
+
+
+def test_dump_dtb_into_a_missing_directory(ctx):
+    expect_failure(ctx, ["run", "--dump-dtb", "/nonexistent/dir/machine.dtb"], RUNTIME,
+                   "cannot write the device tree to '/nonexistent/dir/machine.dtb': "
+                   "No such file or directory")
+
+
+def test_dump_dtb_onto_a_directory(ctx):
+    with tempfile.TemporaryDirectory() as tmp:
+        expect_failure(ctx, ["run", "--dump-dtb", tmp], RUNTIME, "Is a directory")
+
+
+def test_dump_dtb_file_untouched_when_the_vm_cannot_be_built(ctx):
+    def check(path):
+        expect_failure(ctx, ["run", "--dump-dtb", path, "--disk", "path=/nonexistent/disk.img"],
+                       RUNTIME, "cannot open disk")
+        assert open(path, "rb").read() == b"earlier contents", "the file was touched"
+    with_file(b"earlier contents", check)
+
+
 def test_kvm_absent(ctx):
     need_kvm()      # where /dev/kvm exists, to hide it
     need_root("hide /dev/kvm in a private mount namespace")

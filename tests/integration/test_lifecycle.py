@@ -151,6 +151,19 @@ def test_port_cf9_reset_ends_the_vm(ctx):
     assert err == "", err
 
 
+def test_debug_exit_takes_a_4_byte_write(ctx):
+    # mov eax, 0x12345629; out 0xf4, eax (QEMU's isa-debug-exit,iosize=4 style); then, only
+    # if that was ignored: mov al, 7; out 0xf4, al; hlt
+    code, out, err = tiny(ctx, bytes.fromhex("b829563412e7f4b007e6f4f4"), 0x29)
+    assert err == "", err
+
+
+def test_debug_exit_takes_a_2_byte_write(ctx):
+    # mov eax, 0x12345629; out 0xf4, ax; then, only if that was ignored: mov al, 7; out 0xf4, al; hlt
+    code, out, err = tiny(ctx, bytes.fromhex("b82956341266e7f4b007e6f4f4"), 0x29)
+    assert err == "", err
+
+
 def test_cf9_without_reset_bit_does_nothing(ctx):
     # mov dx, 0xcf9; mov al, 2; out dx, al; in al, dx; out 0xf4, al (exit with what CF9 reads)
     tiny(ctx, bytes.fromhex("66baf90cb002eeece6f4"), 2)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vmm/boot/boot.h"
+#include "boot_parse.h"
 #include "boot_tree.h"
 
 #define MiB (1ULL << 20)
@@ -57,7 +58,7 @@ TestSuite(bzimage, .init = setup, .fini = teardown);
 static int load(struct boot_entry *entry, struct error *err)
 {
 	struct boot_image img = { .data = image, .size = image_size, .name = "bz" };
-	return boot_load_kernel(&img, &mem, entry, err);
+	return parse_then_load(&img, &mem, entry, err);
 }
 
 static void expect_refused(const char *needle)
@@ -197,4 +198,28 @@ Test(bzimage, command_line_limited_by_the_kernel)
 	cr_assert_eq(load(&entry, &err), 0, "%s", err.msg);
 	cr_assert_eq(boot_write_info(&entry, &mem, tree(&mem), TEST_RSDP, "0123456789A", &err), -E2BIG);
 	cr_assert(strstr(err.msg, "the kernel takes 10"), "%s", err.msg);
+}
+
+Test(bzimage, initrd_and_cmdline_checked_before_ram_exists)
+{
+	build(4, 4096, 1 * MiB);
+	struct boot_entry entry, placed;
+	struct error err = { 0 };
+	cr_assert_eq(load(&entry, &err), 0, "%s", err.msg);
+	placed = entry;
+	struct guest_memory layout;
+	guest_memory_layout(&layout, mem.size);
+	static const uint8_t rd[5000] = { 1 };
+	struct boot_image initrd = { .data = rd, .size = sizeof(rd), .name = "rd" };
+	cr_assert_eq(boot_place_initrd(&initrd, &layout, &placed, &err), 0, "%s", err.msg);
+	cr_assert_eq(boot_load_initrd(&initrd, &mem, &entry, &err), 0, "%s", err.msg);
+	cr_assert_eq(placed.initrd_addr, entry.initrd_addr, "where the load puts it");
+	cr_assert_eq(placed.initrd_size, sizeof(rd));
+
+	static char line[2049];
+	memset(line, 'x', 2047);
+	cr_assert_eq(boot_check_cmdline(&entry, line, &err), 0, "cmdline_size 2047: %s", err.msg);
+	line[2047] = 'x';
+	cr_assert_eq(boot_check_cmdline(&entry, line, &err), -E2BIG);
+	cr_assert(strstr(err.msg, "the kernel takes 2047"), "%s", err.msg);
 }

@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <errno.h>
 
 #include <sys/mman.h>
 
@@ -128,4 +129,25 @@ Test(memory, more_than_the_host_has_is_refused)
 	cr_assert_lt(guest_memory_create(&m, 1ULL << 50, &err), 0);
 	cr_assert(strstr(err.msg, "more than the host"), "%s", err.msg);
 	guest_memory_destroy(&m);
+}
+
+Test(memory, host_ram_checked_without_mapping)
+{
+	struct error err = { 0 };
+	cr_assert_eq(memory_check_host(64 * MiB, &err), 0, "%s", err.msg);
+	cr_assert_eq(memory_check_host(1ULL << 50, &err), -ENOMEM);
+	cr_assert(strstr(err.msg, "--memory 1 PiB is more than the host's"), "%s", err.msg);
+}
+
+Test(memory, layout_describes_ram_that_is_not_there)
+{
+	struct guest_memory m;
+	guest_memory_layout(&m, MEM_LOW_RAM_END + 8 * MiB);
+	cr_assert_null(m.host, "nothing mapped");
+	cr_assert_eq(m.size, MEM_LOW_RAM_END + 8 * MiB);
+	cr_assert_eq(m.nr_regions, 2, "split around the MMIO hole");
+	cr_assert_eq(m.regions[0].size, MEM_LOW_RAM_END);
+	cr_assert_eq(m.regions[1].gpa, MEM_4G);
+	cr_assert_eq(m.regions[1].size, 8 * MiB);
+	guest_memory_destroy(&m);       /* nothing to unmap: harmless */
 }

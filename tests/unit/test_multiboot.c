@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vmm/boot/boot.h"
+#include "boot_parse.h"
 #include "boot_tree.h"
 
 #define MiB (1ULL << 20)
@@ -36,7 +37,7 @@ static size_t build_kludge(uint32_t flags)
 static int load(size_t size, struct boot_entry *entry, struct error *err)
 {
 	struct boot_image img = { .data = image, .size = size, .name = "mb" };
-	return boot_load_kernel(&img, &mem, entry, err);
+	return parse_then_load(&img, &mem, entry, err);
 }
 
 Test(multiboot, aout_kludge_loads_and_enters)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vmm/boot/boot.h"
+#include "boot_parse.h"
 
 #define MiB (1ULL << 20)
 
@@ -76,7 +77,7 @@ static struct pvh_note note_for(uint64_t entry)
 static int load(size_t size, struct boot_entry *entry, struct error *err)
 {
 	struct boot_image img = { .data = image, .size = size, .name = "k" };
-	return boot_load_kernel(&img, &mem, entry, err);
+	return parse_then_load(&img, &mem, entry, err);
 }
 
 static void expect_refused(size_t size, const char *needle)

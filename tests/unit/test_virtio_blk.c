@@ -1,13 +1,14 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "devices/virtio_blk.h"
 #include "virtio_driver.h"
 
 #define MiB       (1ULL << 20)
-#define DISK_SIZE (1 * MiB)
+#define DISK_SIZE (8 * MiB)      /* more than one write of zeroes (4 MiB) */
 #define HDR       TD_BUFFERS
 #define DATA      (TD_BUFFERS + 0x1000)
 #define STATUS    (TD_BUFFERS + 0x100)
@@ -20,31 +21,51 @@
 
 static struct test_rig rig;
 static struct virtio_blk blk;
-static char path[] = "/tmp/ringvm-test-disk-XXXXXX";
+static char path[64] = "/tmp/ringvm-test-disk-XXXXXX";
 static int fd;
 
-static void open_disk(bool readonly, unsigned queues)
+/* The device on the image as opened and probed, but with the probe's answers replaced by fs's. */
+static void open_disk_as(bool readonly, unsigned queues, const struct blk_image *fs)
 {
 	struct error err = { 0 };
 	struct disk_config cfg = { .readonly = readonly, .queues = queues };
+	struct blk_image img;
 	strcpy(cfg.path, path);
 	strcpy(cfg.serial, "ringvm-serial-1");
-	cr_assert_eq(virtio_blk_init(&blk, &cfg, 1, 0, &rig.mem, &rig.chip, &rig.loop, -1, &err), 0,
-		     "%s", err.msg);
+	cr_assert_eq(virtio_blk_open(&img, &cfg, &err), 0, "%s", err.msg);
+	if (fs) {
+		img.punch_hole = fs->punch_hole;
+		img.zero_range = fs->zero_range;
+	}
+	cr_assert_eq(virtio_blk_init(&blk, &cfg, &img, 1, 0, &rig.mem, &rig.chip, &rig.loop, -1, &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(img.fd, -1, "the device took the image");
 	cr_assert_eq(pci_bus_plug(&rig.pci, &blk.vp.pci), 0);
+}
+
+static void open_disk(bool readonly, unsigned queues)
+{
+	open_disk_as(readonly, queues, NULL);
+}
+
+/* Makes the image at path's template. */
+static void setup_image(void)
+{
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0, "%s", path);
+	cr_assert_eq(ftruncate(fd, DISK_SIZE), 0);
+	/* Every sector starts as 0xee, so that anything written shows. */
+	static uint8_t fill[64 * 1024];
+	memset(fill, 0xee, sizeof(fill));
+	for (unsigned off = 0; off < DISK_SIZE; off += sizeof(fill))
+		cr_assert_eq(pwrite(fd, fill, sizeof(fill), off), (ssize_t)sizeof(fill));
 }
 
 static void setup(void)
 {
 	rig_init(&rig, 16 * MiB);
-	fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(ftruncate(fd, DISK_SIZE), 0);
-	/* Every sector starts as 0xee, so that anything written shows. */
-	uint8_t fill[512];
-	memset(fill, 0xee, sizeof(fill));
-	for (unsigned s = 0; s < DISK_SIZE / 512; s++)
-		cr_assert_eq(pwrite(fd, fill, 512, s * 512), 512);
+	blk.fd = -1;
+	setup_image();
 }
 
 static void teardown(void)
@@ -58,15 +79,20 @@ static void teardown(void)
 
 TestSuite(virtio_blk, .init = setup, .fini = teardown, .timeout = 30);
 
-static void start(bool readonly, unsigned queues)
+static void start_as(bool readonly, unsigned queues, const struct blk_image *fs)
 {
-	open_disk(readonly, queues);
+	open_disk_as(readonly, queues, fs);
 	uint64_t offered = device_features(&rig);
 	cr_assert(negotiate(&rig, offered & (F_V1 | F_FLUSH | F_RO | F_MQ | F_DISCARD | F_WZ)));
 	for (unsigned q = 0; q < (queues ? queues : 1); q++)
 		setup_queue(&rig, q);
 	driver_ok(&rig);
 	cr_assert_eq(device_status(&rig), 0xf);
+}
+
+static void start(bool readonly, unsigned queues)
+{
+	start_as(readonly, queues, NULL);
 }
 
 /* One request on q: header, optional data (writable for reads), status. */
@@ -236,8 +262,132 @@ Test(virtio_blk, disk_in_use_is_refused)
 	struct disk_config cfg = { 0 };
 	strcpy(cfg.path, path);
 	open_disk(false, 0);
-	struct virtio_blk second;
-	cr_assert_lt(virtio_blk_init(&second, &cfg, 1, 1, &rig.mem, &rig.chip, &rig.loop, -1, &err), 0);
+	struct blk_image second;
+	cr_assert_lt(virtio_blk_open(&second, &cfg, &err), 0);
 	cr_assert(strstr(err.msg, "in use by another process"), "%s", err.msg);
-	virtio_blk_destroy(&second);
+	cr_assert_eq(second.fd, -1, "a failed open keeps nothing open");
+}
+
+static uint8_t sector_byte(uint64_t sector)
+{
+	uint8_t b;
+	cr_assert_eq(pread(fd, &b, 1, (off_t)(sector * 512)), 1);
+	return b;
+}
+
+/* WRITE_ZEROES over sectors [first, first + n): the range reads back as zeroes, its neighbours not. */
+static void expect_write_zeroes(uint64_t first, uint32_t n, uint32_t flags)
+{
+	struct { uint64_t sector; uint32_t sectors, flags; } *range = gpa(&rig, DATA, 16);
+	*range = (typeof(*range)){ first, n, flags };
+	cr_assert_eq(request(0, 13, 0, 16, false, NULL), 0, "write zeroes: OK");
+	static uint8_t got[6 * MiB];
+	cr_assert_leq(n * 512ULL, sizeof(got));
+	cr_assert_eq(pread(fd, got, n * 512ULL, (off_t)(first * 512)), (ssize_t)(n * 512ULL));
+	for (uint64_t i = 0; i < n * 512ULL; i++)
+		cr_assert_eq(got[i], 0, "byte %llu of the range", (unsigned long long)i);
+	cr_assert_eq(sector_byte(first - 1), 0xee, "before the range");
+	cr_assert_eq(sector_byte(first + n), 0xee, "after the range");
+}
+
+Test(virtio_blk, open_probes_without_changing_the_image)
+{
+	struct error err = { 0 };
+	struct disk_config cfg = { 0 };
+	struct blk_image img;
+	struct stat before, after;
+	strcpy(cfg.path, path);
+	cr_assert_eq(fstat(fd, &before), 0);
+	cr_assert_eq(virtio_blk_open(&img, &cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(img.capacity, DISK_SIZE / 512);
+	cr_assert(img.write_zeroes, "a writable regular file");
+	cr_assert_eq(fstat(fd, &after), 0);
+	cr_assert_eq(after.st_size, before.st_size, "the probe keeps the size");
+	cr_assert_eq(after.st_blocks, before.st_blocks, "and the allocation");
+	cr_assert_eq(sector_byte(DISK_SIZE / 512 - 1), 0xee, "and the data");
+	virtio_blk_close(&img);
+	cr_assert_eq(img.fd, -1);
+
+	cfg.readonly = true;
+	cr_assert_eq(virtio_blk_open(&img, &cfg, &err), 0, "%s", err.msg);
+	cr_assert_not(img.write_zeroes || img.punch_hole, "nothing to zero or discard read-only");
+	virtio_blk_close(&img);
+}
+
+Test(virtio_blk, open_refuses_what_cannot_be_a_disk)
+{
+	struct disk_config cfg = { 0 };
+	struct blk_image img;
+	struct {
+		const char *path, *needle;
+	} cases[] = {
+		{ "/nonexistent/disk.img", "cannot open disk '/nonexistent/disk.img': No such file" },
+		{ "/tmp", "is neither a file nor a block device" },
+		{ "/dev/null", "is neither a file nor a block device" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct error err = { 0 };
+		strcpy(cfg.path, cases[i].path);
+		cfg.readonly = true;
+		cr_assert_lt(virtio_blk_open(&img, &cfg, &err), 0, "%s", cases[i].path);
+		cr_assert(strstr(err.msg, cases[i].needle), "'%s' lacks '%s'", err.msg, cases[i].needle);
+		cr_assert_eq(img.fd, -1, "nothing left open");
+	}
+	struct error err = { 0 };
+	cr_assert_eq(ftruncate(fd, 511), 0);
+	strcpy(cfg.path, path);
+	cr_assert_lt(virtio_blk_open(&img, &cfg, &err), 0);
+	cr_assert(strstr(err.msg, "smaller than one 512-byte sector"), "%s", err.msg);
+}
+
+Test(virtio_blk, without_fallocate_write_zeroes_writes_zeroes)
+{
+	/* As on 9p or NFS without ALLOCATE/DEALLOCATE: neither mode is there. */
+	struct blk_image none = { .punch_hole = false, .zero_range = false };
+	start_as(false, 0, &none);
+	uint64_t f = device_features(&rig);
+	cr_assert(f & F_WZ, "WRITE_ZEROES is offered all the same");
+	cr_assert_not(f & F_DISCARD, "DISCARD is not: it could only be ignored");
+	expect_write_zeroes(16, 8, 0);
+	expect_write_zeroes(40, 8, 1);                      /* UNMAP allowed, but no hole to punch */
+	expect_write_zeroes(100, 5 * MiB / 512, 0);         /* more than one write's worth (4 MiB) */
+	cr_assert_eq(sector_byte(DISK_SIZE / 512 - 1), 0xee);
+	struct { uint64_t sector; uint32_t sectors, flags; } *range = gpa(&rig, DATA, 16);
+	*range = (typeof(*range)){ 0, 8, 0 };
+	cr_assert_eq(request(0, 11, 0, 16, false, NULL), 2, "DISCARD not offered: UNSUPP");
+	cr_assert_eq(device_status(&rig), 0xf);
+}
+
+Test(virtio_blk, fallocate_mode_missing_at_run_time_falls_back)
+{
+	/* tmpfs punches holes but has no FALLOC_FL_ZERO_RANGE: the first try fails with EOPNOTSUPP. */
+	close(fd);
+	unlink(path);
+	strcpy(path, "/dev/shm/ringvm-test-disk-XXXXXX");
+	setup_image();
+	start(false, 0);
+	cr_assert(blk.punch_hole, "tmpfs punches holes");
+	uint64_t f = device_features(&rig);
+	cr_assert(f & F_WZ && f & F_DISCARD);
+	expect_write_zeroes(16, 8, 0);
+	cr_assert_not(blk.zero_range, "learnt: not asked again");
+	expect_write_zeroes(40, 8, 0);
+	expect_write_zeroes(64, 8, 1);                      /* UNMAP: a punched hole reads as zeroes */
+	struct { uint64_t sector; uint32_t sectors, flags; } *range = gpa(&rig, DATA, 16);
+	*range = (typeof(*range)){ 80, 8, 0 };
+	cr_assert_eq(request(0, 11, 0, 16, false, NULL), 0, "discard");
+}
+
+Test(virtio_blk, discard_without_punch_hole_at_run_time_is_a_hint_not_taken)
+{
+	/* The probe said yes, the file system later said EOPNOTSUPP. */
+	struct blk_image only_punch = { .punch_hole = true, .zero_range = false };
+	start_as(false, 0, &only_punch);
+	cr_assert(device_features(&rig) & F_DISCARD);
+	blk.punch_hole = false;     /* what a run-time EOPNOTSUPP leaves behind */
+	struct { uint64_t sector; uint32_t sectors, flags; } *range = gpa(&rig, DATA, 16);
+	*range = (typeof(*range)){ 16, 8, 0 };
+	cr_assert_eq(request(0, 11, 0, 16, false, NULL), 0, "DISCARD: OK, nothing done");
+	cr_assert_eq(sector_byte(16), 0xee);
+	expect_write_zeroes(32, 8, 1);
 }

@@ -34,8 +34,11 @@ static void setup(void)
 	struct error err = { 0 };
 	struct net_config cfg = { .tap = TAP, .mac = { 0x02, 0, 0, 0, 0, 0x42 }, .has_mac = true,
 				  .queue_pairs = 1 };
-	cr_assert_eq(virtio_net_init(&net, &cfg, 0, &rig.mem, &rig.chip, &rig.loop, -1, &err), 0,
-		     "%s", err.msg);
+	struct net_tap tap;
+	cr_assert_eq(virtio_net_open(&tap, &cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(virtio_net_init(&net, &cfg, &tap, 0, &rig.mem, &rig.chip, &rig.loop, -1, &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(tap.fds[0], -1, "the device took the tap");
 	cr_assert_eq(pci_bus_plug(&rig.pci, &net.vp.pci), 0);
 
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
@@ -132,4 +135,16 @@ Test(virtio_net, writable_transmit_buffer_needs_reset)
 	uint16_t head = add_desc(&rig, 1, TXBUF, 72, true, false);
 	kick(&rig, 1, head);
 	cr_assert(device_status(&rig) & 0x40);
+}
+
+Test(virtio_net_open, too_many_queue_pairs_refused_before_any_tap)
+{
+	struct error err = { 0 };
+	struct net_config cfg = { .tap = "ringvm-none0", .queue_pairs = NET_MAX_PAIRS + 1 };
+	struct net_tap tap;
+	cr_assert_eq(virtio_net_open(&tap, &cfg, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "at most 8 queue pairs"), "%s", err.msg);
+	for (unsigned i = 0; i < NET_MAX_PAIRS; i++)
+		cr_assert_eq(tap.fds[i], -1, "nothing attached");
+	virtio_net_close(&tap);
 }

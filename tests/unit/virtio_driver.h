@@ -7,7 +7,9 @@
 #define RINGVM_TEST_VIRTIO_DRIVER_H
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "devices/pci.h"
 #include "devices/virtio_pci.h"
@@ -18,6 +20,7 @@
 #define TD_QSIZE     16
 #define TD_RINGS     0x100000ULL        /* per queue: 4 KiB of rings */
 #define TD_BUFFERS   0x200000ULL
+#define TD_DEADLINE_MS 10000            /* an fdatasync on a busy host takes what it takes */
 
 struct test_rig {
 	struct guest_memory mem;
@@ -81,6 +84,24 @@ static inline void rig_settle(struct test_rig *rig)
 		;
 }
 
+static inline int64_t rig_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Runs the loop once, briefly; fails the test, naming what, once deadline (rig_now_ms)
+ * has passed. Waiting for a named event rather than for a quiet moment: a quiet
+ * moment says nothing about an operation the host is slow to finish.
+ */
+static inline void rig_poll_until(struct test_rig *rig, int64_t deadline, const char *what)
+{
+	cr_assert_lt(rig_now_ms(), deadline, "%s: not within %d ms", what, TD_DEADLINE_MS);
+	cr_assert_geq(loop_poll(&rig->loop, 10), 0, "the loop failed");
+}
+
 static inline uint64_t device_features(struct test_rig *rig)
 {
 	bar_write(rig, 0x00, 0, 4);
@@ -93,8 +114,10 @@ static inline uint64_t device_features(struct test_rig *rig)
 static inline bool negotiate(struct test_rig *rig, uint64_t features)
 {
 	bar_write(rig, 0x14, 0, 1);
-	rig_settle(rig);
-	cr_assert_eq(bar_read(rig, 0x14, 1), 0, "reset done");
+	/* A reset completes only when the requests in flight have. */
+	int64_t deadline = rig_now_ms() + TD_DEADLINE_MS;
+	while (bar_read(rig, 0x14, 1) != 0)
+		rig_poll_until(rig, deadline, "reset done");
 	bar_write(rig, 0x14, 1, 1);
 	bar_write(rig, 0x14, 3, 1);
 	bar_write(rig, 0x08, 0, 4);
@@ -151,12 +174,16 @@ static inline void kick(struct test_rig *rig, unsigned q, uint16_t head)
 	rig_settle(rig);
 }
 
-/* The next used element of q: its length; fails the test if none came. */
+/* The next used element of q, waited for: its length; fails the test if none comes in time. */
 static inline uint32_t take_used(struct test_rig *rig, unsigned q, uint16_t *head)
 {
-	uint16_t *used = gpa(rig, ring_base(q) + 0x800, 4 + 8 * TD_QSIZE);
-	cr_assert_neq(used[1], rig->used_seen[q], "queue %u: nothing used", q);
-	uint32_t *elem = (uint32_t *)&used[2] + 2 * (rig->used_seen[q]++ % TD_QSIZE);
+	volatile uint16_t *used = gpa(rig, ring_base(q) + 0x800, 4 + 8 * TD_QSIZE);
+	int64_t deadline = rig_now_ms() + TD_DEADLINE_MS;
+	char what[32];
+	snprintf(what, sizeof(what), "queue %u: a used element", q);
+	while (used[1] == rig->used_seen[q])
+		rig_poll_until(rig, deadline, what);
+	volatile uint32_t *elem = (volatile uint32_t *)&used[2] + 2 * (rig->used_seen[q]++ % TD_QSIZE);
 	if (head)
 		*head = (uint16_t)elem[0];
 	return elem[1];

@@ -25,12 +25,12 @@ static const uint64_t boot_gdt[] = {
 	0x00008b0000000067ULL,      /* 0x20: busy 32-bit TSS, 104 bytes at 0 */
 };
 
-int boot_load_kernel(const struct boot_image *img, struct guest_memory *mem,
-		     struct boot_entry *entry, struct error *err)
+static int boot_place_kernel(const struct boot_image *img, const struct guest_memory *mem,
+			     bool copy, struct boot_entry *entry, struct error *err)
 {
 	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
 		if (formats[i]->probe(img))
-			return formats[i]->load(img, mem, entry, err);
+			return formats[i]->place(img, mem, copy, entry, err);
 	if (elf_is_elf(img)) {
 		struct elf_file elf;
 		int r = elf_parse(img, &elf, err);
@@ -41,8 +41,20 @@ int boot_load_kernel(const struct boot_image *img, struct guest_memory *mem,
 			 "bzImage, or an ELF with a PVH entry note or a Multiboot header)", img->name);
 }
 
-int boot_load_initrd(const struct boot_image *initrd, struct guest_memory *mem,
+int boot_parse_kernel(const struct boot_image *img, const struct guest_memory *layout,
+		      struct boot_entry *entry, struct error *err)
+{
+	return boot_place_kernel(img, layout, false, entry, err);
+}
+
+int boot_load_kernel(const struct boot_image *img, struct guest_memory *mem,
 		     struct boot_entry *entry, struct error *err)
+{
+	return boot_place_kernel(img, mem, true, entry, err);
+}
+
+int boot_place_initrd(const struct boot_image *initrd, const struct guest_memory *mem,
+		      struct boot_entry *entry, struct error *err)
 {
 	uint64_t low_end = mem->regions[0].size;
 	uint64_t limit = entry->initrd_max && entry->initrd_max < low_end ? entry->initrd_max + 1 : low_end;
@@ -55,7 +67,27 @@ int boot_load_initrd(const struct boot_image *initrd, struct guest_memory *mem,
 				 (unsigned long long)limit);
 	entry->initrd_addr = (limit - initrd->size) & ~0xfffULL;
 	entry->initrd_size = initrd->size;
-	memcpy(gpa_to_hva(mem, entry->initrd_addr, initrd->size), initrd->data, initrd->size);
+	return 0;
+}
+
+int boot_load_initrd(const struct boot_image *initrd, struct guest_memory *mem,
+		     struct boot_entry *entry, struct error *err)
+{
+	int r = boot_place_initrd(initrd, mem, entry, err);
+	if (!r)
+		memcpy(gpa_to_hva(mem, entry->initrd_addr, initrd->size), initrd->data, initrd->size);
+	return r;
+}
+
+int boot_check_cmdline(const struct boot_entry *entry, const char *cmdline, struct error *err)
+{
+	size_t len = strlen(cmdline) + 1;
+	uint32_t max = entry->cmdline_max && entry->cmdline_max < CONFIG_CMDLINE_MAX
+		       ? entry->cmdline_max : CONFIG_CMDLINE_MAX;
+
+	if (len > max)
+		return error_set(err, E2BIG, "kernel command line is %zu bytes, the kernel takes %u",
+				 len - 1, max - 1);
 	return 0;
 }
 
@@ -63,14 +95,12 @@ int boot_write_info(const struct boot_entry *entry, struct guest_memory *mem, co
 		    uint64_t rsdp, const char *cmdline, struct error *err)
 {
 	size_t len = strlen(cmdline) + 1;
-	uint32_t max = entry->cmdline_max && entry->cmdline_max < CONFIG_CMDLINE_MAX
-		       ? entry->cmdline_max : CONFIG_CMDLINE_MAX;
 	uint8_t *gdt = gpa_to_hva(mem, BOOT_GDT_ADDR, sizeof(boot_gdt));
 	char *line = gpa_to_hva(mem, BOOT_CMDLINE_ADDR, len);
+	int r = boot_check_cmdline(entry, cmdline, err);
 
-	if (len > max)
-		return error_set(err, E2BIG, "kernel command line is %zu bytes, the kernel takes %u",
-				 len - 1, max - 1);
+	if (r)
+		return r;
 	if (!gdt || !line)
 		return error_set(err, ENOSPC, "no room for the boot data in guest RAM");
 	memcpy(gdt, boot_gdt, sizeof(boot_gdt));

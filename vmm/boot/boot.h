@@ -51,12 +51,16 @@ struct boot_entry {
 	uint32_t setup_header_len;
 };
 
-/* A kernel format: probe says whether an image is of it, load places it in guest RAM. */
+/*
+ * A kernel format: probe says whether an image is of it; place checks the image
+ * against mem's layout and fills entry, and copies it into mem's RAM only if copy
+ * (so that the same checks run before the RAM exists, and again when loading).
+ */
 struct kernel_format {
 	const char *name;
 	bool (*probe)(const struct boot_image *img);
-	int (*load)(const struct boot_image *img, struct guest_memory *mem,
-		    struct boot_entry *entry, struct error *err);
+	int (*place)(const struct boot_image *img, const struct guest_memory *mem, bool copy,
+		     struct boot_entry *entry, struct error *err);
 };
 
 /* Reads a kernel or initrd file (regular, non-empty, no larger than max_size); what names it. */
@@ -66,13 +70,24 @@ int boot_image_read(const char *path, const char *what, uint64_t max_size,
 /* Frees what boot_image_read allocated. */
 void boot_image_free(struct boot_image *img);
 
+/* Checks img, in the first format that recognizes it, against layout's RAM (unmapped is fine). */
+int boot_parse_kernel(const struct boot_image *img, const struct guest_memory *layout,
+		      struct boot_entry *entry, struct error *err);
+
 /* Loads img with the first format that recognizes it. */
 int boot_load_kernel(const struct boot_image *img, struct guest_memory *mem,
 		     struct boot_entry *entry, struct error *err);
 
+/* Chooses where an initrd goes (entry's initrd_addr/size), as boot_load_initrd would; copies nothing. */
+int boot_place_initrd(const struct boot_image *initrd, const struct guest_memory *layout,
+		      struct boot_entry *entry, struct error *err);
+
 /* Places an initrd as high as the protocol allows in free RAM above the kernel. */
 int boot_load_initrd(const struct boot_image *initrd, struct guest_memory *mem,
 		     struct boot_entry *entry, struct error *err);
+
+/* Checks that the kernel takes a command line as long as cmdline. */
+int boot_check_cmdline(const struct boot_entry *entry, const char *cmdline, struct error *err);
 
 /*
  * Writes the protocol's boot data (start info, memory map, command line) into guest

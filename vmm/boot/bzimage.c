@@ -39,8 +39,8 @@ static bool bzimage_probe(const struct boot_image *img)
 	       get16(img->data + HDR_BOOT_FLAG) == 0xaa55;
 }
 
-static int bzimage_load(const struct boot_image *img, struct guest_memory *mem,
-			struct boot_entry *out, struct error *err)
+static int bzimage_place(const struct boot_image *img, const struct guest_memory *mem, bool copy,
+			 struct boot_entry *out, struct error *err)
 {
 	const uint8_t *d = img->data;
 
@@ -74,7 +74,8 @@ static int bzimage_load(const struct boot_image *img, struct guest_memory *mem,
 				 "guest RAM", img->name, (unsigned long long)load,
 				 (unsigned long long)(load + init_size - 1),
 				 (unsigned long long)(init_size >> 20));
-	memcpy(gpa_to_hva(mem, load, kernel_size), d + setup_size, kernel_size);
+	if (copy)
+		memcpy(gpa_to_hva(mem, load, kernel_size), d + setup_size, kernel_size);
 
 	/* The setup header runs from 0x1f1 to the end its jump instruction's offset gives. */
 	uint32_t hdr_len = 0x202 + d[HDR_JUMP + 1] - HDR_OFFSET;
@@ -98,5 +99,5 @@ static int bzimage_load(const struct boot_image *img, struct guest_memory *mem,
 const struct kernel_format bzimage_format = {
 	.name = "bzImage",
 	.probe = bzimage_probe,
-	.load = bzimage_load,
+	.place = bzimage_place,
 };

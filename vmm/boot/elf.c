@@ -119,8 +119,8 @@ static int cmp_paddr(const void *a, const void *b)
 	return x->paddr < y->paddr ? -1 : x->paddr > y->paddr;
 }
 
-int elf_load(const struct boot_image *img, const struct elf_file *elf, struct guest_memory *mem,
-	     struct boot_entry *out, struct error *err)
+int elf_load(const struct boot_image *img, const struct elf_file *elf,
+	     const struct guest_memory *mem, bool copy, struct boot_entry *out, struct error *err)
 {
 	const struct elf_segment *loads[ELF_MAX_SEGMENTS];
 	unsigned nr_loads = 0;
@@ -146,7 +146,7 @@ int elf_load(const struct boot_image *img, const struct elf_file *elf, struct gu
 		if (loads[i - 1]->paddr + loads[i - 1]->memsz > loads[i]->paddr)
 			return error_set(err, EINVAL, "kernel '%s': segments overlap at 0x%llx",
 					 img->name, (unsigned long long)loads[i]->paddr);
-	for (unsigned i = 0; i < nr_loads; i++) {
+	for (unsigned i = 0; copy && i < nr_loads; i++) {
 		const struct elf_segment *s = loads[i];
 		uint8_t *dst = gpa_to_hva(mem, s->paddr, s->memsz);
 		memcpy(dst, img->data + s->offset, s->filesz);

@@ -31,9 +31,9 @@ int elf_parse(const struct boot_image *img, struct elf_file *elf, struct error *
 int elf_find_note(const struct boot_image *img, const struct elf_file *elf, const char *name,
 		  uint32_t type, const uint8_t **desc, uint32_t *desc_len, struct error *err);
 
-/* Copies the PT_LOAD segments to their physical addresses, all in free RAM and disjoint. */
-int elf_load(const struct boot_image *img, const struct elf_file *elf, struct guest_memory *mem,
-	     struct boot_entry *out, struct error *err);
+/* Checks the PT_LOAD segments are in free RAM and disjoint; copies them there only if copy. */
+int elf_load(const struct boot_image *img, const struct elf_file *elf,
+	     const struct guest_memory *mem, bool copy, struct boot_entry *out, struct error *err);
 
 /* True if addr lies in a loaded segment. */
 bool elf_loads(const struct elf_file *elf, uint64_t addr);

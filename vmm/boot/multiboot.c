@@ -50,7 +50,8 @@ static bool multiboot_probe(const struct boot_image *img)
 }
 
 static int load_aout_kludge(const struct boot_image *img, const struct mb_header *h, size_t off,
-			    struct guest_memory *mem, struct boot_entry *out, struct error *err)
+			    const struct guest_memory *mem, bool copy, struct boot_entry *out,
+			    struct error *err)
 {
 	/* The header's own file offset ties file offsets to load addresses. */
 	uint64_t delta = (uint64_t)h->header_addr - h->load_addr;
@@ -66,9 +67,11 @@ static int load_aout_kludge(const struct boot_image *img, const struct mb_header
 	if (!boot_range_free(mem, h->load_addr, bss_end - h->load_addr))
 		return error_set(err, EINVAL, "kernel '%s': 0x%x-0x%llx is not in free guest RAM",
 				 img->name, h->load_addr, (unsigned long long)bss_end - 1);
-	uint8_t *dst = gpa_to_hva(mem, h->load_addr, bss_end - h->load_addr);
-	memcpy(dst, img->data + file_off, load_end - h->load_addr);
-	memset(dst + (load_end - h->load_addr), 0, bss_end - load_end);
+	if (copy) {
+		uint8_t *dst = gpa_to_hva(mem, h->load_addr, bss_end - h->load_addr);
+		memcpy(dst, img->data + file_off, load_end - h->load_addr);
+		memset(dst + (load_end - h->load_addr), 0, bss_end - load_end);
+	}
 	out->image_start = h->load_addr;
 	out->image_end = bss_end;
 	out->entry = h->entry_addr;
@@ -78,8 +81,8 @@ static int load_aout_kludge(const struct boot_image *img, const struct mb_header
 	return 0;
 }
 
-static int multiboot_load(const struct boot_image *img, struct guest_memory *mem,
-			  struct boot_entry *out, struct error *err)
+static int multiboot_place(const struct boot_image *img, const struct guest_memory *mem,
+			   bool copy, struct boot_entry *out, struct error *err)
 {
 	long off = mb_find(img);
 	struct mb_header h = { 0 };
@@ -93,12 +96,12 @@ static int multiboot_load(const struct boot_image *img, struct guest_memory *mem
 	*out = (struct boot_entry){ .protocol = BOOT_MULTIBOOT, .initrd_max = MEM_4G - 1,
 				    .cmdline_max = 4096 };
 	if (h.flags & MB_F_AOUT_KLUDGE)
-		return load_aout_kludge(img, &h, (size_t)off, mem, out, err);
+		return load_aout_kludge(img, &h, (size_t)off, mem, copy, out, err);
 	struct elf_file elf;
 	if (!elf_is_elf(img))
 		return error_set(err, EINVAL, "kernel '%s': Multiboot header but neither ELF nor load "
 				 "addresses", img->name);
-	if ((r = elf_parse(img, &elf, err)) || (r = elf_load(img, &elf, mem, out, err)))
+	if ((r = elf_parse(img, &elf, err)) || (r = elf_load(img, &elf, mem, copy, out, err)))
 		return r;
 	if (!elf_loads(&elf, elf.entry) || elf.entry >= MEM_4G)
 		return error_set(err, EINVAL, "kernel '%s': ELF entry 0x%llx is not in a loaded segment",
@@ -110,7 +113,7 @@ static int multiboot_load(const struct boot_image *img, struct guest_memory *mem
 const struct kernel_format multiboot_format = {
 	.name = "Multiboot",
 	.probe = multiboot_probe,
-	.load = multiboot_load,
+	.place = multiboot_place,
 };
 
 int multiboot_write_info(const struct boot_entry *entry, struct guest_memory *mem, const void *fdt,

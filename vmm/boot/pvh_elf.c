@@ -44,16 +44,17 @@ static bool pvh_elf_probe(const struct boot_image *img)
 	return r != 0;
 }
 
-static int pvh_elf_load(const struct boot_image *img, struct guest_memory *mem,
-			struct boot_entry *out, struct error *err)
+static int pvh_elf_place(const struct boot_image *img, const struct guest_memory *mem, bool copy,
+			 struct boot_entry *out, struct error *err)
 {
 	struct elf_file elf;
 	uint64_t entry = 0;
 
+	*out = (struct boot_entry){ 0 };
 	int r = pvh_entry(img, &elf, &entry, err);
 	if (r < 0)
 		return r;
-	if ((r = elf_load(img, &elf, mem, out, err)))
+	if ((r = elf_load(img, &elf, mem, copy, out, err)))
 		return r;
 	if (!elf_loads(&elf, entry) || entry >= MEM_4G)
 		return error_set(err, EINVAL, "kernel '%s': PVH entry 0x%llx is not in a loaded segment",
@@ -68,5 +69,5 @@ static int pvh_elf_load(const struct boot_image *img, struct guest_memory *mem,
 const struct kernel_format pvh_elf_format = {
 	.name = "PVH ELF",
 	.probe = pvh_elf_probe,
-	.load = pvh_elf_load,
+	.place = pvh_elf_place,
 };
