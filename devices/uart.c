@@ -233,9 +233,15 @@ static void uart_write(struct uart *u, unsigned reg, uint8_t v)
 		u->lcr = v;
 		break;
 	case REG_MCR: {
+		bool was_open = (u->mcr & (MCR_LOOP | MCR_DTR)) == MCR_DTR;
 		bool was_loop = u->mcr & MCR_LOOP;
 		u->mcr = v & 0x1f;
 		update_loopback_msr(u);
+		bool open = (u->mcr & (MCR_LOOP | MCR_DTR)) == MCR_DTR;
+		if (open && !was_open && u->rx_wanted) {
+			u->rx_wanted = false;       /* input held for DTR may come now */
+			u->backend->rx_space(u->backend_ctx);
+		}
 		if (was_loop == !!(u->mcr & MCR_LOOP))
 			break;
 		/* The transmitter now feeds someone else, who may have room. */
@@ -276,8 +282,13 @@ size_t uart_receive(struct uart *uart, const uint8_t *bytes, size_t len)
 	size_t taken = 0;
 
 	pthread_mutex_lock(&uart->lock);
-	/* In loopback the receiver hears only our own transmitter. */
-	if (!(uart->mcr & MCR_LOOP)) {
+	/*
+	 * In loopback the receiver hears only our own transmitter. Otherwise input waits
+	 * for Data Terminal Ready, as a modem's does: a guest raises DTR once its driver
+	 * has set the port up (Linux on opening the tty), so nothing typed or piped in
+	 * early is lost to the FIFO resets of that set-up.
+	 */
+	if ((uart->mcr & (MCR_LOOP | MCR_DTR)) == MCR_DTR) {
 		while (taken < len && uart->rx_count < rx_capacity(uart))
 			rx_push(uart, bytes[taken++]);
 	}

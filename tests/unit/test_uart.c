@@ -129,6 +129,7 @@ Test(uart, scratch_and_divisor_latch)
 
 Test(uart, receive_raises_and_clears_the_interrupt)
 {
+	wr(MCR, 0x01);      /* DTR: the guest takes input */
 	wr(IER, 0x01);
 	cr_assert_not(line_level(&irq));
 	cr_assert_eq(uart_receive(&u, (const uint8_t *)"a", 1), 1);
@@ -145,6 +146,7 @@ Test(uart, receive_raises_and_clears_the_interrupt)
 
 Test(uart, fifo_mode_holds_16_and_asks_for_more)
 {
+	wr(MCR, 0x01);      /* DTR: the guest takes input */
 	uint8_t in[20];
 	for (int i = 0; i < 20; i++)
 		in[i] = (uint8_t)('a' + i);
@@ -161,6 +163,7 @@ Test(uart, fifo_mode_holds_16_and_asks_for_more)
 
 Test(uart, below_trigger_level_reports_timeout)
 {
+	wr(MCR, 0x01);      /* DTR: the guest takes input */
 	wr(FCR, 0xc1);      /* trigger at 14 */
 	wr(IER, 0x01);
 	uart_receive(&u, (const uint8_t *)"abc", 3);
@@ -210,9 +213,23 @@ Test(uart, loopback_echoes_and_mirrors_modem_lines)
 	cr_assert(rd(LSR) & 0x01);
 	cr_assert_eq(rd(THR), 'L');
 	cr_assert_eq(uart_receive(&u, (const uint8_t *)"z", 1), 0, "the outside is cut off");
-	wr(MCR, 0x08);
+	wr(MCR, 0x09);      /* OUT2, DTR */
 	cr_assert_eq(be.rx_space_calls, 1, "leaving loopback asks for the refused input");
 	cr_assert_eq(uart_receive(&u, (const uint8_t *)"z", 1), 1);
+}
+
+Test(uart, input_waits_for_dtr)
+{
+	wr(FCR, 0x01);
+	cr_assert_eq(uart_receive(&u, (const uint8_t *)"early", 5), 0, "no DTR yet: held by the backend");
+	wr(FCR, 0x07);      /* a driver's set-up clears the FIFOs: nothing to lose */
+	cr_assert_eq(be.rx_space_calls, 0);
+	wr(MCR, 0x0b);      /* DTR, RTS, OUT2: the port is open */
+	cr_assert_eq(be.rx_space_calls, 1, "raising DTR asks for the held input");
+	cr_assert_eq(uart_receive(&u, (const uint8_t *)"early", 5), 5);
+	cr_assert_eq(rd(THR), 'e');
+	wr(MCR, 0x08);      /* DTR dropped: the port closed */
+	cr_assert_eq(uart_receive(&u, (const uint8_t *)"late", 4), 0);
 }
 
 Test(uart, overrun_sets_lsr_once)
