@@ -241,7 +241,8 @@ static void rx_arm(struct net_rx *rx)
 {
 	struct virtio_net *net = rx->net;
 
-	if (rx->reading || rx->frame_len || !net->vp.active || !rx->vq || rx->vq->broken)
+	if (rx->reading || rx->frame_len || !net->vp.active || !rx->vq || rx->vq->broken ||
+	    rx->index >= net->active_pairs)
 		return;
 	struct io_uring_sqe *sqe = loop_sqe(net->loop, &rx->read_op);
 	io_uring_prep_read(sqe, rx->fd, rx->frame, NET_FRAME_MAX, 0);
@@ -258,6 +259,24 @@ static void rx_process(struct net_rx *rx, struct virtq *vq)
 }
 
 /* --- control queue (multi-queue only) -------------------------------------------- */
+
+/*
+ * Uses queue pairs [0, n): the tap's other queues are detached, so that the kernel
+ * hashes no frame onto a queue the driver does not read (a driver without MQ reads
+ * pair 0 only).
+ */
+static int set_active_pairs(struct virtio_net *net, unsigned n)
+{
+	for (unsigned i = 0; i < net->pairs && net->pairs > 1; i++) {
+		struct ifreq ifr = { .ifr_flags = i < n ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE };
+		if (ioctl(net->fds[i], TUNSETQUEUE, &ifr) && errno != EINVAL)
+			return -errno;
+	}
+	net->active_pairs = n;
+	for (unsigned i = 0; i < n; i++)
+		rx_arm(&net->rx[i]);
+	return 0;
+}
 
 static void ctrl_process(struct virtio_net *net, struct virtq *vq)
 {
@@ -278,7 +297,8 @@ static void ctrl_process(struct virtio_net *net, struct virtq *vq)
 			/* Filtering is the tap's business: RX, MAC and VLAN commands are just acknowledged. */
 			if (msg.class == CTRL_MQ)
 				ack = msg.cmd == CTRL_MQ_PAIRS_SET && c.out_len >= 4 && msg.pairs >= 1 &&
-				      msg.pairs <= net->pairs ? CTRL_OK : CTRL_ERR;
+				      msg.pairs <= net->pairs && !set_active_pairs(net, msg.pairs) ?
+				      CTRL_OK : CTRL_ERR;
 			virtq_chain_write(&c, c.in_len - 1, &ack, 1);
 			virtq_push(vq, c.head, 1);
 		}
@@ -335,7 +355,7 @@ static int net_activate(void *impl, uint64_t features)
 	for (unsigned i = 0; i < net->pairs; i++)
 		if (ioctl(net->fds[i], TUNSETOFFLOAD, offload))
 			return -errno;
-	return 0;
+	return set_active_pairs(net, 1);
 }
 
 static bool net_reset(void *impl)

@@ -66,6 +66,7 @@ struct virtio_net {
 	struct net_config cfg;
 	uint8_t mac[6];
 	unsigned pairs;
+	unsigned active_pairs;                  /* the driver's: 1 unless it set more (MQ) */
 	int fds[NET_MAX_PAIRS];
 	struct net_rx rx[NET_MAX_PAIRS];
 	struct net_tx tx[NET_MAX_PAIRS];
