@@ -83,7 +83,7 @@ def test_sigterm_joins_threads_and_closes_fds(ctx):
     closed before the process exits."""
     need_kvm()
     if not shutil.which("strace"):
-        raise harness.Skip("strace is not installed")
+        raise AssertionError("strace is missing: Debian package strace (scripts/setup installs it)")
     # LeakSanitizer stops the world with ptrace, which strace already holds.
     env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
     with tempfile.TemporaryDirectory() as tmp:
