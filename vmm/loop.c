@@ -32,7 +32,9 @@ static void loop_mailbox_done(struct loop_op *op, int res, unsigned flags)
 		work->run(work);
 		work = next;
 	}
-	loop_arm_mailbox(loop);
+	/* Re-arming while closing would keep loop_cancel_all waiting until it times out. */
+	if (!loop->closing)
+		loop_arm_mailbox(loop);
 }
 
 static void loop_arm_mailbox(struct loop *loop)

@@ -158,3 +158,14 @@ Test(loop, work_posted_from_another_thread_runs_on_the_loop)
 		cr_assert_geq(loop_poll(&loop, 2000), 0);
 	cr_assert_eq(loop_cancel_all(&loop, 2000), 0);
 }
+
+/* A post that lands as the loop closes completes the mailbox's read normally. */
+Test(loop, cancel_all_with_a_post_pending)
+{
+	struct counter_work a = { .work.run = count_run };
+
+	loop_post(&loop, &a.work);
+	cr_assert_eq(loop_cancel_all(&loop, 500), 0, "the mailbox must not re-arm while closing");
+	cr_assert_eq(loop.in_flight, 0);
+	cr_assert_eq(a.runs, 1);
+}
