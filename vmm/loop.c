@@ -23,12 +23,17 @@ static void loop_mailbox_done(struct loop_op *op, int res, unsigned flags)
 	pthread_mutex_lock(&loop->mailbox_lock);
 	struct loop_work *work = loop->mailbox_head;
 	loop->mailbox_head = loop->mailbox_tail = NULL;
-	for (struct loop_work *w = work; w; w = w->next)
-		w->queued = false;
 	pthread_mutex_unlock(&loop->mailbox_lock);
-	/* In posting order; a run may post again, which lands in the next batch. */
+	/*
+	 * In posting order. An item stays queued until its turn, so posting it again
+	 * meanwhile is a no-op (it has not run yet) and cannot rewrite the next link
+	 * we are walking; once it is unqueued, a post lands in the next batch.
+	 */
 	while (work) {
+		pthread_mutex_lock(&loop->mailbox_lock);
 		struct loop_work *next = work->next;
+		work->queued = false;
+		pthread_mutex_unlock(&loop->mailbox_lock);
 		work->run(work);
 		work = next;
 	}

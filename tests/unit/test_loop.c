@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -156,6 +157,101 @@ Test(loop, work_posted_from_another_thread_runs_on_the_loop)
 	loop_post(&loop, &b.work);            /* and again after it ran */
 	while (b.runs < 2)
 		cr_assert_geq(loop_poll(&loop, 2000), 0);
+	cr_assert_eq(loop_cancel_all(&loop, 2000), 0);
+}
+
+struct reposter {
+	struct loop_work work;
+	int runs;
+	struct loop_work *repost;   /* posted again from this item's own run */
+};
+
+static void repost_run(struct loop_work *w)
+{
+	struct reposter *r = container_of(w, struct reposter, work);
+	r->runs++;
+	if (r->repost)
+		loop_post(&loop, r->repost);
+}
+
+/* Batch [A, B, C] with A's run posting B again: C was dropped from the walk. */
+Test(loop, reposting_a_queued_item_loses_nothing)
+{
+	struct reposter c = { .work.run = repost_run };
+	struct reposter b = { .work.run = repost_run };
+	struct reposter a = { .work.run = repost_run, .repost = &b.work };
+
+	loop_post(&loop, &a.work);
+	loop_post(&loop, &b.work);
+	loop_post(&loop, &c.work);
+	for (int i = 0; i < 5 && c.runs == 0; i++)
+		cr_assert_geq(loop_poll(&loop, 200), 0);
+	cr_assert_eq(a.runs, 1);
+	cr_assert_eq(c.runs, 1, "an item after the re-posted one must still run");
+	/* B had not run when A posted it: one run after that post satisfies it. */
+	cr_assert_geq(b.runs, 1);
+	cr_assert_leq(b.runs, 2);
+	cr_assert_eq(loop_cancel_all(&loop, 2000), 0);
+}
+
+enum { STRESS_ITEMS = 4, STRESS_POSTS = 20000 };
+
+struct stress_item {
+	struct loop_work work;
+	atomic_uint posts;          /* bumped before every post */
+	unsigned seen;              /* posts counted when it last ran */
+};
+
+struct stress {
+	struct stress_item item[STRESS_ITEMS];
+	atomic_int posters_left;
+};
+
+static void stress_run(struct loop_work *w)
+{
+	struct stress_item *it = container_of(w, struct stress_item, work);
+	it->seen = atomic_load(&it->posts);
+}
+
+static void *stress_poster(void *arg)
+{
+	struct stress *s = arg;
+	for (unsigned i = 0; i < STRESS_POSTS; i++) {
+		struct stress_item *it = &s->item[i % STRESS_ITEMS];
+		atomic_fetch_add(&it->posts, 1);
+		loop_post(&loop, &it->work);
+	}
+	atomic_fetch_sub(&s->posters_left, 1);
+	return NULL;
+}
+
+static bool stress_settled(struct stress *s)
+{
+	for (int i = 0; i < STRESS_ITEMS; i++)
+		if (s->item[i].seen != atomic_load(&s->item[i].posts))
+			return false;
+	return true;
+}
+
+/* Every post is followed by a run of its item, however posts and runs interleave. */
+Test(loop, concurrent_posts_are_all_observed)
+{
+	static struct stress s;
+	pthread_t th[2];
+
+	s = (struct stress){ .posters_left = 2 };
+	for (int i = 0; i < STRESS_ITEMS; i++)
+		s.item[i].work.run = stress_run;
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, stress_poster, &s);
+	while (atomic_load(&s.posters_left) > 0)
+		cr_assert_geq(loop_poll(&loop, 10), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 20 && !stress_settled(&s); i++)
+		cr_assert_geq(loop_poll(&loop, 50), 0);
+	for (int i = 0; i < STRESS_ITEMS; i++)
+		cr_assert_eq(s.item[i].seen, atomic_load(&s.item[i].posts), "item %d missed its last post", i);
 	cr_assert_eq(loop_cancel_all(&loop, 2000), 0);
 }
 
