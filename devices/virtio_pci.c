@@ -147,7 +147,11 @@ void virtio_pci_notify_used(struct virtio_pci *vp, unsigned q, struct loop *via)
 {
 	struct virtio_pci_queue *queue = &vp->queue[q];
 
-	if (!virtq_should_interrupt(&queue->vq))
+	/*
+	 * A completion of the old session can be followed, in the same batch, by the
+	 * reset that zeroed this queue: whatever it used is the old driver's business.
+	 */
+	if (!queue_live(vp, queue) || !virtq_should_interrupt(&queue->vq))
 		return;
 	atomic_fetch_or(&vp->isr, ISR_QUEUE);
 	/* MSI-X only: without it the ISR bit is all a polling driver gets. */
