@@ -119,6 +119,8 @@ static void virtio_pci_finish_reset(struct virtio_pci *vp)
 	vp->queue_select = 0;
 	atomic_store(&vp->isr, 0);
 	vp->status = 0;
+	/* The queues are gone: only a new DRIVER_OK may make the device active again. */
+	vp->active = false;
 	vp->resetting = false;
 	pthread_mutex_unlock(&vp->lock);
 }
@@ -209,7 +211,11 @@ static void write_status(struct virtio_pci *vp, uint8_t value)
 	uint8_t old = vp->status;
 
 	if (!value) {
-		if (!old && !vp->active)
+		/*
+		 * A pending reset absorbs further ones: a second reset_work would run
+		 * after the first finished and the driver may have set up a new session.
+		 */
+		if (vp->resetting || (!old && !vp->active))
 			return;
 		vp->active = false;
 		vp->resetting = true;

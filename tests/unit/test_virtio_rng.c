@@ -1,4 +1,6 @@
 #include <criterion/criterion.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "devices/virtio_rng.h"
 #include "virtio_driver.h"
@@ -94,4 +96,70 @@ Test(virtio_rng, reset_in_the_batch_of_a_completion)
 	head = add_desc(&rig, 0, TD_BUFFERS, 64, true, false);
 	kick(&rig, 0, head);
 	cr_assert_eq(take_used(&rig, 0, NULL), 64);
+}
+
+/* The guest's re-initialisation, as a vCPU would do it while the I/O thread runs. */
+struct reinit {
+	struct loop_op op;
+	int gate;
+	uint64_t count;
+	bool ran;
+};
+
+static void reinit_now(struct loop_op *op, int res, unsigned flags)
+{
+	struct reinit *ri = (struct reinit *)op;
+
+	(void)res, (void)flags;
+	ri->ran = true;
+	bar_write(&rig, 0x14, 1, 1);
+	bar_write(&rig, 0x14, 3, 1);
+	bar_write(&rig, 0x08, 1, 4);
+	bar_write(&rig, 0x0c, (uint32_t)(F_V1 >> 32), 4);
+	bar_write(&rig, 0x14, 0xb, 1);
+	setup_queue(&rig, 0);
+	bar_write(&rig, 0x14, 0xf, 1);
+}
+
+/*
+ * A second reset while one waits for a read in flight, then a re-initialisation
+ * as soon as the first completes: the second must not reset the new session.
+ * The entropy source is a pipe here, so the test decides when the read completes.
+ */
+Test(virtio_rng, second_reset_while_one_is_pending)
+{
+	struct io_uring *ring = &rig.loop.ring;
+	struct io_uring_cqe *cqe;
+	struct reinit ri = { .op.complete = reinit_now, .gate = eventfd(0, 0) };
+	int source[2];
+	static const uint8_t bytes[64] = { 1 };
+
+	cr_assert_eq(pipe(source), 0);
+	cr_assert_geq(dup2(source[0], rng.fd), 0);
+	uint16_t head = add_desc(&rig, 0, TD_BUFFERS, 64, true, false);
+	kick(&rig, 0, head);
+	cr_assert_eq(rng.in_flight, 1);
+	bar_write(&rig, 0x14, 0, 1);
+	rig_settle(&rig);
+	cr_assert_neq(device_status(&rig), 0, "the reset waits for the read");
+	/* The re-initialisation runs right after the read's completion finishes the reset. */
+	struct io_uring_sqe *sqe = loop_sqe(&rig.loop, &ri.op);
+	io_uring_prep_read(sqe, ri.gate, &ri.count, sizeof(ri.count), 0);
+	cr_assert_geq(io_uring_submit(ring), 0);
+	cr_assert_eq(write(source[1], bytes, sizeof(bytes)), sizeof(bytes));
+	cr_assert_eq(io_uring_wait_cqe_nr(ring, &cqe, 1), 0);
+	uint64_t one = 1;
+	cr_assert_eq(write(ri.gate, &one, sizeof(one)), sizeof(one));
+	cr_assert_eq(io_uring_wait_cqe_nr(ring, &cqe, 2), 0);
+	bar_write(&rig, 0x14, 0, 1);                    /* the second reset, the first still pending */
+	rig_settle(&rig);
+	cr_assert(ri.ran);
+	cr_assert_eq(device_status(&rig), 0xf, "DRIVER_OK of the new session holds");
+	cr_assert_eq(write(source[1], bytes, sizeof(bytes)), sizeof(bytes));
+	head = add_desc(&rig, 0, TD_BUFFERS, 64, true, false);
+	kick(&rig, 0, head);
+	cr_assert_eq(take_used(&rig, 0, NULL), 64);
+	close(ri.gate);
+	close(source[0]);
+	close(source[1]);
 }
