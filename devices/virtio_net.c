@@ -12,6 +12,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+_Static_assert(2 * NET_MAX_PAIRS + 1 <= VIRTIO_MAX_QUEUES, "every pair and the control queue fit");
+
 #define F_CSUM        (1ULL << 0)
 #define F_GUEST_CSUM  (1ULL << 1)
 #define F_MAC         (1ULL << 5)

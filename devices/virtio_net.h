@@ -12,7 +12,7 @@
 #include "vmm/config.h"
 #include "vmm/error.h"
 
-#define NET_MAX_PAIRS    CONFIG_MAX_QUEUES / 2
+#define NET_MAX_PAIRS    CONFIG_MAX_NET_PAIRS
 #define NET_HDR_SIZE     12                  /* virtio_net_hdr_v1, num_buffers included */
 #define NET_FRAME_MAX    (65536 + NET_HDR_SIZE)
 #define NET_HELD_MAX     64                  /* receive chains one frame may span */

@@ -248,6 +248,10 @@ static int parse_net(const char *text, struct vm_config *cfg, struct error *err)
 	int r = parse_kv("--net", text, buf, sizeof(buf), set_net, n, err);
 	if (!r && !n->tap[0])
 		r = error_set(err, EINVAL, "--net '%s': tap=NAME is required", text);
+	if (!r && n->queue_pairs > CONFIG_MAX_NET_PAIRS)
+		r = error_set(err, EINVAL, "--net '%s': at most %d queue pairs (%d virtqueues with the "
+			      "control queue, of %d a device may have)", text, CONFIG_MAX_NET_PAIRS,
+			      2 * CONFIG_MAX_NET_PAIRS + 1, CONFIG_MAX_QUEUES);
 	if (!r)
 		cfg->nr_nets++;
 	return r;

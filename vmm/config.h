@@ -14,6 +14,8 @@
 #define CONFIG_MAX_DISKS     8
 #define CONFIG_MAX_NETS      4
 #define CONFIG_MAX_QUEUES    16             /* per device */
+/* A receive and a transmit queue per pair, and with several pairs a control queue. */
+#define CONFIG_MAX_NET_PAIRS ((CONFIG_MAX_QUEUES - 1) / 2)
 #define CONFIG_SERIAL_MAX    20             /* virtio-blk's ID string */
 
 struct disk_config {

@@ -184,3 +184,13 @@ Test(cli, bad_device_options)
 				"path=g", "--disk", "path=h", "--disk", "path=i");
 	expect_usage_error(p, "at most 8 disks");
 }
+
+/* Each pair is two virtqueues and several pairs add a control queue: 7 pairs fill 15 of 16. */
+Test(cli, net_queue_pairs_fit_the_device)
+{
+	struct parsed p = PARSE("run", "--net", "tap=t0,queues=7");
+	cr_assert_eq(p.r, 0, "%s", p.err.msg);
+	cr_assert_eq(p.cfg.nets[0].queue_pairs, 7);
+	expect_usage_error(PARSE("run", "--net", "tap=t0,queues=8"), "at most 7 queue pairs");
+	expect_usage_error(PARSE("run", "--net", "tap=t0,queues=16"), "at most 7 queue pairs");
+}
