@@ -10,6 +10,8 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
+#define LOOP_SUBMIT_TRIES 8         /* each submit that works empties the SQ: more is a refusal */
+
 static void loop_arm_mailbox(struct loop *loop);
 
 static void loop_mailbox_done(struct loop_op *op, int res, unsigned flags)
@@ -135,11 +137,19 @@ void loop_destroy(struct loop *loop)
 struct io_uring_sqe *loop_sqe(struct loop *loop, struct loop_op *op)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
+	int r = 0;
 
-	while (!sqe) {
-		/* The SQ is full: hand what we have to the kernel to make room. */
-		io_uring_submit(&loop->ring);
+	/* The SQ is full: hand what we have to the kernel to make room, a few times. */
+	for (unsigned tries = 0; !sqe && tries < LOOP_SUBMIT_TRIES; tries++) {
+		r = io_uring_submit(&loop->ring);
 		sqe = io_uring_get_sqe(&loop->ring);
+	}
+	if (!sqe) {
+		/* Retrying forever would spin this thread; the loop fails instead. */
+		if (!loop->error)
+			loop->error = r < 0 ? r : -EBUSY;
+		loop->sink = (struct io_uring_sqe){ 0 };
+		return &loop->sink;
 	}
 	io_uring_sqe_set_data(sqe, op);
 	loop->in_flight++;
@@ -192,6 +202,8 @@ int loop_poll(struct loop *loop, int timeout_ms)
 	struct io_uring_cqe *cqe;
 	int r;
 
+	if (loop->error)
+		return loop->error;
 	if (timeout_ms < 0) {
 		r = io_uring_submit_and_wait(&loop->ring, 1);
 	} else {
@@ -202,7 +214,9 @@ int loop_poll(struct loop *loop, int timeout_ms)
 	}
 	if (r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN && r != -EBUSY)
 		return r;
-	return (int)loop_dispatch(loop);
+	unsigned seen = loop_dispatch(loop);
+	/* A completion's handler may have found the ring refusing its next SQE. */
+	return loop->error ? loop->error : (int)seen;
 }
 
 int loop_run(struct loop *loop)

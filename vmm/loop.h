@@ -35,6 +35,8 @@ struct loop {
 	unsigned in_flight;         /* queued or submitted SQEs whose last CQE has not come */
 	bool stopped;
 	bool closing;               /* loop_cancel_all ran: completions must not re-arm */
+	int error;                  /* a submit the kernel refused: what loop_poll now returns */
+	struct io_uring_sqe sink;   /* handed out once the ring refuses: filled, never submitted */
 	pthread_t owner;            /* the thread that runs the loop, once started */
 	bool owner_set;
 
@@ -68,10 +70,17 @@ void loop_post(struct loop *loop, struct loop_work *work);
 /* Tears the ring down; cancel first (loop_cancel_all) if anything may be in flight. */
 void loop_destroy(struct loop *loop);
 
-/* A fresh SQE whose completion goes to op (NULL: nobody waits for it); never NULL. */
+/*
+ * A fresh SQE whose completion goes to op (NULL: nobody waits for it); never NULL.
+ * Where the ring is full and the kernel refuses to take what it holds, the loop
+ * has failed: the SQE returned goes nowhere and loop_poll reports the error.
+ */
 struct io_uring_sqe *loop_sqe(struct loop *loop, struct loop_op *op);
 
-/* Submits what is queued, waits up to timeout_ms (-1: forever) for completions, dispatches them. */
+/*
+ * Submits what is queued, waits up to timeout_ms (-1: forever) for completions, dispatches
+ * them; returns how many, or the -errno that broke the ring (then and from then on).
+ */
 int loop_poll(struct loop *loop, int timeout_ms);
 
 /* Polls until loop_stop is called; returns 0 or the -errno that broke the ring. */

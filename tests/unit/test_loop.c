@@ -265,3 +265,26 @@ Test(loop, cancel_all_with_a_post_pending)
 	cr_assert_eq(loop.in_flight, 0);
 	cr_assert_eq(a.runs, 1);
 }
+
+/* A full SQ the kernel will not take: loop_sqe must give up and the loop fail, not spin. */
+Test(loop, refused_submit_fails_the_loop)
+{
+	struct io_uring_sqe *sqe;
+	int ring_fd = loop.ring.ring_fd, saved = dup(ring_fd), other = eventfd(0, 0);
+
+	while (io_uring_sq_space_left(&loop.ring)) {
+		sqe = loop_sqe(&loop, NULL);
+		io_uring_prep_nop(sqe);
+	}
+	/* io_uring_enter on an eventfd: EOPNOTSUPP, whatever is asked of it. */
+	cr_assert_geq(dup2(other, ring_fd), 0);
+	sqe = loop_sqe(&loop, NULL);
+	cr_assert_not_null(sqe, "still something to fill");
+	io_uring_prep_nop(sqe);
+	int r = loop_poll(&loop, 0);
+	cr_assert_geq(dup2(saved, ring_fd), 0);
+	cr_assert_lt(r, 0, "the loop reports the refusal");
+	cr_assert_eq(loop_run(&loop), r, "and stops running with it");
+	close(saved);
+	close(other);
+}
