@@ -4,6 +4,7 @@ block, entropy and network devices, and the host-side state they leave behind.""
 import contextlib
 import os
 import re
+import select
 import signal
 import struct
 import subprocess
@@ -152,15 +153,22 @@ def start(ctx, args):
 
 
 def read_until(proc, pattern, timeout=120):
-    deadline, out = time.time() + timeout, b""
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
+    """Reads proc's stdout until a line matches pattern; fails after timeout seconds even
+    if the guest goes silent (a blocking readline would wait forever)."""
+    fd, out = proc.stdout.fileno(), b""
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in out.splitlines():
+            if re.search(pattern, line.decode(errors="replace")):
+                return out.decode(errors="replace")
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
             break
-        out += line
-        if re.search(pattern, line.decode(errors="replace")):
-            return out.decode(errors="replace")
-    raise AssertionError("never saw %r in:\n%s" % (pattern, out.decode(errors="replace")))
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        out += chunk
+    raise AssertionError("never saw %r in %d s:\n%s" % (pattern, timeout, out.decode(errors="replace")))
 
 
 def test_completed_writes_survive_kill9(ctx):
