@@ -44,7 +44,6 @@ class Command:
         self.agent, self.channel = agent, channel
         self.outputs = {}           # our read end -> the fd number it carries (1 or 2)
         self.stdin = None           # our write end of the command's stdin (a Writer)
-        self.stdin_eof = False
         self.status = None
         self.exited_at = None
         ttys = req.get("tty", [False, False, False])

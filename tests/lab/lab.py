@@ -588,12 +588,10 @@ class Lab:
     through the shared server."""
 
     def __init__(self, name):
-        self.kernel = Kernel(os.path.join(CACHE, "lab", name))
-        self.vmlinuz, self.krel = self.kernel.vmlinuz, self.kernel.krel
         self.work = os.path.join(CACHE, "lab", name)
         shutil.rmtree(self.work, ignore_errors=True)
-        os.makedirs(self.work)
-        self.kernel.work = self.work
+        self.kernel = Kernel(self.work)
+        self.vmlinuz, self.krel = self.kernel.vmlinuz, self.kernel.krel
 
     def path(self, name):
         return os.path.join(self.work, name)
