@@ -1,4 +1,5 @@
 #include "devices/console.h"
+#include "services/util.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -6,8 +7,6 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 static void console_pump(struct console *con);
 

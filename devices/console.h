@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #include "devices/uart.h"
-#include "vmm/error.h"
-#include "vmm/loop.h"
+#include "services/error.h"
+#include "services/loop.h"
 
 #define CONSOLE_IN_SIZE   4096
 #define CONSOLE_OUT_SIZE  65536

@@ -1,6 +1,6 @@
 /*
  * MSI-X: the capability, the vector table and the pending-bit array of a PCI
- * function. Each vector becomes an MSI source (vmm/irq) when first used; a
+ * function. Each vector becomes an MSI source (irq/irq) when first used; a
  * masked vector's interrupts set its pending bit and are delivered on unmask.
  */
 #ifndef RINGVM_MSIX_H
@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 #include "devices/pci.h"
-#include "vmm/irq.h"
-#include "vmm/loop.h"
+#include "irq/irq.h"
+#include "services/loop.h"
 
 #define MSIX_MAX_VECTORS 64
 #define MSIX_ENTRY_SIZE  16

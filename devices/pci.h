@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/bus.h"
+#include "services/bus.h"
 
 #define PCI_SLOTS            32
 #define PCI_CONFIG_SIZE      4096

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/irq.h"
+#include "irq/irq.h"
 
 #define UART_COM1_BASE 0x3f8
 #define UART_COM1_IRQ  4

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "devices/virtqueue.h"
-#include "vmm/loop.h"
+#include "services/loop.h"
 
 #define VIRTIO_F_INDIRECT_DESC  (1ULL << 28)
 #define VIRTIO_F_EVENT_IDX      (1ULL << 29)

@@ -14,7 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "services/log.h"
+#include "services/util.h"
 
 #define SECTOR              512ULL
 #define SEG_MAX             126         /* data buffers per request: the queue, less header and status */
@@ -37,8 +38,6 @@ enum { S_OK = 0, S_IOERR = 1, S_UNSUPP = 2 };
 
 /* What a request's operation in flight is: it decides how a completion continues. */
 enum step { STEP_ONE, STEP_DATA, STEP_FALLOCATE, STEP_FILL };
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 struct blk_request {
 	struct blk_queue *queue;
@@ -330,7 +329,7 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 		break;
 	}
 	case T_GET_ID: {
-		char id[CONFIG_SERIAL_MAX] = { 0 };
+		char id[BLK_SERIAL_MAX] = { 0 };
 		memcpy(id, blk->opt.serial, strlen(blk->opt.serial));
 		uint64_t room = c->in_len - 1;
 		size_t n = room < sizeof(id) ? (size_t)room : sizeof(id);

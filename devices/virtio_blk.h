@@ -11,8 +11,17 @@
 #include <stdint.h>
 
 #include "devices/virtio_pci.h"
-#include "vmm/config.h"
-#include "vmm/error.h"
+#include "services/error.h"
+
+#define BLK_SERIAL_MAX 20                  /* virtio-blk's ID string */
+
+struct disk_config {
+	char path[4096];
+	bool readonly;
+	bool direct;                /* O_DIRECT, guest RAM as io_uring fixed buffers */
+	unsigned queues;            /* 0: one per vCPU */
+	char serial[BLK_SERIAL_MAX + 1];
+};
 
 struct blk_request;
 

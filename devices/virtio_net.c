@@ -1,4 +1,5 @@
 #include "devices/virtio_net.h"
+#include "services/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,8 +35,6 @@ _Static_assert(2 * NET_MAX_PAIRS + 1 <= VIRTIO_MAX_QUEUES, "every pair and the c
 #define CTRL_ERR      1
 #define CTRL_MQ       4
 #define CTRL_MQ_PAIRS_SET 0
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 struct net_tx_request {
 	struct net_tx *tx;

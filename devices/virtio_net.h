@@ -9,14 +9,21 @@
 #define RINGVM_VIRTIO_NET_H
 
 #include "devices/virtio_pci.h"
-#include "vmm/config.h"
-#include "vmm/error.h"
+#include "services/error.h"
 
-#define NET_MAX_PAIRS    CONFIG_MAX_NET_PAIRS
+/* A receive and a transmit queue per pair, and with several pairs a control queue. */
+#define NET_MAX_PAIRS    ((VIRTIO_MAX_QUEUES - 1) / 2)
 #define NET_HDR_SIZE     12                  /* virtio_net_hdr_v1, num_buffers included */
 #define NET_FRAME_MAX    (65536 + NET_HDR_SIZE)
 #define NET_HELD_MAX     64                  /* receive chains one frame may span */
 #define NET_RX_BUFFERS   20                  /* writable buffers in one receive chain */
+
+struct net_config {
+	char tap[16];               /* IFNAMSIZ */
+	uint8_t mac[6];
+	bool has_mac;
+	unsigned queue_pairs;       /* 1 unless queues=N */
+};
 
 struct virtio_net;
 struct net_tx_request;

@@ -6,7 +6,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "services/log.h"
+#include "services/util.h"
 
 /* BAR 0: where each structure lives (a power of two in all). */
 #define BAR_SIZE           0x8000
@@ -39,8 +40,6 @@
 #define ISR_QUEUE          1
 #define ISR_CONFIG         2
 #define LOG_BUDGET         16
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 static uint64_t offered_features(const struct virtio_pci *vp)
 {

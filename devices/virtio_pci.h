@@ -13,10 +13,10 @@
 #include "devices/msix.h"
 #include "devices/pci.h"
 #include "devices/virtio.h"
-#include "vmm/ioeventfd.h"
-#include "vmm/irq.h"
-#include "vmm/loop.h"
-#include "vmm/memory.h"
+#include "irq/ioeventfd.h"
+#include "irq/irq.h"
+#include "services/loop.h"
+#include "services/memory.h"
 
 struct virtio_pci_queue {
 	uint16_t size, msix_vector, enable;

@@ -1,4 +1,5 @@
 #include "devices/virtio_rng.h"
+#include "services/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,8 +9,6 @@
 #include <unistd.h>
 
 #define RNG_MAX_BYTES (64 * 1024)   /* per request: a guest may not drain the pool in one go */
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 struct rng_request {
 	struct virtio_rng *rng;

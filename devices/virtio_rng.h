@@ -3,7 +3,7 @@
 #define RINGVM_VIRTIO_RNG_H
 
 #include "devices/virtio_pci.h"
-#include "vmm/error.h"
+#include "services/error.h"
 
 struct rng_request;
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "vmm/memory.h"
+#include "services/memory.h"
 
 #define VIRTQ_MAX_SIZE       256      /* what ringvm offers as queue_size */
 #define VIRTQ_CHAIN_MAX      256      /* buffers in one chain, indirect ones included */

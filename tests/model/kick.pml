@@ -1,6 +1,6 @@
 /*
- * ringvm's vCPU kick protocol (vmm/kick.c, and the run loop vcpu_thread() /
- * vcpu_process_requests() in vmm/vcpu.c), checked with spin.  Run by
+ * ringvm's vCPU kick protocol (machine/kick.c, and the run loop vcpu_thread() /
+ * vcpu_process_requests() in machine/vcpu.c), checked with spin.  Run by
  * tests/model/check; README.md next to this file says what is proved.
  *
  * Processes:
@@ -80,7 +80,7 @@
 #define EXITS	2
 #endif
 
-/* enum kick_request (vmm/kick.h) */
+/* enum kick_request (machine/kick.h) */
 #define STOP	1
 #define PAUSE	2
 #define RESUME	4
@@ -90,7 +90,7 @@
 
 #define VCPU	0	/* _pid of the vCPU thread: the first active proctype */
 
-/* enum vcpu_mode (vmm/kick.h) */
+/* enum vcpu_mode (machine/kick.h) */
 mtype = { OUTSIDE_GUEST, IN_GUEST, BLOCKED };
 
 /* struct kick_target */

@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "vmm/boot/boot.h"
+#include "boot/boot.h"
 
 /*
  * boot_parse_kernel runs before the VM's RAM exists (layout's host is NULL, so a

@@ -4,7 +4,7 @@
 
 #include <criterion/criterion.h>
 
-#include "vmm/devicetree.h"
+#include "firmware/devicetree.h"
 
 static inline const void *tree(struct guest_memory *mem)
 {

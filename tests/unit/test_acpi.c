@@ -2,9 +2,9 @@
 #include <libfdt.h>
 #include <string.h>
 
-#include "vmm/acpi.h"
-#include "vmm/aml.h"
-#include "vmm/devicetree.h"
+#include "firmware/acpi.h"
+#include "firmware/aml.h"
+#include "firmware/devicetree.h"
 
 #define MiB (1ULL << 20)
 

@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 
 #include "devices/acpi_sleep.h"
-#include "vmm/acpi.h"
+#include "firmware/acpi.h"
 
 static int poweroffs;
 

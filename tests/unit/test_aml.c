@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "vmm/aml.h"
+#include "firmware/aml.h"
 
 static struct aml a;
 

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmm/bus.h"
+#include "services/bus.h"
 
 struct probe {
 	int calls;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/boot/boot.h"
+#include "boot/boot.h"
 #include "boot_parse.h"
 #include "boot_tree.h"
 

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmm/cli.h"
+#include "machine/cli.h"
 
 struct parsed {
 	int r;

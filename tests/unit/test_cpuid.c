@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
-#include "vmm/cpuid.h"
+#include "machine/cpuid.h"
 
 /* A small "supported" table shaped like KVM's on an Intel host. */
 static struct kvm_cpuid2 *supported(bool amd)

@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 
 #include "devices/debug_exit.h"
-#include "vmm/bus.h"
+#include "services/bus.h"
 
 static int exits, last_status;
 

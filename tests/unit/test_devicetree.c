@@ -3,7 +3,7 @@
 #include <libfdt.h>
 #include <string.h>
 
-#include "vmm/devicetree.h"
+#include "firmware/devicetree.h"
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)

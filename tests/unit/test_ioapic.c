@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "devices/ioapic.h"
+#include "irq/ioapic.h"
 
 struct record {
 	int delivered;

@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 
-#include "vmm/irq_routing.h"
+#include "irq/irq_routing.h"
 
 static struct irq_routing r;
 static struct error err;

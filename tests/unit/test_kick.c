@@ -3,7 +3,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/kick.h"
+#include "machine/kick.h"
 
 /* Every case of the rules: local/remote x running/blocked/runnable x pending or not. */
 Test(kick, decision_table)

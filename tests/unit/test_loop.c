@@ -4,9 +4,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vmm/loop.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#include "services/loop.h"
+#include "services/util.h"
 
 struct reader {
 	struct loop_op op;

@@ -3,7 +3,7 @@
 
 #include <sys/mman.h>
 
-#include "vmm/memory.h"
+#include "services/memory.h"
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)

@@ -2,10 +2,10 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmm/boot/boot.h"
+#include "boot/boot.h"
 #include "boot_tree.h"
-#include "vmm/boot/pvh.h"
-#include "vmm/config.h"
+#include "boot/pvh.h"
+#include "machine/config.h"
 
 #define MiB (1ULL << 20)
 
@@ -52,12 +52,12 @@ Test(pvh, start_info_memmap_and_cmdline)
 
 Test(pvh, command_line_limit)
 {
-	static char big[CONFIG_CMDLINE_MAX + 1];
+	static char big[BOOT_CMDLINE_MAX + 1];
 	struct boot_entry entry = { .protocol = BOOT_PVH };
 	struct error err = { 0 };
-	memset(big, 'a', CONFIG_CMDLINE_MAX);
+	memset(big, 'a', BOOT_CMDLINE_MAX);
 	cr_assert_eq(boot_write_info(&entry, &mem, tree(&mem), TEST_RSDP, big, &err), -E2BIG);
-	big[CONFIG_CMDLINE_MAX - 1] = '\0';
+	big[BOOT_CMDLINE_MAX - 1] = '\0';
 	struct error ok = { 0 };
 	cr_assert_eq(boot_write_info(&entry, &mem, tree(&mem), TEST_RSDP, big, &ok), 0, "%s", ok.msg);
 }

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmm/boot/boot.h"
+#include "boot/boot.h"
 #include "boot_parse.h"
 
 #define MiB (1ULL << 20)

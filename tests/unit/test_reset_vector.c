@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "devices/reset.h"
-#include "vmm/boot/reset_vector.h"
+#include "firmware/reset_vector.h"
 
 #define MiB (1ULL << 20)
 

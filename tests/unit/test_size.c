@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 
-#include "vmm/size.h"
+#include "services/size.h"
 
 #define MiB (1ULL << 20)
 

@@ -3,7 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vmm/stats.h"
+#include "machine/stats.h"
 
 #define NAME_SIZE 48
 

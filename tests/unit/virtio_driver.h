@@ -13,8 +13,8 @@
 
 #include "devices/pci.h"
 #include "devices/virtio_pci.h"
-#include "vmm/bus.h"
-#include "vmm/loop.h"
+#include "services/bus.h"
+#include "services/loop.h"
 
 #define TD_BAR       0xc0000000ULL      /* where pci_bus_plug puts the first BAR */
 #define TD_QSIZE     16

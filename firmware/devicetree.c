@@ -1,0 +1,255 @@
+#include "firmware/devicetree.h"
+
+#include <errno.h>
+#include <libfdt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/pci.h"
+#include "devices/uart.h"
+
+#define PHANDLE_IOAPIC 1
+
+/* Paths other parts of ringvm look up. */
+#define PATH_PCI      "/pci@e0000000"
+#define PATH_IOAPIC   "/interrupt-controller@fec00000"
+#define PATH_LAPIC    "/interrupt-controller@fee00000"
+
+/* A 64-bit address/size pair, big-endian as device trees store them. */
+static void put_range(fdt64_t *cells, uint64_t addr, uint64_t size)
+{
+	cells[0] = cpu_to_fdt64(addr);
+	cells[1] = cpu_to_fdt64(size);
+}
+
+static int reg_property(void *fdt, uint64_t addr, uint64_t size)
+{
+	fdt64_t cells[2];
+	put_range(cells, addr, size);
+	return fdt_property(fdt, "reg", cells, sizeof(cells));
+}
+
+/* Sequential-write calls return <0 on failure; the first one ends the build. */
+#define TRY(call) do { int r_ = (call); if (r_ < 0) return r_; } while (0)
+
+static int node_memory(void *fdt, const struct guest_memory *mem)
+{
+	struct e820_entry map[16];
+	unsigned n = memory_e820(mem, map, 16), ram = 0;
+	fdt64_t cells[32];
+
+	for (unsigned i = 0; i < n; i++)
+		if (map[i].type == E820_RAM)
+			put_range(&cells[2 * ram++], map[i].addr, map[i].size);
+	TRY(fdt_begin_node(fdt, "memory@0"));
+	TRY(fdt_property_string(fdt, "device_type", "memory"));
+	TRY(fdt_property(fdt, "reg", cells, ram * 2 * sizeof(cells[0])));
+	TRY(fdt_end_node(fdt));
+
+	/* What is not RAM but still claimed: legacy space, ECAM, the APICs and KVM's pages. */
+	TRY(fdt_begin_node(fdt, "reserved-memory"));
+	TRY(fdt_property_u32(fdt, "#address-cells", 2));
+	TRY(fdt_property_u32(fdt, "#size-cells", 2));
+	TRY(fdt_property(fdt, "ranges", NULL, 0));
+	for (unsigned i = 0; i < n; i++) {
+		char name[40];
+		if (map[i].type == E820_RAM)
+			continue;
+		snprintf(name, sizeof(name), "reserved@%llx", (unsigned long long)map[i].addr);
+		TRY(fdt_begin_node(fdt, name));
+		TRY(reg_property(fdt, map[i].addr, map[i].size));
+		TRY(fdt_property(fdt, "no-map", NULL, 0));
+		TRY(fdt_end_node(fdt));
+	}
+	return fdt_end_node(fdt);
+}
+
+static int node_cpus(void *fdt, unsigned cpus)
+{
+	TRY(fdt_begin_node(fdt, "cpus"));
+	TRY(fdt_property_u32(fdt, "#address-cells", 1));
+	TRY(fdt_property_u32(fdt, "#size-cells", 0));
+	for (unsigned i = 0; i < cpus; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "cpu@%x", i);
+		TRY(fdt_begin_node(fdt, name));
+		TRY(fdt_property_string(fdt, "device_type", "cpu"));
+		TRY(fdt_property_u32(fdt, "reg", i));              /* the APIC ID */
+		TRY(fdt_end_node(fdt));
+	}
+	return fdt_end_node(fdt);
+}
+
+static int node_interrupts(void *fdt)
+{
+	TRY(fdt_begin_node(fdt, "interrupt-controller@fec00000"));
+	TRY(fdt_property_string(fdt, "compatible", "intel,ce4100-ioapic"));
+	TRY(reg_property(fdt, MEM_IOAPIC_BASE, 0x1000));
+	TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
+	TRY(fdt_property_u32(fdt, "#interrupt-cells", 2));
+	TRY(fdt_property_u32(fdt, "#address-cells", 0));
+	TRY(fdt_property_u32(fdt, "phandle", PHANDLE_IOAPIC));
+	TRY(fdt_end_node(fdt));
+	TRY(fdt_begin_node(fdt, "interrupt-controller@fee00000"));
+	TRY(fdt_property_string(fdt, "compatible", "intel,ce4100-lapic"));
+	TRY(reg_property(fdt, MEM_LAPIC_BASE, 0x1000));
+	return fdt_end_node(fdt);
+}
+
+/* An ISA device: reg in I/O space (the ISA binding: space 1, port, length). */
+static int isa_device(void *fdt, const char *name, const char *compatible, uint32_t port,
+		      uint32_t len)
+{
+	fdt32_t reg[3] = { cpu_to_fdt32(1), cpu_to_fdt32(port), cpu_to_fdt32(len) };
+
+	TRY(fdt_begin_node(fdt, name));
+	TRY(fdt_property_string(fdt, "compatible", compatible));
+	return fdt_property(fdt, "reg", reg, sizeof(reg));
+}
+
+static int node_isa(void *fdt)
+{
+	char name[32];
+
+	TRY(fdt_begin_node(fdt, "isa"));
+	TRY(fdt_property_string(fdt, "compatible", "isa"));
+	TRY(fdt_property_u32(fdt, "#address-cells", 2));
+	TRY(fdt_property_u32(fdt, "#size-cells", 1));
+	/* No ranges: x86 reaches these ports with IN/OUT, not through a memory window. */
+
+	snprintf(name, sizeof(name), "serial@i%x", UART_COM1_BASE);
+	TRY(isa_device(fdt, name, "ns16550a", UART_COM1_BASE, UART_REGS));
+	TRY(fdt_property_u32(fdt, "clock-frequency", 1843200));
+	fdt32_t irq[2] = { cpu_to_fdt32(UART_COM1_IRQ), cpu_to_fdt32(1) };   /* edge, active high */
+	TRY(fdt_property(fdt, "interrupts", irq, sizeof(irq)));
+	TRY(fdt_end_node(fdt));
+
+	snprintf(name, sizeof(name), "acpi-sleep@i%x", FDT_ACPI_SLEEP_PORT);
+	TRY(isa_device(fdt, name, "ringvm,acpi-sleep-control", FDT_ACPI_SLEEP_PORT, 2));
+	TRY(fdt_end_node(fdt));
+
+	TRY(isa_device(fdt, "reset@icf9", "ringvm,reset-control", 0xcf9, 1));
+	TRY(fdt_end_node(fdt));
+	return fdt_end_node(fdt);
+}
+
+static int node_pci(void *fdt)
+{
+	TRY(fdt_begin_node(fdt, "pci@e0000000"));
+	TRY(fdt_property_string(fdt, "compatible", "pci-host-ecam-generic"));
+	TRY(fdt_property_string(fdt, "device_type", "pci"));
+	TRY(fdt_property_u32(fdt, "#address-cells", 3));
+	TRY(fdt_property_u32(fdt, "#size-cells", 2));
+	TRY(reg_property(fdt, PCI_ECAM_BASE, 1 << 20));      /* bus 0 only */
+	fdt32_t bus_range[2] = { 0, 0 };
+	TRY(fdt_property(fdt, "bus-range", bus_range, sizeof(bus_range)));
+	/* PCI address (3 cells), CPU address (2), size (2): the I/O and 32-bit memory windows. */
+	fdt32_t ranges[] = {
+		cpu_to_fdt32(0x01000000), 0, cpu_to_fdt32(0xc000), 0, cpu_to_fdt32(0xc000),
+		0, cpu_to_fdt32(0x4000),
+		cpu_to_fdt32(0x02000000), 0, cpu_to_fdt32((uint32_t)PCI_MMIO32_BASE), 0,
+		cpu_to_fdt32((uint32_t)PCI_MMIO32_BASE), 0, cpu_to_fdt32((uint32_t)PCI_MMIO32_SIZE),
+	};
+	TRY(fdt_property(fdt, "ranges", ranges, sizeof(ranges)));
+	TRY(fdt_property_u32(fdt, "interrupt-parent", PHANDLE_IOAPIC));
+	return fdt_end_node(fdt);
+}
+
+static int fdt_build_tree(const struct machine_facts *f, void *fdt)
+{
+	TRY(fdt_create(fdt, FDT_MAX_SIZE));
+	TRY(fdt_finish_reservemap(fdt));
+	TRY(fdt_begin_node(fdt, ""));
+	TRY(fdt_property_string(fdt, "compatible", "ringvm,pc"));
+	TRY(fdt_property_string(fdt, "model", "ringvm"));
+	TRY(fdt_property_u32(fdt, "#address-cells", 2));
+	TRY(fdt_property_u32(fdt, "#size-cells", 2));
+	TRY(fdt_property_u32(fdt, "interrupt-parent", PHANDLE_IOAPIC));
+
+	TRY(fdt_begin_node(fdt, "chosen"));
+	TRY(fdt_property_string(fdt, "bootargs", f->cmdline ? f->cmdline : ""));
+	TRY(fdt_property_string(fdt, "stdout-path", "/isa/serial@i3f8"));
+	if (f->initrd_size) {
+		TRY(fdt_property_u64(fdt, "linux,initrd-start", f->initrd_addr));
+		TRY(fdt_property_u64(fdt, "linux,initrd-end", f->initrd_addr + f->initrd_size));
+	}
+	TRY(fdt_end_node(fdt));
+
+	TRY(node_memory(fdt, f->mem));
+	TRY(node_cpus(fdt, f->cpus));
+	TRY(node_interrupts(fdt));
+	TRY(node_isa(fdt));
+	TRY(node_pci(fdt));
+	TRY(fdt_end_node(fdt));
+	return fdt_finish(fdt);
+}
+
+int fdt_build(const struct machine_facts *facts, void *buf, struct error *err)
+{
+	int r = fdt_build_tree(facts, buf);
+	return r < 0 ? error_set(err, ENOSPC, "cannot build the device tree: %s", fdt_strerror(r)) : 0;
+}
+
+size_t fdt_blob_size(const void *fdt)
+{
+	return fdt_totalsize(fdt);
+}
+
+/* Properties are only 4-byte aligned in the blob: 64-bit cells go through fdt64_ld. */
+int fdt_reg(const void *fdt, const char *path, uint64_t *addr, uint64_t *size)
+{
+	int len, node = fdt_path_offset(fdt, path);
+	const fdt64_t *reg = node < 0 ? NULL : fdt_getprop(fdt, node, "reg", &len);
+
+	if (!reg || len < 16)
+		return -ENOENT;
+	*addr = fdt64_ld(&reg[0]);
+	*size = fdt64_ld(&reg[1]);
+	return 0;
+}
+
+static int cmp_e820(const void *a, const void *b)
+{
+	const struct e820_entry *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+int fdt_e820(const void *fdt, struct e820_entry *out, unsigned max)
+{
+	unsigned n = 0;
+	int len, node = fdt_path_offset(fdt, "/memory@0");
+	const fdt64_t *reg = node < 0 ? NULL : fdt_getprop(fdt, node, "reg", &len);
+
+	if (!reg)
+		return -ENOENT;
+	for (int i = 0; i + 16 <= len && n < max; i += 16, reg += 2)
+		out[n++] = (struct e820_entry){ fdt64_ld(&reg[0]), fdt64_ld(&reg[1]), E820_RAM };
+	int reserved = fdt_path_offset(fdt, "/reserved-memory");
+	if (reserved >= 0) {
+		int child;
+		fdt_for_each_subnode(child, fdt, reserved) {
+			const fdt64_t *r = fdt_getprop(fdt, child, "reg", &len);
+			if (r && len >= 16 && n < max)
+				out[n++] = (struct e820_entry){ fdt64_ld(&r[0]), fdt64_ld(&r[1]),
+								E820_RESERVED };
+		}
+	}
+	qsort(out, n, sizeof(out[0]), cmp_e820);
+	return (int)n;
+}
+
+int fdt_cpus(const void *fdt, uint32_t *apic_ids, unsigned max)
+{
+	int cpus = fdt_path_offset(fdt, "/cpus"), node, len;
+	unsigned n = 0;
+
+	if (cpus < 0)
+		return -ENOENT;
+	fdt_for_each_subnode(node, fdt, cpus) {
+		const fdt32_t *reg = fdt_getprop(fdt, node, "reg", &len);
+		if (reg && len == 4 && n < max)
+			apic_ids[n++] = fdt32_to_cpu(*reg);
+	}
+	return (int)n;
+}

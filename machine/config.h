@@ -1,0 +1,38 @@
+/* What the user asked for: the VM as described on the command line. */
+#ifndef RINGVM_CONFIG_H
+#define RINGVM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
+#include "irq/irq.h"
+
+#define CONFIG_MAX_CPUS      254            /* xAPIC IDs: 0xff is the broadcast ID */
+#define CONFIG_MIN_MEMORY    (2ULL << 20)   /* boot data below 1 MiB, the image above */
+#define CONFIG_MAX_MEMORY    (1ULL << 40)
+#define CONFIG_MAX_DISKS     8
+#define CONFIG_MAX_NETS      4
+
+struct vm_config {
+	const char *kernel;         /* kernel image path; NULL boots the built-in guest */
+	const char *initrd;         /* --initrd, or NULL */
+	const char *cmdline;        /* --cmdline, or NULL */
+	char *const *guest_args;    /* the words after "--", appended to the command line */
+	int nr_guest_args;
+	unsigned cpus;
+	uint64_t memory;            /* bytes of guest RAM */
+	enum irqchip_mode irqchip;  /* --irqchip */
+	enum irq_path irq;          /* --irq: how device interrupts reach KVM */
+	bool stats;                 /* --stats: print KVM's per-vCPU counters at exit */
+	int irq_test_fds[2];        /* --irq-test-fds: doorbell and irqfd serviced elsewhere, or -1 */
+	struct disk_config disks[CONFIG_MAX_DISKS];
+	unsigned nr_disks;
+	struct net_config nets[CONFIG_MAX_NETS];
+	unsigned nr_nets;
+	bool rng;                   /* --rng: a virtio entropy device */
+	const char *dump_dtb;       /* --dump-dtb: write the machine description here and stop */
+};
+
+#endif

@@ -1,0 +1,553 @@
+#include "machine/vm.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "firmware/acpi.h"
+#include "boot/builtin.h"
+#include "firmware/reset_vector.h"
+#include "firmware/devicetree.h"
+#include "machine/stats.h"
+#include "services/util.h"
+
+#define LOOP_ENTRIES     256
+#define FLUSH_TIMEOUT_MS 2000     /* a stuck stdout must not hold ringvm forever */
+#define CANCEL_TIMEOUT_MS 1000
+
+static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+void vm_request_stop(struct vm *vm, enum stop_reason reason, int status)
+{
+	pthread_mutex_lock(&vm->stop.lock);
+	bool first = vm->stop.reason == STOP_NONE;
+	if (first) {
+		vm->stop.reason = reason;
+		vm->stop.status = status;
+	}
+	pthread_mutex_unlock(&vm->stop.lock);
+	if (!first)
+		return;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		kick_vcpu(&vm->vcpus[i].kick, KICK_REQ_STOP);
+	uint64_t one = 1;
+	if (vm->control_fd >= 0)
+		(void)!write(vm->control_fd, &one, sizeof(one));
+}
+
+int vm_fail(struct vm *vm, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[ERROR_MSG_MAX];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&vm->stop.lock);
+	if (vm->stop.reason == STOP_NONE)
+		error_set(&vm->stop.err, errnum, "%s", msg);
+	pthread_mutex_unlock(&vm->stop.lock);
+	vm_request_stop(vm, STOP_ERROR, 1);
+	return -(errnum > 0 ? errnum : EIO);
+}
+
+static void vm_guest_exit(void *ctx, int status)
+{
+	vm_request_stop(ctx, STOP_GUEST_EXIT, status);
+}
+
+static void vm_guest_reset(void *ctx)
+{
+	vm_request_stop(ctx, STOP_GUEST_RESET, 0);
+}
+
+static void vm_guest_poweroff(void *ctx)
+{
+	vm_request_stop(ctx, STOP_GUEST_POWEROFF, 0);
+}
+
+static void vm_user_quit(void *ctx)
+{
+	vm_request_stop(ctx, STOP_USER_QUIT, 0);
+}
+
+static void vm_arm_control(struct vm *vm)
+{
+	struct io_uring_sqe *sqe = loop_sqe(&vm->loop, &vm->control_op);
+	io_uring_prep_read(sqe, vm->control_fd, &vm->control_count, sizeof(vm->control_count), 0);
+}
+
+static void vm_control_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct vm *vm = container_of(op, struct vm, control_op);
+
+	(void)flags;
+	if (res == -ECANCELED)
+		return;
+	pthread_mutex_lock(&vm->stop.lock);
+	bool stopping = vm->stop.reason != STOP_NONE;
+	pthread_mutex_unlock(&vm->stop.lock);
+	if (stopping)
+		loop_stop(&vm->loop);
+	else
+		vm_arm_control(vm);
+}
+
+static void vm_arm_signal(struct vm *vm)
+{
+	struct io_uring_sqe *sqe = loop_sqe(&vm->loop, &vm->signal_op);
+	io_uring_prep_read(sqe, vm->signal_fd, &vm->siginfo, sizeof(vm->siginfo), 0);
+}
+
+static void vm_signal_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct vm *vm = container_of(op, struct vm, signal_op);
+
+	(void)flags;
+	if (res == -ECANCELED)
+		return;
+	if (res != (int)sizeof(vm->siginfo)) {
+		vm_arm_signal(vm);
+		return;
+	}
+	int sig = (int)vm->siginfo.ssi_signo;
+	pthread_mutex_lock(&vm->stop.lock);
+	if (vm->stop.reason == STOP_NONE)
+		vm->stop.signal = sig;
+	pthread_mutex_unlock(&vm->stop.lock);
+	vm_request_stop(vm, STOP_SIGNAL, 128 + sig);
+	vm_arm_signal(vm);
+}
+
+/* The kernel command line: --cmdline, then the guest arguments, space-separated. */
+static char *vm_build_cmdline(const struct vm_config *cfg)
+{
+	size_t len = (cfg->cmdline ? strlen(cfg->cmdline) : 0) + 1;
+
+	for (int i = 0; i < cfg->nr_guest_args; i++)
+		len += strlen(cfg->guest_args[i]) + 1;
+	char *line = malloc(len);
+	if (!line)
+		return NULL;
+	line[0] = '\0';
+	if (cfg->cmdline)
+		strcpy(line, cfg->cmdline);
+	for (int i = 0; i < cfg->nr_guest_args; i++) {
+		if (line[0])
+			strcat(line, " ");
+		strcat(line, cfg->guest_args[i]);
+	}
+	return line;
+}
+
+static int vm_block_signals(struct vm *vm, struct error *err)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		sigaddset(&set, stop_signals[i]);
+	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (vm->signal_fd < 0)
+		return error_sys(err, errno, "cannot create a signalfd");
+	/* The kick signal stays blocked outside KVM_RUN in every thread. */
+	sigaddset(&set, kick_signal());
+	pthread_sigmask(SIG_BLOCK, &set, &vm->saved_sigmask);
+	vm->signals_blocked = true;
+	signal(SIGPIPE, SIG_IGN);   /* a closed stdout is an EPIPE to handle, not a death */
+	return kick_signal_init() ? error_sys(err, errno, "cannot install the kick signal") : 0;
+}
+
+static void vm_iothread_failed(void *ctx, int err)
+{
+	vm_fail(ctx, -err, "an I/O thread's loop failed: %s", strerror(-err));
+}
+
+static int vm_add_irq_test(struct vm *vm, struct error *err)
+{
+	/* Channel 1 has a thread of its own, so that two host threads raise interrupts at once. */
+	vm->with_irq_test = true;
+	int r = iothread_init(&vm->iothread1, "io1", vm_iothread_failed, vm, err);
+	if (r)
+		return r;
+	struct loop *loops[IRQ_TEST_CHANNELS] = { &vm->loop, &vm->iothread1.loop };
+	irq_test_init(&vm->irq_test, &vm->irq, vm->kvm.vm_fd, loops, vm->cfg.irq_test_fds[0],
+		      vm->cfg.irq_test_fds[1]);
+	r = bus_register(&vm->pio, IRQ_TEST_PORT, IRQ_TEST_PORTS, irq_test_access, &vm->irq_test,
+			 "irq-test");
+	return r ? error_sys(err, -r, "cannot place the irq-test device") : 0;
+}
+
+/* PCI slots in command-line order: the disks, the network devices, the entropy device. */
+static int vm_add_virtio(struct vm *vm, struct error *err)
+{
+	int r;
+
+	if (vm->cfg.nr_disks) {
+		vm->disks = calloc(vm->cfg.nr_disks, sizeof(*vm->disks));
+		if (!vm->disks)
+			return error_set(err, ENOMEM, "out of memory for %u disks", vm->cfg.nr_disks);
+	}
+	for (unsigned i = 0; i < vm->cfg.nr_disks; i++) {
+		struct virtio_blk *blk = &vm->disks[i];
+		r = virtio_blk_init(blk, &vm->cfg.disks[i], &vm->disk_images[i], vm->cfg.cpus, i,
+				    &vm->mem, &vm->irq, &vm->loop, vm->kvm.vm_fd, err);
+		vm->nr_disks = i + 1;     /* even half-built: destroy closes what it opened */
+		if (r)
+			return r;
+		if ((r = pci_bus_plug(&vm->pci, &blk->vp.pci)))
+			return error_sys(err, -r, "no PCI slot or MMIO space left for disk %u", i);
+	}
+	if (vm->cfg.nr_nets) {
+		vm->nets = calloc(vm->cfg.nr_nets, sizeof(*vm->nets));
+		if (!vm->nets)
+			return error_set(err, ENOMEM, "out of memory for %u network devices", vm->cfg.nr_nets);
+	}
+	for (unsigned i = 0; i < vm->cfg.nr_nets; i++) {
+		struct virtio_net *net = &vm->nets[i];
+		r = virtio_net_init(net, &vm->cfg.nets[i], &vm->taps[i], i, &vm->mem, &vm->irq,
+				    &vm->loop, vm->kvm.vm_fd, err);
+		vm->nr_nets = i + 1;
+		if (r)
+			return r;
+		if ((r = pci_bus_plug(&vm->pci, &net->vp.pci)))
+			return error_sys(err, -r, "no PCI slot or MMIO space left for network device %u", i);
+	}
+	if (vm->cfg.rng) {
+		vm->rng = calloc(1, sizeof(*vm->rng));
+		if (!vm->rng)
+			return error_set(err, ENOMEM, "out of memory for virtio-rng");
+		if ((r = virtio_rng_init(vm->rng, &vm->mem, &vm->irq, &vm->loop, vm->kvm.vm_fd, err)))
+			return r;
+		if ((r = pci_bus_plug(&vm->pci, &vm->rng->vp.pci)))
+			return error_sys(err, -r, "no PCI slot or MMIO space left for virtio-rng");
+	}
+	return 0;
+}
+
+static int vm_add_devices(struct vm *vm, struct error *err)
+{
+	struct {
+		struct bus *bus;
+		uint64_t base, len;
+		bus_access_fn fn;
+		void *opaque;
+		const char *name;
+	} regions[] = {
+		{ &vm->pio, UART_COM1_BASE, UART_REGS, uart_access, &vm->com1, "com1" },
+		{ &vm->pio, DEBUG_EXIT_PORT, DEBUG_EXIT_PORTS, debug_exit_access, &vm->debug_exit, "debug-exit" },
+		{ &vm->pio, I8042_DATA_PORT, 1, i8042_data_access, &vm->reset, "i8042-data" },
+		{ &vm->pio, I8042_COMMAND_PORT, 1, i8042_command_access, &vm->reset, "i8042-command" },
+		{ &vm->pio, FDT_ACPI_SLEEP_PORT, 2, acpi_sleep_access, &vm->sleep, "acpi-sleep" },
+		/* 0xcf9, the reset control register, is inside the PCI host's ports. */
+		{ &vm->pio, PCI_CONF1_PORT, PCI_CONF1_PORTS, pci_conf1_access, &vm->pci, "pci-conf1" },
+		{ &vm->mmio, PCI_ECAM_BASE, PCI_ECAM_SIZE, pci_ecam_access, &vm->pci, "pci-ecam" },
+		{ &vm->mmio, MEM_IOAPIC_BASE, IOAPIC_MMIO_SIZE, ioapic_access, &vm->irq.ioapic, "ioapic" },
+	};
+	/* The IOAPIC is ours to emulate only with the split irqchip. */
+	size_t nr_regions = sizeof(regions) / sizeof(regions[0]) - (vm->irq.mode == IRQCHIP_KERNEL);
+
+	int r = irq_source_init_pin(&vm->com1_irq, &vm->irq, UART_COM1_IRQ, false,
+				    irq_chip_pin_path(&vm->irq), -1, &vm->loop, err);
+	if (r)
+		return r;
+	uart_init(&vm->com1, &vm->com1_irq, &console_uart_ops, &vm->console);
+	vm->debug_exit = (struct debug_exit){ .on_exit = vm_guest_exit, .ctx = vm };
+	vm->reset = (struct reset_ports){ .on_reset = vm_guest_reset, .ctx = vm };
+	vm->sleep = (struct acpi_sleep){ .on_poweroff = vm_guest_poweroff, .ctx = vm,
+					 .s5_type = ACPI_S5_TYPE };
+	pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, reset_control_access, &vm->reset);
+	r = console_init(&vm->console, &vm->loop, &vm->com1, STDIN_FILENO, STDOUT_FILENO,
+			 isatty(STDIN_FILENO), vm_user_quit, vm, err);
+	if (r)
+		return r;
+	for (size_t i = 0; i < nr_regions; i++) {
+		r = bus_register(regions[i].bus, regions[i].base, regions[i].len, regions[i].fn,
+				 regions[i].opaque, regions[i].name);
+		if (r)
+			return error_sys(err, -r, "cannot place %s at 0x%llx", regions[i].name,
+					 (unsigned long long)regions[i].base);
+	}
+	if ((r = vm_add_virtio(vm, err)))
+		return r;
+	return vm->cfg.kernel ? 0 : vm_add_irq_test(vm, err);
+}
+
+/*
+ * Reads the kernel and initrd and checks them against the RAM the guest will have,
+ * which need not exist yet: a bad file is reported before any KVM resource is taken.
+ */
+static int vm_check_kernel(struct vm *vm, struct error *err)
+{
+	struct guest_memory layout;
+
+	vm->image = (struct boot_image){
+		.data = builtin_guest_elf, .size = builtin_guest_elf_size, .name = "built-in guest",
+	};
+	int r = 0;
+	if (vm->cfg.kernel)
+		r = boot_image_read(vm->cfg.kernel, "kernel", vm->cfg.memory, &vm->image, err);
+	if (!r && vm->cfg.initrd)
+		r = boot_image_read(vm->cfg.initrd, "initrd", vm->cfg.memory, &vm->initrd, err);
+	if (r)
+		return r;
+	guest_memory_layout(&layout, vm->cfg.memory);
+	if ((r = boot_parse_kernel(&vm->image, &layout, &vm->boot, err)) ||
+	    (vm->initrd.data && (r = boot_place_initrd(&vm->initrd, &layout, &vm->boot, err))))
+		return r;
+	if (!(vm->cmdline = vm_build_cmdline(&vm->cfg)))
+		return error_set(err, ENOMEM, "out of memory for the kernel command line");
+	return boot_check_cmdline(&vm->boot, vm->cmdline, err);
+}
+
+/* --dump-dtb: a file that could be written, checked without creating or truncating it. */
+static int vm_check_dump_dtb(const char *path, struct error *err)
+{
+	struct stat st;
+
+	if (!stat(path, &st)) {
+		if (S_ISDIR(st.st_mode))
+			return error_sys(err, EISDIR, "cannot write the device tree to '%s'", path);
+		if (access(path, W_OK))
+			return error_sys(err, errno, "cannot write the device tree to '%s'", path);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return error_sys(err, errno, "cannot write the device tree to '%s'", path);
+	char *copy = strdup(path);
+	if (!copy)
+		return error_set(err, ENOMEM, "out of memory");
+	/* A missing file is made in its directory, which must exist and take new files. */
+	const char *dir = dirname(copy);
+	int e = stat(dir, &st) ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR
+		: access(dir, W_OK | X_OK) ? errno : 0;
+	free(copy);
+	return e ? error_sys(err, e, "cannot write the device tree to '%s'", path) : 0;
+}
+
+/*
+ * Everything that depends only on what the user asked for, checked before /dev/kvm
+ * is opened: on a host without KVM, a mistake is still reported as that mistake.
+ * Disk images are opened (and locked) and taps attached here, kept for the devices.
+ */
+static int vm_check_input(struct vm *vm, struct error *err)
+{
+	const struct vm_config *cfg = &vm->cfg;
+	int r;
+
+	if ((r = memory_check_host(cfg->memory, err)) || (r = vm_check_kernel(vm, err)))
+		return r;
+	for (unsigned i = 0; i < cfg->nr_disks; i++)
+		if ((r = virtio_blk_open(&vm->disk_images[i], &cfg->disks[i], err)))
+			return r;
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
+		if ((r = virtio_net_open(&vm->taps[i], &cfg->nets[i], err)))
+			return r;
+	for (int i = 0; !cfg->kernel && i < 2; i++) {
+		int fd = cfg->irq_test_fds[i];
+		if (fd >= 0 && fcntl(fd, F_GETFD) < 0)
+			return error_set(err, EBADF, "--irq-test-fds: fd %d is not open", fd);
+	}
+	return cfg->dump_dtb ? vm_check_dump_dtb(cfg->dump_dtb, err) : 0;
+}
+
+static int vm_load_kernel(struct vm *vm, struct error *err)
+{
+	/* First, so that a kernel that asks to load over it wins. */
+	int r = reset_vector_install(&vm->mem, err);
+	if (!r)
+		r = boot_load_kernel(&vm->image, &vm->mem, &vm->boot, err);
+	if (!r && vm->initrd.data)
+		r = boot_load_initrd(&vm->initrd, &vm->mem, &vm->boot, err);
+	boot_image_free(&vm->image);
+	boot_image_free(&vm->initrd);
+	if (r)
+		return r;
+	vm->fdt = malloc(FDT_MAX_SIZE);
+	if (!vm->fdt)
+		return error_set(err, ENOMEM, "out of memory for the boot data");
+	/* The machine description first: the ACPI tables and the memory map are read from it. */
+	struct machine_facts facts = {
+		.mem = &vm->mem, .cpus = vm->cfg.cpus, .cmdline = vm->cmdline,
+		.initrd_addr = vm->boot.initrd_addr, .initrd_size = vm->boot.initrd_size,
+	};
+	if (!(r = fdt_build(&facts, vm->fdt, err)) &&
+	    !(r = acpi_build(vm->fdt, &vm->mem, vm->irq.mode == IRQCHIP_SPLIT, err)))
+		r = boot_write_info(&vm->boot, &vm->mem, vm->fdt, ACPI_RSDP, vm->cmdline, err);
+	return r;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->kvm.dev_fd = vm->kvm.vm_fd = -1;
+	vm->control_fd = vm->signal_fd = -1;
+	vm->console.notify_fd = -1;
+	vm->com1_irq.irqfd = vm->com1_irq.resamplefd = -1;
+	pthread_mutex_init(&vm->stop.lock, NULL);
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+	vm->control_op.complete = vm_control_done;
+	vm->signal_op.complete = vm_signal_done;
+	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
+		vm->disk_images[i].fd = -1;
+	for (unsigned i = 0; i < CONFIG_MAX_NETS; i++)
+		for (unsigned j = 0; j < NET_MAX_PAIRS; j++)
+			vm->taps[i].fds[j] = -1;
+
+	if ((r = vm_check_input(vm, err)) || (r = vm_block_signals(vm, err)) ||
+	    (r = kvm_open(&vm->kvm, err)))
+		return r;
+	if ((r = kvm_create_vm(&vm->kvm, err)))
+		return r;
+	if (cfg->cpus > vm->kvm.max_vcpus)
+		return error_set(err, EINVAL, "--cpus %u: KVM on this host allows at most %u",
+				 cfg->cpus, vm->kvm.max_vcpus);
+	if ((r = guest_memory_create(&vm->mem, cfg->memory, err)) ||
+	    (r = kvm_map_memory(&vm->kvm, &vm->mem, err)) ||
+	    (r = irq_chip_init(&vm->irq, vm->kvm.vm_fd, cfg->irqchip, cfg->irq, err)) ||
+	    (r = loop_init(&vm->loop, LOOP_ENTRIES, err)) ||
+	    (r = vm_add_devices(vm, err)) ||
+	    (r = vm_load_kernel(vm, err)))
+		return r;
+
+	vm->control_fd = eventfd(0, EFD_CLOEXEC);
+	if (vm->control_fd < 0)
+		return error_sys(err, errno, "cannot create the control eventfd");
+	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return error_set(err, ENOMEM, "out of memory for %u vCPUs", cfg->cpus);
+	vm->nr_vcpus = cfg->cpus;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if ((r = vcpu_create(&vm->vcpus[i], vm, i, err)))
+			return r;
+	return vcpu_set_boot_state(&vm->vcpus[0], &vm->boot, err);
+}
+
+int vm_run(struct vm *vm)
+{
+	struct error err = { 0 };
+
+	terminal_make_raw(&vm->term, STDIN_FILENO);
+	loop_start(&vm->loop);
+	console_start(&vm->console);
+	vm_arm_control(vm);
+	vm_arm_signal(vm);
+	if (vm->with_irq_test && iothread_start(&vm->iothread1, &err))
+		vm_fail(vm, err.code, "%s", err.msg);
+	for (unsigned i = 0; i < vm->nr_vcpus && !err.code; i++) {
+		if (vcpu_start(&vm->vcpus[i], &err))
+			vm_fail(vm, err.code, "%s", err.msg);
+	}
+	int r = loop_run(&vm->loop);
+	if (r)
+		vm_fail(vm, -r, "the I/O loop failed: %s", strerror(-r));
+	/* Every vCPU was kicked by the stop request; each leaves at its next check. */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	if (vm->with_irq_test)
+		iothread_destroy(&vm->iothread1);
+	console_flush(&vm->console, FLUSH_TIMEOUT_MS);
+	loop_cancel_all(&vm->loop, CANCEL_TIMEOUT_MS);
+	terminal_restore(&vm->term);
+	return vm->stop.status;
+}
+
+int vm_write_dtb(struct vm *vm, const char *path, struct error *err)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (!f)
+		return error_sys(err, errno, "cannot write the device tree to '%s'", path);
+	size_t size = fdt_blob_size(vm->fdt);
+	bool ok = fwrite(vm->fdt, 1, size, f) == size;
+	if (fclose(f) || !ok)
+		return error_sys(err, errno ? errno : EIO, "cannot write the device tree to '%s'", path);
+	return 0;
+}
+
+void vm_format_stats(struct vm *vm, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < vm->nr_vcpus && used + 1 < len; i++) {
+		stats_format_pi(vm->vcpus[i].fd, i, buf + used, len - used - 1);
+		used += strlen(buf + used);
+		buf[used++] = '\n';
+		buf[used] = '\0';
+	}
+}
+
+void vm_destroy(struct vm *vm)
+{
+	/* vm_run joined every thread; after a failed vm_create none was started. */
+	boot_image_free(&vm->image);
+	boot_image_free(&vm->initrd);
+	free(vm->cmdline);
+	vm->cmdline = NULL;
+	free(vm->fdt);
+	vm->fdt = NULL;
+	/* What vm_check_input opened for devices never built. */
+	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
+		virtio_blk_close(&vm->disk_images[i]);
+	for (unsigned i = 0; i < CONFIG_MAX_NETS; i++)
+		virtio_net_close(&vm->taps[i]);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nr_vcpus = 0;
+	loop_cancel_all(&vm->loop, CANCEL_TIMEOUT_MS);
+	if (vm->with_irq_test) {
+		iothread_destroy(&vm->iothread1);
+		irq_test_destroy(&vm->irq_test);
+	}
+	/* The bus reads the devices' BARs to unmap them: before the devices go. */
+	pci_bus_destroy(&vm->pci);
+	for (unsigned i = 0; i < vm->nr_disks; i++)
+		virtio_blk_destroy(&vm->disks[i]);
+	free(vm->disks);
+	vm->disks = NULL;
+	vm->nr_disks = 0;
+	for (unsigned i = 0; i < vm->nr_nets; i++)
+		virtio_net_destroy(&vm->nets[i]);
+	free(vm->nets);
+	vm->nets = NULL;
+	vm->nr_nets = 0;
+	if (vm->rng)
+		virtio_rng_destroy(vm->rng);
+	free(vm->rng);
+	vm->rng = NULL;
+	loop_destroy(&vm->loop);
+	console_destroy(&vm->console);
+	uart_destroy(&vm->com1);
+	irq_source_destroy(&vm->com1_irq);
+	if (vm->irq.vm_fd > 0)
+		irq_chip_destroy(&vm->irq);
+	if (vm->control_fd >= 0)
+		close(vm->control_fd);
+	if (vm->signal_fd >= 0)
+		close(vm->signal_fd);
+	vm->control_fd = vm->signal_fd = -1;
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+	kvm_close(&vm->kvm);
+	guest_memory_destroy(&vm->mem);
+	terminal_restore(&vm->term);
+	if (vm->signals_blocked)
+		pthread_sigmask(SIG_SETMASK, &vm->saved_sigmask, NULL);
+	pthread_mutex_destroy(&vm->stop.lock);
+}

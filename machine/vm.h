@@ -1,0 +1,116 @@
+/* The virtual machine: everything it owns, how it starts, and how it stops. */
+#ifndef RINGVM_VM_H
+#define RINGVM_VM_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include "devices/acpi_sleep.h"
+#include "devices/console.h"
+#include "devices/debug_exit.h"
+#include "testdev/irq_test.h"
+#include "devices/pci.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
+#include "devices/virtio_rng.h"
+#include "devices/reset.h"
+#include "devices/uart.h"
+#include "boot/boot.h"
+#include "services/bus.h"
+#include "machine/config.h"
+#include "services/error.h"
+#include "services/iothread.h"
+#include "irq/irq.h"
+#include "machine/kvm.h"
+#include "services/loop.h"
+#include "services/memory.h"
+#include "machine/terminal.h"
+#include "machine/vcpu.h"
+
+enum stop_reason {
+	STOP_NONE,
+	STOP_GUEST_EXIT,        /* the debug-exit port: status is the guest's */
+	STOP_GUEST_POWEROFF,
+	STOP_GUEST_RESET,       /* ringvm does not reboot guests: a reset ends the VM */
+	STOP_USER_QUIT,         /* Ctrl-A x */
+	STOP_SIGNAL,            /* SIGINT, SIGTERM, SIGHUP, SIGQUIT */
+	STOP_ERROR,             /* a fatal error in any thread; err says which */
+};
+
+struct vm_stop {
+	pthread_mutex_t lock;
+	enum stop_reason reason;    /* the first request wins */
+	int status;                 /* the exit status it implies */
+	int signal;
+	struct error err;
+};
+
+struct vm {
+	struct vm_config cfg;
+	struct kvm kvm;
+	struct guest_memory mem;
+	struct bus pio, mmio;
+	struct loop loop;           /* the main thread's: the first I/O thread */
+	struct irq_chip irq;
+	struct vcpu *vcpus;
+	unsigned nr_vcpus;
+	struct boot_image image;    /* the kernel, from reading until it is loaded */
+	struct boot_image initrd;
+	struct boot_entry boot;     /* from vm_check_input: the kernel as parsed, before any KVM */
+	char *cmdline;
+	struct blk_image disk_images[CONFIG_MAX_DISKS];     /* opened before KVM, taken by the disks */
+	struct net_tap taps[CONFIG_MAX_NETS];               /* attached before KVM, taken likewise */
+	void *fdt;                  /* the machine description: e820 and ACPI come from it */
+	struct terminal term;
+	sigset_t saved_sigmask;
+	bool signals_blocked;
+
+	struct irq_source com1_irq;
+	struct uart com1;
+	struct console console;
+	struct debug_exit debug_exit;
+	struct reset_ports reset;
+	struct acpi_sleep sleep;
+	struct pci_bus pci;
+	struct virtio_blk *disks;   /* cfg.nr_disks of them */
+	unsigned nr_disks;          /* built so far */
+	struct virtio_net *nets;    /* cfg.nr_nets of them */
+	unsigned nr_nets;
+	struct virtio_rng *rng;
+	bool with_irq_test;         /* the built-in guest's irq-test device, and its second I/O thread */
+	struct irq_test irq_test;
+	struct iothread iothread1;
+
+	int control_fd;             /* any thread -> the loop: a stop was requested */
+	uint64_t control_count;
+	struct loop_op control_op;
+	int signal_fd;
+	struct signalfd_siginfo siginfo;
+	struct loop_op signal_op;
+
+	struct vm_stop stop;
+};
+
+/* Builds the VM described by cfg; on failure err says why and vm_destroy cleans up. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err);
+
+/* Runs the VM until it stops; returns the exit status (vm->stop says why). */
+int vm_run(struct vm *vm);
+
+/* Releases everything vm_create acquired, whatever point it reached. */
+void vm_destroy(struct vm *vm);
+
+/* Any thread: asks the VM to stop (the first reason wins). */
+void vm_request_stop(struct vm *vm, enum stop_reason reason, int status);
+
+/* Writes the machine description to path (--dump-dtb). */
+int vm_write_dtb(struct vm *vm, const char *path, struct error *err);
+
+/* After vm_run: one line per vCPU about its posted-interrupt counters, into buf. */
+void vm_format_stats(struct vm *vm, char *buf, size_t len);
+
+/* Any thread: records a fatal error, stops the VM, and returns -errnum. */
+int vm_fail(struct vm *vm, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

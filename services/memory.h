@@ -1,0 +1,67 @@
+/* Guest RAM: one anonymous mapping laid out like a PC's, below and above the 32-bit MMIO hole. */
+#ifndef RINGVM_MEMORY_H
+#define RINGVM_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "services/error.h"
+
+#define MEM_LOW_RAM_END    0xC0000000ULL   /* RAM below 4 GiB stops here ... */
+#define MEM_4G             0x100000000ULL  /* ... and resumes here */
+#define MEM_MMIO32_START   MEM_LOW_RAM_END /* PCI windows, IOAPIC, LAPIC */
+#define MEM_MMIO32_END     0xFEC00000ULL
+#define MEM_PCI_ECAM       0xE0000000ULL   /* PCI configuration space (devices/pci.h) */
+#define MEM_PCI_ECAM_SIZE  0x10000000ULL
+#define MEM_IOAPIC_BASE    0xFEC00000ULL
+#define MEM_LAPIC_BASE     0xFEE00000ULL
+#define MEM_KVM_TSS        0xFFFBD000ULL   /* three pages KVM needs for real mode on VMX */
+#define MEM_KVM_IDENTITY   0xFFFBC000ULL   /* one page: KVM's real-mode identity map */
+#define MEM_LEGACY_START   0xA0000ULL      /* VGA and option ROM space, never RAM */
+#define MEM_LEGACY_END     0x100000ULL
+#define MEM_MAX_REGIONS    2
+
+struct mem_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *host;              /* where the region is mapped in ringvm */
+};
+
+struct guest_memory {
+	uint8_t *host;              /* mapping of all RAM, 2 MiB aligned; NULL when none */
+	uint64_t size;              /* bytes of RAM */
+	unsigned nr_regions;
+	struct mem_region regions[MEM_MAX_REGIONS];
+};
+
+enum e820_type { E820_RAM = 1, E820_RESERVED = 2 };
+
+struct e820_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type;
+};
+
+/* Splits size bytes of RAM around the MMIO hole; returns the number of regions. */
+unsigned memory_layout(uint64_t size, struct mem_region regions[MEM_MAX_REGIONS]);
+
+/* Describes size bytes of guest RAM without mapping any: enough to check addresses against. */
+void guest_memory_layout(struct guest_memory *mem, uint64_t size);
+
+/* Refuses a guest RAM size beyond the host's RAM. */
+int memory_check_host(uint64_t size, struct error *err);
+
+/* Maps size bytes of zeroed RAM, huge pages advised (refused beyond the host's RAM). */
+int guest_memory_create(struct guest_memory *mem, uint64_t size, struct error *err);
+
+/* Unmaps guest RAM. */
+void guest_memory_destroy(struct guest_memory *mem);
+
+/* Host address of [gpa, gpa+len) if it lies wholly in one RAM region, else NULL. */
+void *gpa_to_hva(const struct guest_memory *mem, uint64_t gpa, uint64_t len);
+
+/* Fills the guest's physical memory map; returns the entry count (at most max). */
+unsigned memory_e820(const struct guest_memory *mem, struct e820_entry *out, unsigned max);
+
+#endif
