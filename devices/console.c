@@ -1,5 +1,4 @@
 #include "devices/console.h"
-#include "services/util.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -7,6 +6,8 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "services/util.h"
 
 static void console_pump(struct console *con);
 

@@ -1,5 +1,4 @@
 #include "devices/virtio_net.h"
-#include "services/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +11,8 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <unistd.h>
+
+#include "services/util.h"
 
 _Static_assert(2 * NET_MAX_PAIRS + 1 <= VIRTIO_MAX_QUEUES, "every pair and the control queue fit");
 

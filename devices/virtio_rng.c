@@ -1,5 +1,4 @@
 #include "devices/virtio_rng.h"
-#include "services/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "services/util.h"
 
 #define RNG_MAX_BYTES (64 * 1024)   /* per request: a guest may not drain the pool in one go */
 

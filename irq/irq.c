@@ -1,5 +1,4 @@
 #include "irq/irq.h"
-#include "services/util.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -8,6 +7,8 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "services/util.h"
 
 /* What an irqfd write carries; static so that SQEs may point at it until they complete. */
 static const uint64_t irqfd_one = 1;

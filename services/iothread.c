@@ -1,10 +1,11 @@
 #include "services/iothread.h"
-#include "services/util.h"
 
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "services/util.h"
 
 #define IOTHREAD_ENTRIES  256
 #define CANCEL_TIMEOUT_MS 1000

@@ -1,13 +1,15 @@
 #include "services/loop.h"
-#include "services/util.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "services/util.h"
 
 #define LOOP_SUBMIT_TRIES 8         /* each submit that works empties the SQ: more is a refusal */
 
@@ -86,6 +88,35 @@ void loop_post(struct loop *loop, struct loop_work *work)
 	}
 }
 
+/*
+ * The host refused io_uring itself rather than failing one ring: say why in terms
+ * a user can act on, since the errno alone ("Operation not permitted") does not.
+ */
+static int loop_refused(int errnum, struct error *err)
+{
+	int disabled = 0;
+	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "re");
+
+	if (f) {
+		if (fscanf(f, "%d", &disabled) != 1)
+			disabled = 0;
+		fclose(f);
+	}
+	if (errnum == ENOSYS)
+		return error_set(err, errnum, "this kernel has no io_uring (io_uring_setup: ENOSYS); "
+				 "ringvm needs a kernel built with CONFIG_IO_URING");
+	if (disabled == 2)
+		return error_set(err, errnum, "io_uring is disabled on this host "
+				 "(sysctl kernel.io_uring_disabled=2); ringvm needs it: set it to 0");
+	if (disabled == 1)
+		return error_set(err, errnum, "io_uring is limited to the group kernel.io_uring_group "
+				 "on this host (sysctl kernel.io_uring_disabled=1); join that group, "
+				 "or set it to 0");
+	return error_set(err, errnum, "io_uring_setup was refused (EPERM), most likely by a seccomp "
+			 "profile such as Docker's or containerd's default; allow io_uring_setup, "
+			 "io_uring_enter and io_uring_register (e.g. --security-opt seccomp=unconfined)");
+}
+
 int loop_init(struct loop *loop, unsigned entries, struct error *err)
 {
 	/*
@@ -113,6 +144,8 @@ int loop_init(struct loop *loop, unsigned entries, struct error *err)
 		if (r != -EINVAL)
 			break;
 	}
+	if (r == -EPERM || r == -ENOSYS)
+		return loop_refused(-r, err);
 	if (r)
 		return error_sys(err, -r, "cannot create an io_uring");
 	loop->ring_ready = true;

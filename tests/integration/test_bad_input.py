@@ -168,6 +168,17 @@ def test_kvm_not_writable(ctx):
     assert err.strip().startswith("ringvm: cannot open /dev/kvm: Permission denied"), err
 
 
+def test_io_uring_refused(ctx):
+    need_kvm()      # ringvm opens KVM before it makes its rings
+    deny = os.path.join(os.path.dirname(ctx.ringvm), "tests", "integration", "deny-io-uring")
+    code, out, err = ctx.run_wrapped([deny], ["run"])
+    assert code == RUNTIME, (code, err)
+    lines = err.splitlines()
+    assert len(lines) == 1, "expected one line on stderr, got:\n" + err
+    assert lines[0].startswith("ringvm: io_uring_setup was refused (EPERM)"), lines[0]
+    assert "seccomp" in lines[0] and "Operation not permitted" not in lines[0], lines[0]
+
+
 def test_help_and_version(ctx):
     code, out, err = ctx.run(["--help"], expect_rc=0)
     assert "usage: ringvm run" in out and "--cpus N" in out and err == ""
