@@ -264,10 +264,8 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 	vm->sleep = (struct acpi_sleep){ .on_poweroff = vm_guest_poweroff, .ctx = vm,
 					 .s5_type = ACPI_S5_TYPE };
 	pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, reset_control_access, &vm->reset);
-	r = console_init(&vm->console, &vm->loop, &vm->com1, STDIN_FILENO, STDOUT_FILENO,
-			 isatty(STDIN_FILENO), vm_user_quit, vm, err);
-	if (r)
-		return r;
+	console_init(&vm->console, &vm->loop, &vm->com1, STDIN_FILENO, STDOUT_FILENO,
+		     isatty(STDIN_FILENO), vm_user_quit, vm);
 	for (size_t i = 0; i < nr_regions; i++) {
 		r = bus_register(regions[i].bus, regions[i].base, regions[i].len, regions[i].fn,
 				 regions[i].opaque, regions[i].name);
@@ -392,7 +390,6 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 	vm->cfg = *cfg;
 	vm->kvm.dev_fd = vm->kvm.vm_fd = -1;
 	vm->control_fd = vm->signal_fd = -1;
-	vm->console.notify_fd = -1;
 	vm->com1_irq.irqfd = vm->com1_irq.resamplefd = -1;
 	pthread_mutex_init(&vm->stop.lock, NULL);
 	bus_init(&vm->pio, "pio");
