@@ -42,8 +42,11 @@ void vm_request_stop(struct vm *vm, enum stop_reason reason, int status)
 	pthread_mutex_unlock(&vm->stop.lock);
 	if (!first)
 		return;
+	/* Every bit first, as kvm_make_all_cpus_request does: a vCPU checking early leaves early. */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		kick_vcpu(&vm->vcpus[i].kick, KICK_REQ_STOP);
+		vcpu_make_request(&vm->vcpus[i].requests, VCPU_REQ_STOP);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i].requests);
 	/* Only the first request gets here, so the work is set up once, before its only post. */
 	vm->stop.work.run = vm_stop_loop;
 	/* Before loop_init no thread runs that a stop would have to reach. */

@@ -54,7 +54,7 @@ Test(vm_stop, a_request_from_a_vcpu_thread_wakes_the_blocked_loop)
 	cr_assert_eq(vm->stop.reason, STOP_GUEST_POWEROFF, "the first request wins");
 	cr_assert_eq(vm->stop.status, 0);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		cr_assert(atomic_load(&vm->vcpus[i].kick.requests) & KICK_REQ_STOP, "vCPU %u told", i);
+		cr_assert(atomic_load(&vm->vcpus[i].requests.bits) & VCPU_REQ_STOP, "vCPU %u told", i);
 	/* The second request posted nothing: the loop has nothing left to run. */
 	cr_assert_eq(loop_poll(&vm->loop, 100), 0);
 }
