@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,10 +38,7 @@ size_t console_filter_escapes(uint8_t *buf, size_t len, bool *escape_seen, bool 
 /* Any thread: ask the loop thread to look at the console again. */
 static void console_notify(struct console *con)
 {
-	if (atomic_exchange(&con->notify_posted, true))
-		return;
-	uint64_t one = 1;
-	(void)!write(con->notify_fd, &one, sizeof(one));
+	loop_post(con->loop, &con->notify_work);
 }
 
 static bool console_tx(void *ctx, uint8_t byte)
@@ -147,7 +143,8 @@ static void console_write_done(struct loop_op *op, int res, unsigned flags)
 
 static void console_arm_read(struct console *con)
 {
-	if (con->reading || con->in_closed || con->in_pos < con->in_len)
+	/* Work posted as the loop closes may pump: a new read would hold up loop_cancel_all. */
+	if (con->reading || con->in_closed || con->in_pos < con->in_len || loop_closing(con->loop))
 		return;
 	con->reading = true;
 	struct io_uring_sqe *sqe = loop_sqe(con->loop, &con->read_op);
@@ -201,30 +198,14 @@ static void console_pump(struct console *con)
 	console_start_write(con);
 }
 
-static void console_arm_notify(struct console *con)
+/* The mailbox unqueues the work before running it: a post racing with us runs it again. */
+static void console_notified(struct loop_work *work)
 {
-	struct io_uring_sqe *sqe = loop_sqe(con->loop, &con->notify_op);
-	io_uring_prep_read(sqe, con->notify_fd, &con->notify_count, sizeof(con->notify_count), 0);
-	con->notify_armed = true;
+	console_pump(container_of(work, struct console, notify_work));
 }
 
-static void console_notified(struct loop_op *op, int res, unsigned flags)
-{
-	struct console *con = container_of(op, struct console, notify_op);
-
-	(void)flags;
-	con->notify_armed = false;
-	if (res == -ECANCELED)
-		return;
-	/* Clear before looking, so a notification racing with us is not lost. */
-	atomic_store(&con->notify_posted, false);
-	console_pump(con);
-	console_arm_notify(con);
-}
-
-int console_init(struct console *con, struct loop *loop, struct uart *uart, int in_fd,
-		 int out_fd, bool escapes, void (*on_quit)(void *), void *quit_ctx,
-		 struct error *err)
+void console_init(struct console *con, struct loop *loop, struct uart *uart, int in_fd,
+		  int out_fd, bool escapes, void (*on_quit)(void *), void *quit_ctx)
 {
 	memset(con, 0, sizeof(*con));
 	con->loop = loop;
@@ -236,19 +217,14 @@ int console_init(struct console *con, struct loop *loop, struct uart *uart, int 
 	con->quit_ctx = quit_ctx;
 	con->read_op.complete = console_read_done;
 	con->write_op.complete = console_write_done;
-	con->notify_op.complete = console_notified;
+	con->notify_work.run = console_notified;
 	con->in_closed = in_fd < 0;
 	con->out_broken = out_fd < 0;
 	pthread_mutex_init(&con->out_lock, NULL);
-	con->notify_fd = eventfd(0, EFD_CLOEXEC);
-	if (con->notify_fd < 0)
-		return error_sys(err, errno, "cannot create the console's eventfd");
-	return 0;
 }
 
 void console_start(struct console *con)
 {
-	console_arm_notify(con);
 	console_arm_read(con);
 }
 
@@ -280,8 +256,5 @@ void console_flush(struct console *con, int timeout_ms)
 
 void console_destroy(struct console *con)
 {
-	if (con->notify_fd > 0)
-		close(con->notify_fd);
-	con->notify_fd = -1;
 	pthread_mutex_destroy(&con->out_lock);
 }

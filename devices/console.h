@@ -6,13 +6,11 @@
 #define RINGVM_CONSOLE_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "devices/uart.h"
-#include "services/error.h"
 #include "services/loop.h"
 
 #define CONSOLE_IN_SIZE   4096
@@ -43,21 +41,16 @@ struct console {
 	bool out_poll;
 	struct loop_op write_op;
 
-	/* Other threads wake the loop on our behalf through this eventfd. */
-	int notify_fd;
-	uint64_t notify_count;
-	_Atomic bool notify_posted;
-	struct loop_op notify_op;
-	bool notify_armed;
+	/* Posted by other threads to the loop's mailbox: look at the console again. */
+	struct loop_work notify_work;
 };
 
 /* Backend operations for the UART, with the console as their context. */
 extern const struct uart_backend console_uart_ops;
 
 /* Sets up the console over in_fd/out_fd; on_quit runs (loop thread) on Ctrl-A x. */
-int console_init(struct console *con, struct loop *loop, struct uart *uart, int in_fd,
-		 int out_fd, bool escapes, void (*on_quit)(void *), void *quit_ctx,
-		 struct error *err);
+void console_init(struct console *con, struct loop *loop, struct uart *uart, int in_fd,
+		  int out_fd, bool escapes, void (*on_quit)(void *), void *quit_ctx);
 
 /* Queues the first reads on the loop; call on the loop thread before it runs. */
 void console_start(struct console *con);
@@ -65,7 +58,7 @@ void console_start(struct console *con);
 /* Writes out what the guest printed, waiting up to timeout_ms; the loop is not running. */
 void console_flush(struct console *con, int timeout_ms);
 
-/* Closes the console's own fds (not stdin/stdout). */
+/* Frees the console's lock; stdin and stdout stay open. */
 void console_destroy(struct console *con);
 
 /* Filters terminal input in place for the Ctrl-A escapes; returns the bytes kept. */

@@ -182,17 +182,7 @@ static int vcpu_handle_exit(struct vcpu *vcpu)
 /* Handles requests before entry; false when the thread should end. */
 static bool vcpu_process_requests(struct vcpu *vcpu)
 {
-	struct kick_target *k = &vcpu->kick;
-
-	if (atomic_load(&k->requests) & KICK_REQ_STOP)
-		return false;     /* stays set: a stopped vCPU never re-enters */
-	if (kick_test_and_clear(k, KICK_REQ_PAUSE)) {
-		kick_block(k, KICK_REQ_RESUME | KICK_REQ_STOP);
-		kick_test_and_clear(k, KICK_REQ_RESUME);
-		return !(atomic_load(&k->requests) & KICK_REQ_STOP);
-	}
-	kick_test_and_clear(k, KICK_REQ_EVENT | KICK_REQ_RESUME);
-	return true;
+	return !vcpu_check_request(&vcpu->requests, VCPU_REQ_STOP);
 }
 
 static void *vcpu_thread(void *arg)
@@ -202,18 +192,18 @@ static void *vcpu_thread(void *arg)
 
 	snprintf(name, sizeof(name), "vcpu%u", vcpu->index);
 	pthread_setname_np(pthread_self(), name);
-	kick_bind_thread(&vcpu->kick);
+	vcpu_requests_bind(&vcpu->requests);
 	for (;;) {
 		if (!vcpu_process_requests(vcpu))
 			break;
-		if (kick_enter_guest(&vcpu->kick))
+		if (vcpu_requests_enter_guest(&vcpu->requests))
 			continue;       /* a request arrived: handle it before entering */
 		int r = ioctl(vcpu->fd, KVM_RUN, 0);
 		int e = errno;
-		kick_exit_guest(&vcpu->kick);
+		vcpu_requests_exit_guest(&vcpu->requests);
 		if (r < 0) {
 			if (e == EINTR || e == EAGAIN) {
-				kick_consume_signal();
+				kick_signal_consume();
 				continue;
 			}
 			vm_fail(vcpu->vm, e, "vCPU %u: KVM_RUN: %s", vcpu->index, strerror(e));

@@ -8,7 +8,7 @@
 
 #include "boot/boot.h"
 #include "services/error.h"
-#include "machine/kick.h"
+#include "machine/requests.h"
 
 struct vm;
 
@@ -19,7 +19,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
-	struct kick_target kick;
+	struct vcpu_requests requests;
 };
 
 /* Creates vCPU index: CPUID, LAPIC wiring, FPU defaults, the kick signal mask. */

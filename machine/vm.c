@@ -7,7 +7,6 @@
 #include <string.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +23,14 @@
 
 static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
+/* Loop thread, posted by the first stop request from whichever thread made it. */
+static void vm_stop_loop(struct loop_work *work)
+{
+	struct vm *vm = container_of(work, struct vm, stop.work);
+
+	loop_stop(&vm->loop);
+}
+
 void vm_request_stop(struct vm *vm, enum stop_reason reason, int status)
 {
 	pthread_mutex_lock(&vm->stop.lock);
@@ -35,11 +42,16 @@ void vm_request_stop(struct vm *vm, enum stop_reason reason, int status)
 	pthread_mutex_unlock(&vm->stop.lock);
 	if (!first)
 		return;
+	/* Every bit first, as kvm_make_all_cpus_request does: a vCPU checking early leaves early. */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		kick_vcpu(&vm->vcpus[i].kick, KICK_REQ_STOP);
-	uint64_t one = 1;
-	if (vm->control_fd >= 0)
-		(void)!write(vm->control_fd, &one, sizeof(one));
+		vcpu_make_request(&vm->vcpus[i].requests, VCPU_REQ_STOP);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i].requests);
+	/* Only the first request gets here, so the work is set up once, before its only post. */
+	vm->stop.work.run = vm_stop_loop;
+	/* Before loop_init no thread runs that a stop would have to reach. */
+	if (vm->loop.initialized)
+		loop_post(&vm->loop, &vm->stop.work);
 }
 
 int vm_fail(struct vm *vm, int errnum, const char *fmt, ...)
@@ -76,28 +88,6 @@ static void vm_guest_poweroff(void *ctx)
 static void vm_user_quit(void *ctx)
 {
 	vm_request_stop(ctx, STOP_USER_QUIT, 0);
-}
-
-static void vm_arm_control(struct vm *vm)
-{
-	struct io_uring_sqe *sqe = loop_sqe(&vm->loop, &vm->control_op);
-	io_uring_prep_read(sqe, vm->control_fd, &vm->control_count, sizeof(vm->control_count), 0);
-}
-
-static void vm_control_done(struct loop_op *op, int res, unsigned flags)
-{
-	struct vm *vm = container_of(op, struct vm, control_op);
-
-	(void)flags;
-	if (res == -ECANCELED)
-		return;
-	pthread_mutex_lock(&vm->stop.lock);
-	bool stopping = vm->stop.reason != STOP_NONE;
-	pthread_mutex_unlock(&vm->stop.lock);
-	if (stopping)
-		loop_stop(&vm->loop);
-	else
-		vm_arm_control(vm);
 }
 
 static void vm_arm_signal(struct vm *vm)
@@ -264,10 +254,8 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 	vm->sleep = (struct acpi_sleep){ .on_poweroff = vm_guest_poweroff, .ctx = vm,
 					 .s5_type = ACPI_S5_TYPE };
 	pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, reset_control_access, &vm->reset);
-	r = console_init(&vm->console, &vm->loop, &vm->com1, STDIN_FILENO, STDOUT_FILENO,
-			 isatty(STDIN_FILENO), vm_user_quit, vm, err);
-	if (r)
-		return r;
+	console_init(&vm->console, &vm->loop, &vm->com1, STDIN_FILENO, STDOUT_FILENO,
+		     isatty(STDIN_FILENO), vm_user_quit, vm);
 	for (size_t i = 0; i < nr_regions; i++) {
 		r = bus_register(regions[i].bus, regions[i].base, regions[i].len, regions[i].fn,
 				 regions[i].opaque, regions[i].name);
@@ -391,13 +379,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
 	vm->kvm.dev_fd = vm->kvm.vm_fd = -1;
-	vm->control_fd = vm->signal_fd = -1;
-	vm->console.notify_fd = -1;
+	vm->signal_fd = -1;
 	vm->com1_irq.irqfd = vm->com1_irq.resamplefd = -1;
 	pthread_mutex_init(&vm->stop.lock, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
-	vm->control_op.complete = vm_control_done;
 	vm->signal_op.complete = vm_signal_done;
 	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
 		vm->disk_images[i].fd = -1;
@@ -421,9 +407,6 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 	    (r = vm_load_kernel(vm, err)))
 		return r;
 
-	vm->control_fd = eventfd(0, EFD_CLOEXEC);
-	if (vm->control_fd < 0)
-		return error_sys(err, errno, "cannot create the control eventfd");
 	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return error_set(err, ENOMEM, "out of memory for %u vCPUs", cfg->cpus);
@@ -443,7 +426,6 @@ int vm_run(struct vm *vm)
 	terminal_make_raw(&vm->term, STDIN_FILENO);
 	loop_start(&vm->loop);
 	console_start(&vm->console);
-	vm_arm_control(vm);
 	vm_arm_signal(vm);
 	if (vm->with_irq_test && iothread_start(&vm->iothread1, &err))
 		vm_fail(vm, err.code, "%s", err.msg);
@@ -537,11 +519,9 @@ void vm_destroy(struct vm *vm)
 	irq_source_destroy(&vm->com1_irq);
 	if (vm->irq.vm_fd > 0)
 		irq_chip_destroy(&vm->irq);
-	if (vm->control_fd >= 0)
-		close(vm->control_fd);
 	if (vm->signal_fd >= 0)
 		close(vm->signal_fd);
-	vm->control_fd = vm->signal_fd = -1;
+	vm->signal_fd = -1;
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
 	kvm_close(&vm->kvm);

@@ -44,6 +44,7 @@ struct vm_stop {
 	int status;                 /* the exit status it implies */
 	int signal;
 	struct error err;
+	struct loop_work work;      /* posted to the loop by the first request: it stops the loop */
 };
 
 struct vm {
@@ -82,9 +83,6 @@ struct vm {
 	struct irq_test irq_test;
 	struct iothread iothread1;
 
-	int control_fd;             /* any thread -> the loop: a stop was requested */
-	uint64_t control_count;
-	struct loop_op control_op;
 	int signal_fd;
 	struct signalfd_siginfo siginfo;
 	struct loop_op signal_op;

@@ -287,3 +287,34 @@ Test(loop, refused_submit_fails_the_loop)
 	close(saved);
 	close(other);
 }
+
+struct stopping_work {
+	struct loop_work work;
+	int runs;
+};
+
+static void stop_run(struct loop_work *w)
+{
+	container_of(w, struct stopping_work, work)->runs++;
+	loop_stop(&loop);
+}
+
+static void *post_later(void *arg)
+{
+	usleep(50000);              /* long enough for the loop to be asleep in the kernel */
+	loop_post(&loop, arg);
+	return NULL;
+}
+
+/* What a stop request from a vCPU thread relies on: the post alone wakes a sleeping loop. */
+Test(loop, post_from_another_thread_wakes_a_blocked_loop)
+{
+	struct stopping_work s = { .work.run = stop_run };
+	pthread_t th;
+
+	pthread_create(&th, NULL, post_later, &s.work);
+	cr_assert_eq(loop_run(&loop), 0, "loop_run waits with no timeout: only the post ends it");
+	pthread_join(th, NULL);
+	cr_assert_eq(s.runs, 1);
+	cr_assert_eq(loop_cancel_all(&loop, 2000), 0);
+}
