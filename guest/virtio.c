@@ -170,8 +170,8 @@ static const char *setup_queue(struct virtio_dev *dev, unsigned q)
 		return reason;
 	}
 	write64(c + CC(queue_desc_lo), (uintptr_t)vq->desc);
-	write64(c + CC(queue_avail_lo), (uintptr_t)&vq->avail);
-	write64(c + CC(queue_used_lo), (uintptr_t)&vq->used);
+	write64(c + CC(queue_avail_lo), (uintptr_t)vq->avail);
+	write64(c + CC(queue_used_lo), (uintptr_t)vq->used);
 	vq->notify = dev->notify + (uintptr_t)read16(c + CC(queue_notify_off)) * dev->notify_multiplier;
 	write16(c + CC(queue_enable), 1);
 	return NULL;
