@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "abi/pvh.h"
 #include "firmware/devicetree.h"
 
 int pvh_write_start_info(const struct boot_entry *entry, struct guest_memory *mem,
@@ -13,16 +14,16 @@ int pvh_write_start_info(const struct boot_entry *entry, struct guest_memory *me
 	if (got < 0)
 		return error_set(err, -got, "the device tree has no memory map");
 	unsigned n = (unsigned)got;
-	struct pvh_start_info info = {
-		.magic = PVH_START_MAGIC,
+	struct hvm_start_info info = {
+		.magic = XEN_HVM_START_MAGIC_VALUE,
 		.version = 1,
 		.cmdline_paddr = BOOT_CMDLINE_ADDR,
 		.rsdp_paddr = rsdp,
 		.memmap_paddr = BOOT_START_INFO_ADDR + sizeof(info),
 		.memmap_entries = n,
 	};
-	size_t map_bytes = n * sizeof(struct pvh_memmap_entry);
-	struct pvh_modlist_entry module = { .paddr = entry->initrd_addr, .size = entry->initrd_size };
+	size_t map_bytes = n * sizeof(struct hvm_memmap_table_entry);
+	struct hvm_modlist_entry module = { .paddr = entry->initrd_addr, .size = entry->initrd_size };
 	uint64_t modlist = info.memmap_paddr + map_bytes;
 	uint8_t *dst = gpa_to_hva(mem, BOOT_START_INFO_ADDR, sizeof(info) + map_bytes + sizeof(module));
 
@@ -35,7 +36,7 @@ int pvh_write_start_info(const struct boot_entry *entry, struct guest_memory *me
 	}
 	memcpy(dst, &info, sizeof(info));
 	for (unsigned i = 0; i < n; i++) {
-		struct pvh_memmap_entry e = { .addr = map[i].addr, .size = map[i].size, .type = map[i].type };
+		struct hvm_memmap_table_entry e = { .addr = map[i].addr, .size = map[i].size, .type = map[i].type };
 		memcpy(dst + sizeof(info) + i * sizeof(e), &e, sizeof(e));
 	}
 	return 0;

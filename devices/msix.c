@@ -1,23 +1,25 @@
 #include "devices/msix.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
-#define MSIX_CAP_ID       0x11
-#define MSIX_CTRL_ENABLE  0x8000
-#define MSIX_CTRL_MASKALL 0x4000
-#define MSIX_ENTRY_MASKED 0x1
+/* The table is accessed a dword at a time: each dword is a field of struct msix_entry. */
+_Static_assert(sizeof(struct msix_entry) == PCI_MSIX_ENTRY_SIZE, "one table entry");
+_Static_assert(offsetof(struct msix_entry, addr_hi) == PCI_MSIX_ENTRY_UPPER_ADDR, "upper address");
+_Static_assert(offsetof(struct msix_entry, data) == PCI_MSIX_ENTRY_DATA, "data");
+_Static_assert(offsetof(struct msix_entry, ctrl) == PCI_MSIX_ENTRY_VECTOR_CTRL, "vector control");
 
 static uint16_t msix_control(const struct msix *m)
 {
-	return pci_get16(m->pci, m->cap + 2);
+	return pci_get16(m->pci, m->cap + PCI_MSIX_FLAGS);
 }
 
 static bool vector_masked(const struct msix *m, unsigned v)
 {
 	uint16_t ctrl = msix_control(m);
-	return !(ctrl & MSIX_CTRL_ENABLE) || (ctrl & MSIX_CTRL_MASKALL) ||
-	       (m->table[v].ctrl & MSIX_ENTRY_MASKED);
+	return !(ctrl & PCI_MSIX_FLAGS_ENABLE) || (ctrl & PCI_MSIX_FLAGS_MASKALL) ||
+	       (m->table[v].ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT);
 }
 
 /* With the lock held: send vector now. */
@@ -58,9 +60,10 @@ static void msix_release_pending(struct msix *m)
 int msix_init(struct msix *m, struct pci_device *pci, struct irq_chip *chip, unsigned nr,
 	      unsigned bir, uint32_t table_offset, uint32_t pba_offset)
 {
-	uint8_t cap[12] = { 0 };
+	uint8_t cap[PCI_CAP_MSIX_SIZEOF] = { 0 };
 
-	if (!nr || nr > MSIX_MAX_VECTORS || (table_offset & 7) || (pba_offset & 7) || bir > 5)
+	if (!nr || nr > MSIX_MAX_VECTORS || (table_offset & PCI_MSIX_TABLE_BIR) ||
+	    (pba_offset & PCI_MSIX_PBA_BIR) || bir >= PCI_STD_NUM_BARS)
 		return -EINVAL;
 	memset(m, 0, sizeof(*m));
 	pthread_mutex_init(&m->lock, NULL);
@@ -68,14 +71,14 @@ int msix_init(struct msix *m, struct pci_device *pci, struct irq_chip *chip, uns
 	m->chip = chip;
 	m->nr = nr;
 	for (unsigned v = 0; v < nr; v++)
-		m->table[v].ctrl = MSIX_ENTRY_MASKED;
-	pci_set16(&cap[2], (uint16_t)(nr - 1));
-	pci_set32(&cap[4], table_offset | bir);
-	pci_set32(&cap[8], pba_offset | bir);
-	m->cap = pci_device_add_cap(pci, MSIX_CAP_ID, cap, sizeof(cap));
+		m->table[v].ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT;
+	pci_set16(&cap[PCI_MSIX_FLAGS], (uint16_t)(nr - 1));
+	pci_set32(&cap[PCI_MSIX_TABLE], table_offset | bir);
+	pci_set32(&cap[PCI_MSIX_PBA], pba_offset | bir);
+	m->cap = pci_device_add_cap(pci, PCI_CAP_ID_MSIX, cap, sizeof(cap));
 	if (!m->cap)
 		return -ENOSPC;
-	pci_set16(&pci->wmask[m->cap + 2], MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
+	pci_set16(&pci->wmask[m->cap + PCI_MSIX_FLAGS], PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
 	return 0;
 }
 
@@ -90,7 +93,7 @@ void msix_destroy(struct msix *m)
 void msix_table_access(struct msix *m, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	/* Dwords, or a qword as two of them; anything else reads as ones and is ignored. */
-	if ((len != 4 && len != 8) || (offset & (len - 1)) || offset + len > m->nr * MSIX_ENTRY_SIZE) {
+	if ((len != 4 && len != 8) || (offset & (len - 1)) || offset + len > m->nr * PCI_MSIX_ENTRY_SIZE) {
 		if (!is_write)
 			memset(data, 0xff, len);
 		return;
@@ -98,17 +101,18 @@ void msix_table_access(struct msix *m, uint64_t offset, uint8_t *data, uint32_t 
 	pthread_mutex_lock(&m->lock);
 	for (uint32_t done = 0; done < len; done += 4) {
 		uint64_t off = offset + done;
-		uint32_t *field = (uint32_t *)&m->table[off / MSIX_ENTRY_SIZE] + (off % MSIX_ENTRY_SIZE) / 4;
+		uint32_t *field = (uint32_t *)&m->table[off / PCI_MSIX_ENTRY_SIZE] +
+				  (off % PCI_MSIX_ENTRY_SIZE) / 4;
 		if (!is_write) {
 			memcpy(data + done, field, 4);
 			continue;
 		}
 		uint32_t v;
 		memcpy(&v, data + done, 4);
-		if ((off % MSIX_ENTRY_SIZE) == 0)
+		if ((off % PCI_MSIX_ENTRY_SIZE) == PCI_MSIX_ENTRY_LOWER_ADDR)
 			v &= ~0x3u;                     /* the address is dword aligned */
-		else if ((off % MSIX_ENTRY_SIZE) == 12)
-			v &= MSIX_ENTRY_MASKED;         /* only the mask bit is defined */
+		else if ((off % PCI_MSIX_ENTRY_SIZE) == PCI_MSIX_ENTRY_VECTOR_CTRL)
+			v &= PCI_MSIX_ENTRY_CTRL_MASKBIT;   /* only the mask bit is defined */
 		*field = v;
 	}
 	if (is_write)
@@ -129,7 +133,9 @@ void msix_pba_access(struct msix *m, uint64_t offset, uint8_t *data, uint32_t le
 
 void msix_config_written(struct msix *m, uint32_t offset, uint32_t len)
 {
-	if (offset > m->cap + 3u || offset + len <= m->cap + 2u)
+	uint32_t flags = m->cap + PCI_MSIX_FLAGS;
+
+	if (offset > flags + 1 || offset + len <= flags)
 		return;
 	pthread_mutex_lock(&m->lock);
 	msix_release_pending(m);
@@ -153,5 +159,5 @@ int msix_notify(struct msix *m, unsigned vector, struct loop *via)
 
 bool msix_enabled(struct msix *m)
 {
-	return msix_control(m) & MSIX_CTRL_ENABLE;
+	return msix_control(m) & PCI_MSIX_FLAGS_ENABLE;
 }

@@ -15,9 +15,8 @@
 #include "services/loop.h"
 
 #define MSIX_MAX_VECTORS 64
-#define MSIX_ENTRY_SIZE  16
-#define MSIX_NO_VECTOR   0xffff
 
+/* A table entry as the guest sees it (PCI_MSIX_ENTRY_*). */
 struct msix_entry {
 	uint32_t addr_lo, addr_hi, data, ctrl;
 };

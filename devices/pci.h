@@ -7,6 +7,7 @@
 #ifndef RINGVM_PCI_H
 #define RINGVM_PCI_H
 
+#include <linux/pci_regs.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,8 +15,6 @@
 #include "services/bus.h"
 
 #define PCI_SLOTS            32
-#define PCI_CONFIG_SIZE      4096
-#define PCI_BARS             6
 #define PCI_CONF1_PORT       0xcf8
 #define PCI_CONF1_PORTS      8
 #define PCI_ECAM_BASE        0xe0000000ULL
@@ -23,28 +22,11 @@
 #define PCI_MMIO32_BASE      0xc0000000ULL
 #define PCI_MMIO32_SIZE      0x20000000ULL
 
-/* Standard header offsets and bits used here. */
-#define PCI_VENDOR_ID        0x00
-#define PCI_DEVICE_ID        0x02
-#define PCI_COMMAND          0x04
-#define PCI_STATUS           0x06
-#define PCI_REVISION         0x08
-#define PCI_CLASS_PROG       0x09
-#define PCI_HEADER_TYPE      0x0e
-#define PCI_BAR0             0x10
-#define PCI_SUBSYSTEM_VENDOR 0x2c
-#define PCI_SUBSYSTEM_ID     0x2e
-#define PCI_CAPABILITIES     0x34
-#define PCI_INTERRUPT_LINE   0x3c
-#define PCI_INTERRUPT_PIN    0x3d
-#define PCI_COMMAND_IO       0x0001
-#define PCI_COMMAND_MEMORY   0x0002
-#define PCI_COMMAND_MASTER   0x0004
-#define PCI_COMMAND_INTX_OFF 0x0400
-#define PCI_STATUS_CAP_LIST  0x0010
-#define PCI_BAR_IO           0x1
-#define PCI_BAR_MEM64        0x4
-#define PCI_BAR_PREFETCH     0x8
+/* Class codes (base class, subclass, interface) from PCI-SIG's Code and ID Assignment spec. */
+#define PCI_CLASS_CODE_STORAGE_OTHER 0x018000
+#define PCI_CLASS_CODE_ETHERNET      0x020000
+#define PCI_CLASS_CODE_HOST_BRIDGE   0x060000
+#define PCI_CLASS_CODE_UNASSIGNED    0xff0000
 
 struct pci_device;
 
@@ -68,10 +50,10 @@ struct pci_device_ops {
 };
 
 struct pci_device {
-	uint8_t config[PCI_CONFIG_SIZE];
-	uint8_t wmask[PCI_CONFIG_SIZE];     /* bits the guest may change */
-	uint8_t w1cmask[PCI_CONFIG_SIZE];   /* bits a guest write of 1 clears */
-	struct pci_bar bar[PCI_BARS];
+	uint8_t config[PCI_CFG_SPACE_EXP_SIZE];
+	uint8_t wmask[PCI_CFG_SPACE_EXP_SIZE];     /* bits the guest may change */
+	uint8_t w1cmask[PCI_CFG_SPACE_EXP_SIZE];   /* bits a guest write of 1 clears */
+	struct pci_bar bar[PCI_STD_NUM_BARS];
 	uint8_t next_cap;                   /* where the next capability goes */
 	unsigned slot;
 	const struct pci_device_ops *ops;

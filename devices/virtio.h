@@ -2,21 +2,20 @@
 #ifndef RINGVM_VIRTIO_H
 #define RINGVM_VIRTIO_H
 
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "abi/virtio.h"
 #include "devices/virtqueue.h"
 #include "services/loop.h"
 
-#define VIRTIO_F_INDIRECT_DESC  (1ULL << 28)
-#define VIRTIO_F_EVENT_IDX      (1ULL << 29)
-#define VIRTIO_F_VERSION_1      (1ULL << 32)
-
-#define VIRTIO_ID_NET           1
-#define VIRTIO_ID_BLOCK         2
-#define VIRTIO_ID_ENTROPY       4
-
 #define VIRTIO_MAX_QUEUES       16
+
+/* The bytes of a device configuration struct up to and including field: what ringvm offers. */
+#define VIRTIO_CONFIG_UPTO(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
 
 struct virtio_pci;
 
@@ -39,7 +38,7 @@ struct virtio_device_info {
 	const char *name;           /* "virtio-blk 0", for messages */
 	uint16_t type;              /* VIRTIO_ID_* */
 	uint32_t pci_class;
-	uint64_t features;          /* offered; VERSION_1 and the ring features are added */
+	uint64_t features;          /* offered, VIRTIO_BIT()s; VERSION_1 and the ring features are added */
 	unsigned num_queues;
 	uint32_t config_size;
 };

@@ -17,24 +17,13 @@
 #include "services/log.h"
 #include "services/util.h"
 
-#define SECTOR              512ULL
+#define SECTOR              512ULL      /* virtio-blk's unit, whatever the block size (5.2.6) */
 #define SEG_MAX             126         /* data buffers per request: the queue, less header and status */
-#define CONFIG_SIZE         60
 #define MAX_RANGE_SECTORS   0x3fffff
 #define ZERO_BUF            (256u << 10)    /* zero pages, never touched: no memory */
 #define ZERO_IOVS           16              /* so one write of zeroes is up to 4 MiB */
-
-#define F_SEG_MAX           (1ULL << 2)
-#define F_RO                (1ULL << 5)
-#define F_BLK_SIZE          (1ULL << 6)
-#define F_FLUSH             (1ULL << 9)
-#define F_MQ                (1ULL << 12)
-#define F_DISCARD           (1ULL << 13)
-#define F_WRITE_ZEROES      (1ULL << 14)
-
-enum { T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8, T_DISCARD = 11, T_WRITE_ZEROES = 13 };
-enum { S_OK = 0, S_IOERR = 1, S_UNSUPP = 2 };
-#define RANGE_F_UNMAP       1u
+/* The configuration up to write_zeroes_may_unmap and its padding; secure erase is not offered. */
+#define CONFIG_SIZE         VIRTIO_CONFIG_UPTO(struct virtio_blk_config, unused1)
 
 /* What a request's operation in flight is: it decides how a completion continues. */
 enum step { STEP_ONE, STEP_DATA, STEP_FALLOCATE, STEP_FILL };
@@ -146,7 +135,7 @@ static bool request_continue(struct blk_request *r, int res)
 			blk->punch_hole = false;
 		else
 			blk->zero_range = false;
-		if (r->type == T_DISCARD)
+		if (r->type == VIRTIO_BLK_T_DISCARD)
 			return false;       /* a hint: nothing more is owed */
 		request_submit_range(r);
 		return true;
@@ -172,8 +161,10 @@ static void request_cqe(struct loop_op *op, int res, unsigned flags)
 		return;
 	}
 	bool counted = r->step == STEP_DATA || r->step == STEP_FILL;
-	uint8_t status = r->error || (counted && r->done != r->data_len) ? S_IOERR : S_OK;
-	request_complete(r, status, r->type == T_IN && status == S_OK ? (uint32_t)r->data_len : 0);
+	uint8_t status = r->error || (counted && r->done != r->data_len) ? VIRTIO_BLK_S_IOERR :
+									   VIRTIO_BLK_S_OK;
+	request_complete(r, status, r->type == VIRTIO_BLK_T_IN && status == VIRTIO_BLK_S_OK ?
+				    (uint32_t)r->data_len : 0);
 	blk_in_flight_ended(blk);
 }
 
@@ -182,7 +173,7 @@ static void request_submit(struct blk_request *r)
 {
 	struct virtio_blk *blk = r->queue->blk;
 	uint64_t skip = r->done - r->skipped, offset = r->offset + r->done;
-	bool write = r->type == T_OUT;
+	bool write = r->type == VIRTIO_BLK_T_OUT;
 
 	/* The iovec array is advanced past what a short transfer already did. */
 	unsigned first = 0;
@@ -213,7 +204,7 @@ static void request_submit_range(struct blk_request *r)
 	int mode = 0;
 
 	r->ops_left = 1;
-	if (r->type == T_DISCARD || (r->unmap && blk->punch_hole))
+	if (r->type == VIRTIO_BLK_T_DISCARD || (r->unmap && blk->punch_hole))
 		mode = FALLOC_FL_PUNCH_HOLE;
 	else if (blk->zero_range)
 		mode = FALLOC_FL_ZERO_RANGE;
@@ -259,12 +250,6 @@ static void request_collect(struct blk_request *r, bool writable, uint64_t skip)
 	}
 }
 
-struct blk_range {
-	uint64_t sector;
-	uint32_t sectors;
-	uint32_t flags;
-};
-
 static bool in_bounds(const struct virtio_blk *blk, uint64_t sector, uint64_t sectors)
 {
 	return sector <= blk->capacity && sectors <= blk->capacity - sector;
@@ -275,7 +260,7 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 {
 	struct virtio_blk *blk = q->blk;
 	const struct virtq_chain *c = &r->chain;
-	struct { uint32_t type, reserved; uint64_t sector; } hdr;
+	struct virtio_blk_outhdr hdr;
 
 	/* Header first (readable), status last (writable): anything less is not a request. */
 	if (c->out_len < sizeof(hdr) || c->in_len < 1) {
@@ -296,9 +281,9 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 	r->offset = hdr.sector * SECTOR;
 
 	switch (hdr.type) {
-	case T_IN:
-	case T_OUT: {
-		bool in = hdr.type == T_IN;
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT: {
+		bool in = hdr.type == VIRTIO_BLK_T_IN;
 		/* Data only where the direction says: a read into readable memory is refused. */
 		if ((in && c->out_len != sizeof(hdr)) || (!in && c->in_len != 1)) {
 			snprintf(q->vq->error, sizeof(q->vq->error),
@@ -307,71 +292,72 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 		}
 		request_collect(r, in, in ? 0 : sizeof(hdr));
 		if (!in && blk->opt.readonly) {
-			request_complete(r, S_IOERR, 0);
+			request_complete(r, VIRTIO_BLK_S_IOERR, 0);
 			return true;
 		}
 		if (r->data_len % SECTOR || hdr.sector > UINT64_MAX / SECTOR ||
 		    !in_bounds(blk, hdr.sector, r->data_len / SECTOR)) {
-			request_complete(r, S_IOERR, 0);
+			request_complete(r, VIRTIO_BLK_S_IOERR, 0);
 			return true;
 		}
 		if (!r->data_len) {
-			request_complete(r, S_OK, 0);
+			request_complete(r, VIRTIO_BLK_S_OK, 0);
 			return true;
 		}
 		request_submit(r);
 		break;
 	}
-	case T_FLUSH: {
+	case VIRTIO_BLK_T_FLUSH: {
 		struct io_uring_sqe *sqe = loop_sqe(blk->loop, &r->op);
 		io_uring_prep_fsync(sqe, blk->fd, IORING_FSYNC_DATASYNC);
 		r->ops_left = 1;
 		break;
 	}
-	case T_GET_ID: {
+	case VIRTIO_BLK_T_GET_ID: {
 		char id[BLK_SERIAL_MAX] = { 0 };
 		memcpy(id, blk->opt.serial, strlen(blk->opt.serial));
 		uint64_t room = c->in_len - 1;
 		size_t n = room < sizeof(id) ? (size_t)room : sizeof(id);
 		virtq_chain_write(c, 0, id, n);
-		request_complete(r, S_OK, (uint32_t)n);
+		request_complete(r, VIRTIO_BLK_S_OK, (uint32_t)n);
 		return true;
 	}
-	case T_DISCARD:
-	case T_WRITE_ZEROES: {
-		struct blk_range range;
-		bool zeroes = hdr.type == T_WRITE_ZEROES;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES: {
+		struct virtio_blk_discard_write_zeroes range;
+		bool zeroes = hdr.type == VIRTIO_BLK_T_WRITE_ZEROES;
 		if (!(zeroes ? blk->write_zeroes : blk->discard)) {
-			request_complete(r, S_UNSUPP, 0);
+			request_complete(r, VIRTIO_BLK_S_UNSUPP, 0);
 			return true;
 		}
 		if (c->out_len < sizeof(hdr) + sizeof(range)) {
-			request_complete(r, S_IOERR, 0);
+			request_complete(r, VIRTIO_BLK_S_IOERR, 0);
 			return true;
 		}
 		virtq_chain_read(c, sizeof(hdr), &range, sizeof(range));
 		/* Only WRITE_ZEROES may ask to unmap; no other flag is defined. */
-		if (range.flags & ~(zeroes ? RANGE_F_UNMAP : 0u)) {
-			request_complete(r, S_UNSUPP, 0);
+		if (range.flags & ~(zeroes ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0u)) {
+			request_complete(r, VIRTIO_BLK_S_UNSUPP, 0);
 			return true;
 		}
-		if (range.sectors > MAX_RANGE_SECTORS || !in_bounds(blk, range.sector, range.sectors)) {
-			request_complete(r, S_IOERR, 0);
+		if (range.num_sectors > MAX_RANGE_SECTORS ||
+		    !in_bounds(blk, range.sector, range.num_sectors)) {
+			request_complete(r, VIRTIO_BLK_S_IOERR, 0);
 			return true;
 		}
 		/* A discard the file system cannot do is a hint not taken: still a success. */
-		if (!range.sectors || (!zeroes && !blk->punch_hole)) {
-			request_complete(r, S_OK, 0);
+		if (!range.num_sectors || (!zeroes && !blk->punch_hole)) {
+			request_complete(r, VIRTIO_BLK_S_OK, 0);
 			return true;
 		}
 		r->offset = range.sector * SECTOR;
-		r->data_len = (uint64_t)range.sectors * SECTOR;
-		r->unmap = range.flags & RANGE_F_UNMAP;
+		r->data_len = (uint64_t)range.num_sectors * SECTOR;
+		r->unmap = range.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
 		request_submit_range(r);
 		break;
 	}
 	default:
-		request_complete(r, S_UNSUPP, 0);
+		request_complete(r, VIRTIO_BLK_S_UNSUPP, 0);
 		return true;
 	}
 	q->in_flight++;
@@ -410,20 +396,21 @@ static void blk_queue_notify(void *impl, unsigned qi, struct virtq *vq)
 static void blk_config_read(void *impl, uint32_t offset, uint8_t *data, uint32_t len)
 {
 	struct virtio_blk *blk = impl;
-	uint8_t cfg[CONFIG_SIZE] = { 0 };
+	/* Little-endian like virtio 1.x itself: the fields are stored as they are. */
+	struct virtio_blk_config cfg = {
+		.capacity = blk->capacity,
+		.seg_max = SEG_MAX,
+		.blk_size = SECTOR,
+		.num_queues = (uint16_t)blk->nr_queues,
+		.max_discard_sectors = MAX_RANGE_SECTORS,
+		.max_discard_seg = 1,
+		.discard_sector_alignment = 8,
+		.max_write_zeroes_sectors = MAX_RANGE_SECTORS,
+		.max_write_zeroes_seg = 1,
+		.write_zeroes_may_unmap = 1,
+	};
 
-	pci_set32(&cfg[0], (uint32_t)blk->capacity);
-	pci_set32(&cfg[4], (uint32_t)(blk->capacity >> 32));
-	pci_set32(&cfg[12], SEG_MAX);
-	pci_set32(&cfg[20], SECTOR);
-	pci_set16(&cfg[34], (uint16_t)blk->nr_queues);
-	pci_set32(&cfg[36], MAX_RANGE_SECTORS);       /* discard */
-	pci_set32(&cfg[40], 1);
-	pci_set32(&cfg[44], 8);
-	pci_set32(&cfg[48], MAX_RANGE_SECTORS);       /* write zeroes */
-	pci_set32(&cfg[52], 1);
-	cfg[56] = 1;                                  /* write zeroes may unmap */
-	memcpy(data, &cfg[offset], len);
+	memcpy(data, (const uint8_t *)&cfg + offset, len);
 }
 
 static void blk_config_write(void *impl, uint32_t offset, const uint8_t *data, uint32_t len)
@@ -546,11 +533,14 @@ int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struc
 		blk->queue[i] = (struct blk_queue){ .blk = blk, .index = i,
 						    .notify_work.run = blk_queue_notify_batch };
 	snprintf(blk->name, sizeof(blk->name), "virtio-blk %u", index);
-	uint64_t features = F_SEG_MAX | F_BLK_SIZE | F_FLUSH |
-			    (blk->discard ? F_DISCARD : 0) | (blk->write_zeroes ? F_WRITE_ZEROES : 0) |
-			    (opt->readonly ? F_RO : 0) | (blk->nr_queues > 1 ? F_MQ : 0);
+	uint64_t features = VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) |
+			    VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) |
+			    (blk->discard ? VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) : 0) |
+			    (blk->write_zeroes ? VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES) : 0) |
+			    (opt->readonly ? VIRTIO_BIT(VIRTIO_BLK_F_RO) : 0) |
+			    (blk->nr_queues > 1 ? VIRTIO_BIT(VIRTIO_BLK_F_MQ) : 0);
 	struct virtio_device_info info = {
-		.name = blk->name, .type = VIRTIO_ID_BLOCK, .pci_class = 0x018000,
+		.name = blk->name, .type = VIRTIO_ID_BLOCK, .pci_class = PCI_CLASS_CODE_STORAGE_OTHER,
 		.features = features, .num_queues = blk->nr_queues, .config_size = CONFIG_SIZE,
 	};
 	int r = virtio_pci_init(&blk->vp, &info, &blk_ops, blk, mem, chip, loop, vm_fd);

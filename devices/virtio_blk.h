@@ -7,13 +7,14 @@
 #ifndef RINGVM_VIRTIO_BLK_H
 #define RINGVM_VIRTIO_BLK_H
 
+#include <linux/virtio_blk.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "devices/virtio_pci.h"
 #include "services/error.h"
 
-#define BLK_SERIAL_MAX 20                  /* virtio-blk's ID string */
+#define BLK_SERIAL_MAX VIRTIO_BLK_ID_BYTES  /* GET_ID's answer, unterminated when full */
 
 struct disk_config {
 	char path[4096];

@@ -16,26 +16,14 @@
 
 _Static_assert(2 * NET_MAX_PAIRS + 1 <= VIRTIO_MAX_QUEUES, "every pair and the control queue fit");
 
-#define F_CSUM        (1ULL << 0)
-#define F_GUEST_CSUM  (1ULL << 1)
-#define F_MAC         (1ULL << 5)
-#define F_GUEST_TSO4  (1ULL << 7)
-#define F_GUEST_TSO6  (1ULL << 8)
-#define F_GUEST_ECN   (1ULL << 9)
-#define F_HOST_TSO4   (1ULL << 11)
-#define F_HOST_TSO6   (1ULL << 12)
-#define F_HOST_ECN    (1ULL << 13)
-#define F_MRG_RXBUF   (1ULL << 15)
-#define F_STATUS      (1ULL << 16)
-#define F_CTRL_VQ     (1ULL << 17)
-#define F_MQ          (1ULL << 22)
+/* mac, status and max_virtqueue_pairs: no MTU, speed or RSS is offered. */
+#define CONFIG_SIZE   VIRTIO_CONFIG_UPTO(struct virtio_net_config, max_virtqueue_pairs)
 
-#define CONFIG_SIZE   10              /* mac, status, max_virtqueue_pairs */
-#define LINK_UP       1
-#define CTRL_OK       0
-#define CTRL_ERR      1
-#define CTRL_MQ       4
-#define CTRL_MQ_PAIRS_SET 0
+/* A control command as ringvm reads it: the header, then (MQ) the pair count. */
+struct net_ctrl_msg {
+	struct virtio_net_ctrl_hdr hdr;
+	struct virtio_net_ctrl_mq mq;
+};
 
 struct net_tx_request {
 	struct net_tx *tx;
@@ -178,7 +166,7 @@ static int rx_take_chain(struct net_rx *rx)
 static bool rx_deliver(struct net_rx *rx)
 {
 	struct virtio_net *net = rx->net;
-	bool mergeable = net->features & F_MRG_RXBUF;
+	bool mergeable = net->features & VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
 
 	if (!rx->vq || rx->vq->broken)
 		return false;
@@ -202,7 +190,7 @@ static bool rx_deliver(struct net_rx *rx)
 	while (off < rx->frame_len)
 		off += rx_chain_write(&rx->held[used++], 0, rx->frame + off, rx->frame_len - off);
 	/* num_buffers: how many chains the frame took (1 without mergeable buffers). */
-	rx_chain_write(&rx->held[0], 10, &used, sizeof(used));
+	rx_chain_write(&rx->held[0], offsetof(struct virtio_net_hdr_v1, num_buffers), &used, sizeof(used));
 	off = 0;
 	for (unsigned i = 0; i < used; i++) {
 		uint64_t n = rx->frame_len - off < rx->held[i].room ? rx->frame_len - off : rx->held[i].room;
@@ -231,7 +219,7 @@ static void rx_read_done(struct loop_op *op, int res, unsigned flags)
 	net_in_flight_ended(net);
 	if (res == -ECANCELED || !net->vp.active)
 		return;
-	if (res > NET_HDR_SIZE) {
+	if (res > (int)NET_HDR_SIZE) {
 		rx->frame_len = (uint32_t)res;
 		if (!rx_deliver(rx))
 			return;         /* the frame waits; the guest's next notify resumes us */
@@ -287,20 +275,21 @@ static void ctrl_process(struct virtio_net *net, struct virtq *vq)
 	do {
 		int got;
 		while ((got = virtq_pop(vq, &c)) > 0) {
-			struct { uint8_t class, cmd; uint16_t pairs; } msg = { 0 };
-			uint8_t ack = CTRL_OK;
+			struct net_ctrl_msg msg = { 0 };
+			uint8_t ack = VIRTIO_NET_OK;
 			virtq_chain_read(&c, 0, &msg, sizeof(msg));
-			if (c.in_len < 1 || c.out_len < 2) {
+			if (c.in_len < 1 || c.out_len < sizeof(msg.hdr)) {
 				got = -EINVAL;
 				snprintf(vq->error, sizeof(vq->error), "control command of %llu bytes",
 					 (unsigned long long)c.out_len);
 				break;
 			}
 			/* Filtering is the tap's business: RX, MAC and VLAN commands are just acknowledged. */
-			if (msg.class == CTRL_MQ)
-				ack = msg.cmd == CTRL_MQ_PAIRS_SET && c.out_len >= 4 && msg.pairs >= 1 &&
-				      msg.pairs <= net->pairs && !set_active_pairs(net, msg.pairs) ?
-				      CTRL_OK : CTRL_ERR;
+			uint16_t pairs = msg.mq.virtqueue_pairs;
+			if (msg.hdr.class == VIRTIO_NET_CTRL_MQ)
+				ack = msg.hdr.cmd == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET &&
+				      c.out_len >= sizeof(msg) && pairs >= 1 && pairs <= net->pairs &&
+				      !set_active_pairs(net, pairs) ? VIRTIO_NET_OK : VIRTIO_NET_ERR;
 			virtq_chain_write(&c, c.in_len - 1, &ack, 1);
 			virtq_push(vq, c.head, 1);
 		}
@@ -328,12 +317,13 @@ static void net_queue_notify(void *impl, unsigned q, struct virtq *vq)
 static void net_config_read(void *impl, uint32_t offset, uint8_t *data, uint32_t len)
 {
 	struct virtio_net *net = impl;
-	uint8_t cfg[CONFIG_SIZE];
+	struct virtio_net_config cfg = {
+		.status = VIRTIO_NET_S_LINK_UP,
+		.max_virtqueue_pairs = (uint16_t)net->pairs,
+	};
 
-	memcpy(cfg, net->mac, 6);
-	pci_set16(&cfg[6], LINK_UP);
-	pci_set16(&cfg[8], (uint16_t)net->pairs);
-	memcpy(data, &cfg[offset], len);
+	memcpy(cfg.mac, net->mac, sizeof(cfg.mac));
+	memcpy(data, (const uint8_t *)&cfg + offset, len);
 }
 
 static void net_config_write(void *impl, uint32_t offset, const uint8_t *data, uint32_t len)
@@ -348,11 +338,11 @@ static int net_activate(void *impl, uint64_t features)
 
 	net->features = features;
 	/* Tell the tap which offloads the guest can take on receive. */
-	if (features & F_GUEST_CSUM) {
+	if (features & VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM)) {
 		offload |= TUN_F_CSUM;
-		offload |= features & F_GUEST_TSO4 ? TUN_F_TSO4 : 0;
-		offload |= features & F_GUEST_TSO6 ? TUN_F_TSO6 : 0;
-		offload |= features & F_GUEST_ECN ? TUN_F_TSO_ECN : 0;
+		offload |= features & VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) ? TUN_F_TSO4 : 0;
+		offload |= features & VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) ? TUN_F_TSO6 : 0;
+		offload |= features & VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN) ? TUN_F_TSO_ECN : 0;
 	}
 	for (unsigned i = 0; i < net->pairs; i++)
 		if (ioctl(net->fds[i], TUNSETOFFLOAD, offload))
@@ -469,11 +459,16 @@ int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, struct
 		net->mac[0] = (uint8_t)((net->mac[0] & 0xfe) | 0x02);
 	}
 	snprintf(net->name, sizeof(net->name), "virtio-net %u", index);
-	uint64_t features = F_MAC | F_STATUS | F_MRG_RXBUF | F_CSUM | F_GUEST_CSUM | F_GUEST_TSO4 |
-			    F_GUEST_TSO6 | F_GUEST_ECN | F_HOST_TSO4 | F_HOST_TSO6 | F_HOST_ECN |
-			    (net->pairs > 1 ? F_CTRL_VQ | F_MQ : 0);
+	uint64_t features = VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
+			    VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) | VIRTIO_BIT(VIRTIO_NET_F_CSUM) |
+			    VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) |
+			    VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN) |
+			    VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) |
+			    VIRTIO_BIT(VIRTIO_NET_F_HOST_ECN) |
+			    (net->pairs > 1 ? VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) | VIRTIO_BIT(VIRTIO_NET_F_MQ) : 0);
 	struct virtio_device_info info = {
-		.name = net->name, .type = VIRTIO_ID_NET, .pci_class = 0x020000, .features = features,
+		.name = net->name, .type = VIRTIO_ID_NET, .pci_class = PCI_CLASS_CODE_ETHERNET,
+		.features = features,
 		.num_queues = 2 * net->pairs + (net->pairs > 1), .config_size = CONFIG_SIZE,
 	};
 	int r = virtio_pci_init(&net->vp, &info, &net_ops, net, mem, chip, loop, vm_fd);

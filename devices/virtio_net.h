@@ -8,12 +8,14 @@
 #ifndef RINGVM_VIRTIO_NET_H
 #define RINGVM_VIRTIO_NET_H
 
+#include <linux/virtio_net.h>
+
 #include "devices/virtio_pci.h"
 #include "services/error.h"
 
 /* A receive and a transmit queue per pair, and with several pairs a control queue. */
 #define NET_MAX_PAIRS    ((VIRTIO_MAX_QUEUES - 1) / 2)
-#define NET_HDR_SIZE     12                  /* virtio_net_hdr_v1, num_buffers included */
+#define NET_HDR_SIZE     sizeof(struct virtio_net_hdr_v1)    /* VERSION_1: num_buffers included */
 #define NET_FRAME_MAX    (65536 + NET_HDR_SIZE)
 #define NET_HELD_MAX     64                  /* receive chains one frame may span */
 #define NET_RX_BUFFERS   20                  /* writable buffers in one receive chain */

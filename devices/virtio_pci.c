@@ -1,6 +1,7 @@
 #include "devices/virtio_pci.h"
 
 #include <errno.h>
+#include <linux/virtio_pci.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -14,6 +15,7 @@
 #define COMMON_OFFSET      0x0000
 #define COMMON_SIZE        0x40
 #define ISR_OFFSET         0x1000
+#define ISR_SIZE           4
 #define DEVICE_OFFSET      0x2000
 #define DEVICE_MAX         0x1000
 #define NOTIFY_OFFSET      0x3000
@@ -21,29 +23,20 @@
 #define MSIX_TABLE_OFFSET  0x4000
 #define MSIX_PBA_OFFSET    0x5000
 
-#define VIRTIO_PCI_VENDOR  0x1af4
-#define VIRTIO_PCI_DEVICE  0x1040      /* + the device type */
-#define VIRTIO_PCI_SUBSYS  0x1100
-#define CAP_VENDOR         0x09
-#define CFG_COMMON         1
-#define CFG_NOTIFY         2
-#define CFG_ISR            3
-#define CFG_DEVICE         4
-#define CFG_PCI            5
-
-#define STATUS_ACKNOWLEDGE 1
-#define STATUS_DRIVER      2
-#define STATUS_DRIVER_OK   4
-#define STATUS_FEATURES_OK 8
-#define STATUS_NEEDS_RESET 0x40
-#define STATUS_FAILED      0x80
-#define ISR_QUEUE          1
-#define ISR_CONFIG         2
+#define VIRTIO_PCI_SUBSYS  0x1100      /* QEMU's subsystem ID, as its virtio devices have */
 #define LOG_BUDGET         16
+
+/* Offsets from the kernel's structs: the device and any driver read the same definition. */
+#define CC(field)          offsetof(struct virtio_pci_common_cfg, field)
+#define CC_END             sizeof(struct virtio_pci_common_cfg)
+/* In a vendor capability: virtio_pci_cap, and the notify and PCI_CFG ones that extend it. */
+#define CAP(field)         offsetof(struct virtio_pci_cap, field)
+#define CFG_CAP_DATA       offsetof(struct virtio_pci_cfg_cap, pci_cfg_data)
 
 static uint64_t offered_features(const struct virtio_pci *vp)
 {
-	return vp->info.features | VIRTIO_F_VERSION_1 | VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX;
+	return vp->info.features | VIRTIO_BIT(VIRTIO_F_VERSION_1) |
+	       VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC) | VIRTIO_BIT(VIRTIO_RING_F_EVENT_IDX);
 }
 
 /* --- the I/O thread's side ------------------------------------------------ */
@@ -107,14 +100,14 @@ static void virtio_pci_finish_reset(struct virtio_pci *vp)
 	for (unsigned i = 0; i < vp->info.num_queues; i++) {
 		struct virtio_pci_queue *q = &vp->queue[i];
 		q->size = VIRTQ_MAX_SIZE;
-		q->msix_vector = MSIX_NO_VECTOR;
+		q->msix_vector = VIRTIO_MSI_NO_VECTOR;
 		q->enable = 0;
 		q->desc = q->driver = q->device = 0;
 		memset(&q->vq, 0, sizeof(q->vq));
 	}
 	vp->device_feature_select = vp->driver_feature_select = 0;
 	vp->driver_features = 0;
-	vp->config_msix_vector = MSIX_NO_VECTOR;
+	vp->config_msix_vector = VIRTIO_MSI_NO_VECTOR;
 	vp->queue_select = 0;
 	atomic_store(&vp->isr, 0);
 	vp->status = 0;
@@ -154,17 +147,17 @@ void virtio_pci_notify_used(struct virtio_pci *vp, unsigned q, struct loop *via)
 	 */
 	if (!queue_live(vp, queue) || !virtq_should_interrupt(&queue->vq))
 		return;
-	atomic_fetch_or(&vp->isr, ISR_QUEUE);
+	atomic_fetch_or(&vp->isr, VIRTIO_PCI_ISR_QUEUE);
 	/* MSI-X only: without it the ISR bit is all a polling driver gets. */
-	if (queue->msix_vector != MSIX_NO_VECTOR && msix_enabled(&vp->msix))
+	if (queue->msix_vector != VIRTIO_MSI_NO_VECTOR && msix_enabled(&vp->msix))
 		(void)msix_notify(&vp->msix, queue->msix_vector, via);
 }
 
 void virtio_pci_needs_reset(struct virtio_pci *vp, const struct virtq *vq)
 {
 	pthread_mutex_lock(&vp->lock);
-	bool first = !(vp->status & STATUS_NEEDS_RESET);
-	vp->status |= STATUS_NEEDS_RESET;
+	bool first = !(vp->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	uint16_t vector = vp->config_msix_vector;
 	if (first)
 		log_guest_warning(&vp->log_budget, "%s: %s; the device needs a reset", vp->info.name,
@@ -173,8 +166,8 @@ void virtio_pci_needs_reset(struct virtio_pci *vp, const struct virtq *vq)
 	if (!first)
 		return;
 	/* virtio 1.2 2.1.2: NEEDS_RESET comes with a configuration change notification. */
-	atomic_fetch_or(&vp->isr, ISR_CONFIG);
-	if (vector != MSIX_NO_VECTOR && msix_enabled(&vp->msix))
+	atomic_fetch_or(&vp->isr, VIRTIO_PCI_ISR_CONFIG);
+	if (vector != VIRTIO_MSI_NO_VECTOR && msix_enabled(&vp->msix))
 		(void)msix_notify(&vp->msix, vector, NULL);
 }
 
@@ -190,15 +183,16 @@ static void virtio_pci_activate(struct virtio_pci *vp)
 		if (!q->enable)
 			continue;
 		if (virtq_init(&q->vq, vp->mem, q->size, q->desc, q->driver, q->device,
-			       f & VIRTIO_F_EVENT_IDX, f & VIRTIO_F_INDIRECT_DESC)) {
-			vp->status |= STATUS_NEEDS_RESET;
+			       f & VIRTIO_BIT(VIRTIO_RING_F_EVENT_IDX),
+			       f & VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC))) {
+			vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 			log_guest_warning(&vp->log_budget, "%s: queue %u: %s; the device needs a reset",
 					  vp->info.name, i, q->vq.error);
 			return;
 		}
 	}
 	if (vp->ops->activate(vp->impl, f)) {
-		vp->status |= STATUS_NEEDS_RESET;
+		vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 		return;
 	}
 	vp->active = true;
@@ -224,17 +218,17 @@ static void write_status(struct virtio_pci *vp, uint8_t value)
 	/* Bits are only ever added, and never while a reset is under way. */
 	if (vp->resetting || (value & old) != old)
 		return;
-	value &= ~STATUS_NEEDS_RESET;
-	value |= old & STATUS_NEEDS_RESET;
-	if ((value & STATUS_FEATURES_OK) && !(old & STATUS_FEATURES_OK)) {
+	value &= ~VIRTIO_CONFIG_S_NEEDS_RESET;
+	value |= old & VIRTIO_CONFIG_S_NEEDS_RESET;
+	if ((value & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		uint64_t f = vp->driver_features;
-		if ((f & ~offered_features(vp)) || !(f & VIRTIO_F_VERSION_1))
-			value &= ~STATUS_FEATURES_OK;   /* refused: the driver sees it clear */
+		if ((f & ~offered_features(vp)) || !(f & VIRTIO_BIT(VIRTIO_F_VERSION_1)))
+			value &= ~VIRTIO_CONFIG_S_FEATURES_OK;  /* refused: the driver sees it clear */
 	}
 	vp->status = value;
-	if ((value & STATUS_DRIVER_OK) && !(old & STATUS_DRIVER_OK) && !vp->active) {
-		if (!(value & STATUS_FEATURES_OK) || (value & STATUS_NEEDS_RESET))
-			vp->status |= STATUS_NEEDS_RESET;
+	if ((value & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->active) {
+		if (!(value & VIRTIO_CONFIG_S_FEATURES_OK) || (value & VIRTIO_CONFIG_S_NEEDS_RESET))
+			vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 		else
 			virtio_pci_activate(vp);
 	}
@@ -242,7 +236,7 @@ static void write_status(struct virtio_pci *vp, uint8_t value)
 
 static uint16_t checked_vector(const struct virtio_pci *vp, uint16_t v)
 {
-	return v < vp->msix.nr ? v : MSIX_NO_VECTOR;
+	return v < vp->msix.nr ? v : VIRTIO_MSI_NO_VECTOR;
 }
 
 /* A common-configuration field: its offset, width, and whether 8-byte fields split. */
@@ -253,22 +247,28 @@ static uint64_t common_read(struct virtio_pci *vp, uint32_t off, uint32_t len)
 	uint64_t f = offered_features(vp);
 
 	switch (off) {
-	case 0x00: return vp->device_feature_select;
-	case 0x04: return vp->device_feature_select < 2 ? (uint32_t)(f >> (32 * vp->device_feature_select)) : 0;
-	case 0x08: return vp->driver_feature_select;
-	case 0x0c: return vp->driver_feature_select < 2 ? (uint32_t)(vp->driver_features >> (32 * vp->driver_feature_select)) : 0;
-	case 0x10: return vp->config_msix_vector;
-	case 0x12: return vp->info.num_queues;
-	case 0x14: return vp->status;
-	case 0x15: return vp->config_generation;
-	case 0x16: return vp->queue_select;
-	case 0x18: return q ? q->size : 0;
-	case 0x1a: return q ? q->msix_vector : MSIX_NO_VECTOR;
-	case 0x1c: return q ? q->enable : 0;
-	case 0x1e: return q ? vp->queue_select : 0;
-	case 0x20: case 0x24: return q ? q->desc >> (8 * (off - 0x20)) : 0;
-	case 0x28: case 0x2c: return q ? q->driver >> (8 * (off - 0x28)) : 0;
-	case 0x30: case 0x34: return q ? q->device >> (8 * (off - 0x30)) : 0;
+	case CC(device_feature_select): return vp->device_feature_select;
+	case CC(device_feature):
+		return vp->device_feature_select < 2 ? (uint32_t)(f >> (32 * vp->device_feature_select)) : 0;
+	case CC(guest_feature_select): return vp->driver_feature_select;
+	case CC(guest_feature):
+		return vp->driver_feature_select < 2 ?
+		       (uint32_t)(vp->driver_features >> (32 * vp->driver_feature_select)) : 0;
+	case CC(msix_config): return vp->config_msix_vector;
+	case CC(num_queues): return vp->info.num_queues;
+	case CC(device_status): return vp->status;
+	case CC(config_generation): return vp->config_generation;
+	case CC(queue_select): return vp->queue_select;
+	case CC(queue_size): return q ? q->size : 0;
+	case CC(queue_msix_vector): return q ? q->msix_vector : VIRTIO_MSI_NO_VECTOR;
+	case CC(queue_enable): return q ? q->enable : 0;
+	case CC(queue_notify_off): return q ? vp->queue_select : 0;
+	case CC(queue_desc_lo): case CC(queue_desc_hi):
+		return q ? q->desc >> (8 * (off - CC(queue_desc_lo))) : 0;
+	case CC(queue_avail_lo): case CC(queue_avail_hi):
+		return q ? q->driver >> (8 * (off - CC(queue_avail_lo))) : 0;
+	case CC(queue_used_lo): case CC(queue_used_hi):
+		return q ? q->device >> (8 * (off - CC(queue_used_lo))) : 0;
 	}
 	(void)len;
 	return 0;
@@ -289,27 +289,33 @@ static void common_write(struct virtio_pci *vp, uint32_t off, uint32_t len, uint
 	struct virtio_pci_queue *q = vp->queue_select < vp->info.num_queues
 				     ? &vp->queue[vp->queue_select] : NULL;
 	/* Queue layout is the driver's to set up before DRIVER_OK, and fixed after. */
-	bool queue_writable = q && !(vp->status & STATUS_DRIVER_OK) && !vp->resetting;
+	bool queue_writable = q && !(vp->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->resetting;
 
 	switch (off) {
-	case 0x00: vp->device_feature_select = (uint32_t)v; break;
-	case 0x08: vp->driver_feature_select = (uint32_t)v; break;
-	case 0x0c:
-		if (vp->driver_feature_select < 2 && !(vp->status & STATUS_FEATURES_OK)) {
+	case CC(device_feature_select): vp->device_feature_select = (uint32_t)v; break;
+	case CC(guest_feature_select): vp->driver_feature_select = (uint32_t)v; break;
+	case CC(guest_feature):
+		if (vp->driver_feature_select < 2 && !(vp->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
 			unsigned shift = 32 * vp->driver_feature_select;
 			vp->driver_features = (vp->driver_features & ~(0xffffffffULL << shift)) |
 					      ((uint64_t)(uint32_t)v << shift);
 		}
 		break;
-	case 0x10: vp->config_msix_vector = checked_vector(vp, (uint16_t)v); break;
-	case 0x14: write_status(vp, (uint8_t)v); break;
-	case 0x16: vp->queue_select = (uint16_t)v; break;
-	case 0x18: if (queue_writable) q->size = (uint16_t)v; break;
-	case 0x1a: if (q) q->msix_vector = checked_vector(vp, (uint16_t)v); break;
-	case 0x1c: if (queue_writable) q->enable = v == 1; break;
-	case 0x20: case 0x24: if (queue_writable) set_half(&q->desc, off, 0x20, len, v); break;
-	case 0x28: case 0x2c: if (queue_writable) set_half(&q->driver, off, 0x28, len, v); break;
-	case 0x30: case 0x34: if (queue_writable) set_half(&q->device, off, 0x30, len, v); break;
+	case CC(msix_config): vp->config_msix_vector = checked_vector(vp, (uint16_t)v); break;
+	case CC(device_status): write_status(vp, (uint8_t)v); break;
+	case CC(queue_select): vp->queue_select = (uint16_t)v; break;
+	case CC(queue_size): if (queue_writable) q->size = (uint16_t)v; break;
+	case CC(queue_msix_vector): if (q) q->msix_vector = checked_vector(vp, (uint16_t)v); break;
+	case CC(queue_enable): if (queue_writable) q->enable = v == 1; break;
+	case CC(queue_desc_lo): case CC(queue_desc_hi):
+		if (queue_writable) set_half(&q->desc, off, CC(queue_desc_lo), len, v);
+		break;
+	case CC(queue_avail_lo): case CC(queue_avail_hi):
+		if (queue_writable) set_half(&q->driver, off, CC(queue_avail_lo), len, v);
+		break;
+	case CC(queue_used_lo): case CC(queue_used_hi):
+		if (queue_writable) set_half(&q->device, off, CC(queue_used_lo), len, v);
+		break;
 	default: break;   /* read-only or unknown: ignored */
 	}
 }
@@ -317,14 +323,15 @@ static void common_write(struct virtio_pci *vp, uint32_t off, uint32_t len, uint
 /* The width each common-configuration offset must be accessed with (0: none). */
 static uint32_t common_width(uint32_t off)
 {
-	if (off <= 0x0c)
+	if (off < CC(msix_config))
 		return off % 4 ? 0 : 4;
-	if (off == 0x14 || off == 0x15)
+	if (off == CC(device_status) || off == CC(config_generation))
 		return 1;
-	if (off < 0x20)
+	if (off < CC(queue_desc_lo))
 		return off % 2 ? 0 : 2;
-	if (off < 0x38)
+	if (off < CC_END)
 		return off % 4 ? 0 : 4;
+	/* Past what these headers know: virtio 1.2's queue_notify_data and queue_reset (4.1.4.3). */
 	return off < COMMON_SIZE && !(off % 2) ? 2 : 0;
 }
 
@@ -332,7 +339,7 @@ static void common_access(struct virtio_pci *vp, uint32_t off, uint8_t *data, ui
 			  bool is_write)
 {
 	uint32_t width = common_width(off);
-	bool wide = width == 4 && off >= 0x20 && off < 0x38 && len == 8 && !(off % 8);
+	bool wide = width == 4 && off >= CC(queue_desc_lo) && off < CC_END && len == 8 && !(off % 8);
 	uint64_t v = 0;
 
 	if (!width || (len != width && !wide)) {
@@ -371,7 +378,7 @@ static void virtio_pci_bar_access(void *opaque, uint64_t offset, uint8_t *data, 
 
 	if (off < COMMON_OFFSET + COMMON_SIZE) {
 		common_access(vp, off - COMMON_OFFSET, data, len, is_write);
-	} else if (off >= ISR_OFFSET && off < ISR_OFFSET + 4) {
+	} else if (off >= ISR_OFFSET && off < ISR_OFFSET + ISR_SIZE) {
 		if (!is_write) {
 			memset(data, 0, len);
 			data[0] = off == ISR_OFFSET ? atomic_exchange(&vp->isr, 0) : 0;  /* read clears */
@@ -404,12 +411,13 @@ static void virtio_pci_bar_access(void *opaque, uint64_t offset, uint8_t *data, 
 static uint8_t pci_cfg_cap_offset(const struct virtio_pci *vp)
 {
 	/* The last vendor capability added is the PCI_CFG one (see virtio_pci_init). */
-	uint8_t at = vp->pci.config[PCI_CAPABILITIES];
+	uint8_t at = vp->pci.config[PCI_CAPABILITY_LIST];
 	uint8_t found = 0;
 	while (at) {
-		if (vp->pci.config[at] == CAP_VENDOR && vp->pci.config[at + 3] == CFG_PCI)
+		if (vp->pci.config[at + CAP(cap_vndr)] == PCI_CAP_ID_VNDR &&
+		    vp->pci.config[at + CAP(cfg_type)] == VIRTIO_PCI_CAP_PCI_CFG)
 			found = at;
-		at = vp->pci.config[at + 1];
+		at = vp->pci.config[at + CAP(cap_next)];
 	}
 	return found;
 }
@@ -420,11 +428,12 @@ static bool pci_cfg_window(struct virtio_pci *vp, uint32_t offset, uint32_t len,
 {
 	uint8_t cap = pci_cfg_cap_offset(vp);
 
-	if (!cap || offset + len <= cap + 16u || offset >= cap + 20u)
+	if (!cap || offset + len <= cap + CFG_CAP_DATA ||
+	    offset >= cap + sizeof(struct virtio_pci_cfg_cap))
 		return false;
-	*bar_off = pci_get32(&vp->pci, cap + 8);
-	*bar_len = pci_get32(&vp->pci, cap + 12);
-	return vp->pci.config[cap + 4] == 0 && (*bar_len == 1 || *bar_len == 2 || *bar_len == 4) &&
+	*bar_off = pci_get32(&vp->pci, cap + CAP(offset));
+	*bar_len = pci_get32(&vp->pci, cap + CAP(length));
+	return vp->pci.config[cap + CAP(bar)] == 0 && (*bar_len == 1 || *bar_len == 2 || *bar_len == 4) &&
 	       *bar_off < BAR_SIZE && *bar_off % *bar_len == 0;
 }
 
@@ -434,8 +443,8 @@ static void virtio_pci_config_read(struct pci_device *dev, uint32_t offset, uint
 	uint32_t bar_off, bar_len;
 
 	if (pci_cfg_window(vp, offset, len, &bar_off, &bar_len))
-		virtio_pci_bar_access(vp, bar_off, &dev->config[pci_cfg_cap_offset(vp) + 16], bar_len,
-				      false);
+		virtio_pci_bar_access(vp, bar_off, &dev->config[pci_cfg_cap_offset(vp) + CFG_CAP_DATA],
+				      bar_len, false);
 }
 
 static void virtio_pci_config_written(struct pci_device *dev, uint32_t offset, uint32_t len)
@@ -445,8 +454,8 @@ static void virtio_pci_config_written(struct pci_device *dev, uint32_t offset, u
 
 	msix_config_written(&vp->msix, offset, len);
 	if (pci_cfg_window(vp, offset, len, &bar_off, &bar_len))
-		virtio_pci_bar_access(vp, bar_off, &dev->config[pci_cfg_cap_offset(vp) + 16], bar_len,
-				      true);
+		virtio_pci_bar_access(vp, bar_off, &dev->config[pci_cfg_cap_offset(vp) + CFG_CAP_DATA],
+				      bar_len, true);
 }
 
 static void virtio_pci_bar_moved(struct pci_device *dev, unsigned bar, uint64_t addr, bool mapped)
@@ -473,19 +482,22 @@ static const struct pci_device_ops virtio_pci_device_ops = {
 	.bar_moved = virtio_pci_bar_moved,
 };
 
+/* A vendor capability for a structure in BAR 0; the notify and PCI_CFG ones are longer. */
 static uint8_t add_vendor_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset,
-			      uint32_t length, uint8_t extra)
+			      uint32_t length)
 {
-	uint8_t cap[20] = { 0 };
+	struct virtio_pci_notify_cap c = {
+		.cap = { .cap_len = sizeof(c.cap), .cfg_type = type, .bar = 0,
+			 .offset = offset, .length = length },
+	};
 
-	cap[2] = (uint8_t)(16 + extra);   /* cap_len */
-	cap[3] = type;
-	cap[4] = 0;                       /* BAR 0 */
-	pci_set32(&cap[8], offset);
-	pci_set32(&cap[12], length);
-	if (type == CFG_NOTIFY)
-		pci_set32(&cap[16], NOTIFY_MULTIPLIER);
-	return pci_device_add_cap(&vp->pci, CAP_VENDOR, cap, (uint8_t)(16 + extra));
+	if (type == VIRTIO_PCI_CAP_NOTIFY_CFG) {
+		c.cap.cap_len = sizeof(c);
+		c.notify_off_multiplier = NOTIFY_MULTIPLIER;
+	} else if (type == VIRTIO_PCI_CAP_PCI_CFG) {
+		c.cap.cap_len = sizeof(struct virtio_pci_cfg_cap);
+	}
+	return pci_device_add_cap(&vp->pci, PCI_CAP_ID_VNDR, &c, c.cap.cap_len);
 }
 
 int virtio_pci_init(struct virtio_pci *vp, const struct virtio_device_info *info,
@@ -517,21 +529,25 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_device_info *info
 	}
 	virtio_pci_finish_reset(vp);
 
-	pci_device_init(&vp->pci, info->name, VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE + info->type,
+	pci_device_init(&vp->pci, info->name, VIRTIO_PCI_VENDOR, VIRTIO_PCI_MODERN_DEVICE(info->type),
 			info->pci_class, 1, VIRTIO_PCI_VENDOR, VIRTIO_PCI_SUBSYS);
 	vp->pci.ops = &virtio_pci_device_ops;
 	vp->pci.opaque = vp;
 	pci_device_add_bar(&vp->pci, 0, BAR_SIZE, false, false, virtio_pci_bar_access, vp);
-	if (!add_vendor_cap(vp, CFG_COMMON, COMMON_OFFSET, COMMON_SIZE, 0) ||
-	    !add_vendor_cap(vp, CFG_NOTIFY, NOTIFY_OFFSET, NOTIFY_MULTIPLIER * info->num_queues, 4) ||
-	    !add_vendor_cap(vp, CFG_ISR, ISR_OFFSET, 4, 0) ||
-	    (info->config_size && !add_vendor_cap(vp, CFG_DEVICE, DEVICE_OFFSET, info->config_size, 0)))
+	if (!add_vendor_cap(vp, VIRTIO_PCI_CAP_COMMON_CFG, COMMON_OFFSET, COMMON_SIZE) ||
+	    !add_vendor_cap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, NOTIFY_OFFSET,
+			    NOTIFY_MULTIPLIER * info->num_queues) ||
+	    !add_vendor_cap(vp, VIRTIO_PCI_CAP_ISR_CFG, ISR_OFFSET, ISR_SIZE) ||
+	    (info->config_size &&
+	     !add_vendor_cap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, DEVICE_OFFSET, info->config_size)))
 		return -ENOSPC;
-	uint8_t cfg = add_vendor_cap(vp, CFG_PCI, 0, 0, 4);
+	uint8_t cfg = add_vendor_cap(vp, VIRTIO_PCI_CAP_PCI_CFG, 0, 0);
 	if (!cfg)
 		return -ENOSPC;
-	vp->pci.wmask[cfg + 4] = 0xff;                    /* bar */
-	memset(&vp->pci.wmask[cfg + 8], 0xff, 12);        /* offset, length, data */
+	/* The driver picks the window: bar, offset, length and the data behind them. */
+	vp->pci.wmask[cfg + CAP(bar)] = 0xff;
+	memset(&vp->pci.wmask[cfg + CAP(offset)], 0xff,
+	       sizeof(struct virtio_pci_cfg_cap) - CAP(offset));
 	return msix_init(&vp->msix, &vp->pci, chip, info->num_queues + 1, 0, MSIX_TABLE_OFFSET,
 			 MSIX_PBA_OFFSET);
 }

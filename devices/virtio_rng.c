@@ -144,7 +144,7 @@ int virtio_rng_init(struct virtio_rng *rng, struct guest_memory *mem, struct irq
 	if (rng->fd < 0)
 		return error_sys(err, errno, "cannot open /dev/urandom for virtio-rng");
 	struct virtio_device_info info = {
-		.name = "virtio-rng", .type = VIRTIO_ID_ENTROPY, .pci_class = 0xff0000,
+		.name = "virtio-rng", .type = VIRTIO_ID_RNG, .pci_class = PCI_CLASS_CODE_UNASSIGNED,
 		.num_queues = 1,
 	};
 	int r = virtio_pci_init(&rng->vp, &info, &rng_ops, rng, mem, chip, loop, vm_fd);

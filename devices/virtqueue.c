@@ -5,12 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define AVAIL_FLAGS 0
-#define AVAIL_IDX   1
-#define AVAIL_RING  2
-#define USED_FLAGS  0
-#define USED_IDX    1
-
 static int virtq_fail(struct virtq *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int virtq_fail(struct virtq *vq, const char *fmt, ...)
@@ -34,18 +28,20 @@ int virtq_init(struct virtq *vq, struct guest_memory *mem, uint16_t size, uint64
 	if (!size || size > VIRTQ_MAX_SIZE || (size & (size - 1)))
 		return virtq_fail(vq, "queue size %u is not a power of two up to %u", size,
 				  VIRTQ_MAX_SIZE);
-	/* The alignments virtio 1.2 (2.7) requires of split rings. */
-	if ((desc_gpa & 15) || (avail_gpa & 1) || (used_gpa & 3))
+	if ((desc_gpa % VRING_DESC_ALIGN_SIZE) || (avail_gpa % VRING_AVAIL_ALIGN_SIZE) ||
+	    (used_gpa % VRING_USED_ALIGN_SIZE))
 		return virtq_fail(vq, "rings misaligned (descriptors at 0x%llx, used at 0x%llx)",
 				  (unsigned long long)desc_gpa, (unsigned long long)used_gpa);
-	vq->size = size;
-	vq->desc = gpa_to_hva(mem, desc_gpa, 16ULL * size);
-	vq->avail = gpa_to_hva(mem, avail_gpa, 6 + 2ULL * size);
-	vq->used = gpa_to_hva(mem, used_gpa, 6 + 8ULL * size);
-	if (!vq->desc || !vq->avail || !vq->used)
+	/* Each area with its event field (used_event, avail_event): EVENT_IDX or not, it is there. */
+	struct vring *r = &vq->ring;
+	r->num = size;
+	r->desc = gpa_to_hva(mem, desc_gpa, sizeof(*r->desc) * size);
+	r->avail = gpa_to_hva(mem, avail_gpa, sizeof(*r->avail) + sizeof(r->avail->ring[0]) * (size + 1u));
+	r->used = gpa_to_hva(mem, used_gpa, sizeof(*r->used) + sizeof(r->used->ring[0]) * size +
+			     sizeof(__virtio16));
+	if (!r->desc || !r->avail || !r->used)
 		return virtq_fail(vq, "rings outside guest RAM (descriptors at 0x%llx, used at 0x%llx)",
 				  (unsigned long long)desc_gpa, (unsigned long long)used_gpa);
-	vq->used_ring = (struct virtq_used_elem *)(vq->used + 2);
 	return 0;
 }
 
@@ -55,9 +51,9 @@ static uint16_t load16(const uint16_t *p)
 }
 
 /* Adds one buffer to the chain, enforcing readable-before-writable. */
-static int chain_add(struct virtq *vq, struct virtq_chain *c, const struct virtq_desc *d)
+static int chain_add(struct virtq *vq, struct virtq_chain *c, const struct vring_desc *d)
 {
-	bool writable = d->flags & VIRTQ_DESC_F_WRITE;
+	bool writable = d->flags & VRING_DESC_F_WRITE;
 	void *hva = gpa_to_hva(vq->mem, d->addr, d->len);
 
 	if (!hva)
@@ -85,37 +81,36 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 {
 	if (vq->broken)
 		return -EINVAL;
-	uint16_t avail_idx = load16(&vq->avail[AVAIL_IDX]);
+	unsigned size = vq->ring.num;
+	uint16_t avail_idx = load16(&vq->ring.avail->idx);
 	uint16_t pending = (uint16_t)(avail_idx - vq->last_avail);
 	if (!pending)
 		return 0;
-	if (pending > vq->size)
-		return virtq_fail(vq, "avail index moved by %u entries in a queue of %u", pending,
-				  vq->size);
-	uint16_t head = load16(&vq->avail[AVAIL_RING + vq->last_avail % vq->size]);
-	if (head >= vq->size)
-		return virtq_fail(vq, "chain head %u in a queue of %u", head, vq->size);
+	if (pending > size)
+		return virtq_fail(vq, "avail index moved by %u entries in a queue of %u", pending, size);
+	uint16_t head = load16(&vq->ring.avail->ring[vq->last_avail % size]);
+	if (head >= size)
+		return virtq_fail(vq, "chain head %u in a queue of %u", head, size);
 
 	c->head = head;
 	c->nr_out = c->nr_in = 0;
 	c->out_len = c->in_len = 0;
-	const struct virtq_desc *table = vq->desc;
-	unsigned table_size = vq->size, seen = 0, index = head;
+	const struct vring_desc *table = vq->ring.desc;
+	unsigned table_size = size, seen = 0, index = head;
 	bool in_indirect = false;
 	for (;;) {
 		/* Every descriptor counts, so a loop ends here as an over-long chain. */
-		if (++seen > vq->size)
+		if (++seen > size)
 			return virtq_fail(vq, "chain from %u longer than the queue (%u): a loop?",
-					  head, vq->size);
-		struct virtq_desc d;
+					  head, size);
+		struct vring_desc d;
 		memcpy(&d, &table[index], sizeof(d));   /* once: the guest may be changing it */
-		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
-			if (!vq->indirect || in_indirect || (d.flags & VIRTQ_DESC_F_NEXT))
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			if (!vq->indirect || in_indirect || (d.flags & VRING_DESC_F_NEXT))
 				return virtq_fail(vq, "indirect descriptor %u not allowed here (flags 0x%x)",
 						  index, d.flags);
-			if (!d.len || d.len % sizeof(d) || d.len / sizeof(d) > vq->size)
-				return virtq_fail(vq, "indirect table of %u bytes (queue %u)", d.len,
-						  vq->size);
+			if (!d.len || d.len % sizeof(d) || d.len / sizeof(d) > size)
+				return virtq_fail(vq, "indirect table of %u bytes (queue %u)", d.len, size);
 			table = gpa_to_hva(vq->mem, d.addr, d.len);
 			if (!table)
 				return virtq_fail(vq, "indirect table at 0x%llx+%u outside guest RAM",
@@ -127,7 +122,7 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 		}
 		if (chain_add(vq, c, &d))
 			return -EINVAL;
-		if (!(d.flags & VIRTQ_DESC_F_NEXT))
+		if (!(d.flags & VRING_DESC_F_NEXT))
 			break;
 		index = d.next;
 		if (index >= table_size)
@@ -140,10 +135,11 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 {
-	vq->used_ring[vq->used_idx % vq->size] = (struct virtq_used_elem){ .id = head, .len = len };
+	vq->ring.used->ring[vq->used_idx % vq->ring.num] = (struct vring_used_elem){ .id = head,
+										      .len = len };
 	vq->used_idx++;
 	/* The element is visible before the index that publishes it. */
-	__atomic_store_n(&vq->used[USED_IDX], vq->used_idx, __ATOMIC_RELEASE);
+	__atomic_store_n(&vq->ring.used->idx, vq->used_idx, __ATOMIC_RELEASE);
 }
 
 bool virtq_should_interrupt(struct virtq *vq)
@@ -152,13 +148,10 @@ bool virtq_should_interrupt(struct virtq *vq)
 
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);   /* our used index before their event index */
 	bool want;
-	if (vq->event_idx) {
-		/* virtio 1.2 2.7.10: interrupt if used_event lies in [old, now). */
-		uint16_t used_event = load16(&vq->avail[AVAIL_RING + vq->size]);
-		want = (uint16_t)(now - used_event - 1) < (uint16_t)(now - old);
-	} else {
-		want = !(load16(&vq->avail[AVAIL_FLAGS]) & VIRTQ_AVAIL_F_NO_INTERRUPT);
-	}
+	if (vq->event_idx)
+		want = vring_need_event(load16(&vring_used_event(&vq->ring)), now, old);
+	else
+		want = !(load16(&vq->ring.avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
 	if (want)
 		vq->signalled_used = now;
 	return want && now != old;
@@ -168,14 +161,13 @@ bool virtq_enable_notify(struct virtq *vq)
 {
 	if (vq->broken)
 		return false;
-	/* avail_event is the u16 just after the used elements. */
 	if (vq->event_idx)
-		__atomic_store_n((uint16_t *)&vq->used_ring[vq->size], vq->last_avail, __ATOMIC_RELAXED);
+		__atomic_store_n(&vring_avail_event(&vq->ring), vq->last_avail, __ATOMIC_RELAXED);
 	else
-		__atomic_store_n(&vq->used[USED_FLAGS], 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&vq->ring.used->flags, 0, __ATOMIC_RELAXED);
 	/* Publish the request, then look again: a buffer added meanwhile did not notify. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return load16(&vq->avail[AVAIL_IDX]) != vq->last_avail;
+	return load16(&vq->ring.avail->idx) != vq->last_avail;
 }
 
 size_t virtq_chain_read(const struct virtq_chain *c, uint64_t offset, void *dst, size_t len)

@@ -7,6 +7,7 @@
 #ifndef RINGVM_VIRTQUEUE_H
 #define RINGVM_VIRTQUEUE_H
 
+#include <linux/virtio_ring.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -15,23 +16,6 @@
 
 #define VIRTQ_MAX_SIZE       256      /* what ringvm offers as queue_size */
 #define VIRTQ_CHAIN_MAX      256      /* buffers in one chain, indirect ones included */
-#define VIRTQ_DESC_F_NEXT     1
-#define VIRTQ_DESC_F_WRITE    2
-#define VIRTQ_DESC_F_INDIRECT 4
-#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
-#define VIRTQ_USED_F_NO_NOTIFY     1
-
-struct virtq_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
-struct virtq_used_elem {
-	uint32_t id;
-	uint32_t len;
-};
 
 /* One chain: the device-readable buffers, then the device-writable ones. */
 struct virtq_chain {
@@ -43,11 +27,7 @@ struct virtq_chain {
 
 struct virtq {
 	struct guest_memory *mem;
-	uint16_t size;
-	struct virtq_desc *desc;
-	uint16_t *avail;            /* flags, idx, ring[size], used_event */
-	uint16_t *used;             /* flags, idx, then the elements, then avail_event */
-	struct virtq_used_elem *used_ring;
+	struct vring ring;          /* num, and the three areas mapped */
 	uint16_t last_avail;        /* the next ring entry to take */
 	uint16_t used_idx;          /* the next used entry to fill */
 	uint16_t signalled_used;    /* used_idx when the driver was last interrupted */

@@ -9,31 +9,17 @@
 #define MMIO32_BASE    0xc0000000ull   /* the window BARs are assigned from */
 #define MMIO32_END     0xe0000000ull
 
-#define REG_VENDOR     0x00
-#define REG_COMMAND    0x04
-#define REG_STATUS     0x06
-#define REG_HEADER     0x0e
-#define REG_BAR0       0x10
-#define REG_CAPS       0x34
-#define CMD_IO         0x0001
-#define CMD_MEMORY     0x0002
-#define CMD_MASTER     0x0004
-#define CMD_INTX_OFF   0x0400
-#define STATUS_CAPS    0x0010
-#define HEADER_MULTI   0x80
-#define HEADER_TYPE    0x7f
-#define BAR_IO         0x1
-#define BAR_TYPE       0x6
-#define BAR_TYPE_64    0x4
-#define BAR_FLAGS      0xfull
-#define MAX_CAPS       48              /* (256 - 64) / 4: a looping list ends here */
+#define HEADER_MULTI   0x80            /* PCI_HEADER_TYPE: more functions (PCI 3.0, 6.2.1) */
+#define BAR_FLAGS      ((uint64_t)(uint32_t)~PCI_BASE_ADDRESS_MEM_MASK)
+/* A capability takes a dword at least: a looping list ends after this many. */
+#define MAX_CAPS       ((PCI_CFG_SPACE_SIZE - PCI_STD_HEADER_SIZEOF) / 4)
 
 static struct pci_func funcs[PCI_MAX_FUNCS];
 static unsigned nr_funcs;
 static bool scanned;
 
 /* Sizes of the BARs in funcs[].bar, kept only for assignment. */
-static uint64_t bar_size[PCI_MAX_FUNCS][PCI_BARS];
+static uint64_t bar_size[PCI_MAX_FUNCS][PCI_STD_NUM_BARS];
 
 static uintptr_t ecam(uint8_t devfn, unsigned offset)
 {
@@ -71,12 +57,13 @@ void pci_write32(const struct pci_func *f, unsigned offset, uint32_t value)
  */
 static unsigned probe_bar(struct pci_func *f, unsigned n, uint64_t *size)
 {
-	unsigned reg = REG_BAR0 + 4 * n;
+	unsigned reg = PCI_BASE_ADDRESS_0 + 4 * n;
 	uint32_t lo = pci_read32(f, reg), hi = 0, size_lo, size_hi = 0xffffffff;
-	bool is64 = (lo & BAR_TYPE) == BAR_TYPE_64 && n + 1 < PCI_BARS;
+	bool is64 = (lo & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64 &&
+		    n + 1 < PCI_STD_NUM_BARS;
 
 	*size = 0;
-	if (lo & BAR_IO)
+	if (lo & PCI_BASE_ADDRESS_SPACE_IO)
 		return 1;  /* modern virtio has no I/O BARs: leave them be */
 	pci_write32(f, reg, 0xffffffff);
 	size_lo = pci_read32(f, reg);
@@ -102,15 +89,15 @@ static void probe_function(uint8_t devfn, uint16_t vendor)
 
 	f->devfn = devfn;
 	f->vendor = vendor;
-	f->device = pci_read16(f, REG_VENDOR + 2);
-	if ((pci_read8(f, REG_HEADER) & HEADER_TYPE) == 0) {
-		uint16_t cmd = pci_read16(f, REG_COMMAND);
+	f->device = pci_read16(f, PCI_DEVICE_ID);
+	if ((pci_read8(f, PCI_HEADER_TYPE) & PCI_HEADER_TYPE_MASK) == PCI_HEADER_TYPE_NORMAL) {
+		uint16_t cmd = pci_read16(f, PCI_COMMAND);
 
 		/* Sizing moves the BAR to all ones: no decoding meanwhile. */
-		pci_write16(f, REG_COMMAND, cmd & ~(CMD_IO | CMD_MEMORY));
-		for (unsigned n = 0; n < PCI_BARS;)
+		pci_write16(f, PCI_COMMAND, cmd & ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
+		for (unsigned n = 0; n < PCI_STD_NUM_BARS;)
 			n += probe_bar(f, n, &bar_size[nr_funcs][n]);
-		pci_write16(f, REG_COMMAND, cmd);
+		pci_write16(f, PCI_COMMAND, cmd);
 	}
 	nr_funcs++;
 }
@@ -121,7 +108,7 @@ static uint64_t first_free(void)
 	uint64_t next = MMIO32_BASE;
 
 	for (unsigned i = 0; i < nr_funcs; i++)
-		for (unsigned n = 0; n < PCI_BARS; n++) {
+		for (unsigned n = 0; n < PCI_STD_NUM_BARS; n++) {
 			uint64_t base = funcs[i].bar[n], end = base + bar_size[i][n];
 
 			if (base >= MMIO32_BASE && base < MMIO32_END && end > next)
@@ -139,17 +126,17 @@ static void assign_bars(void)
 		struct pci_func *f = &funcs[i];
 		bool memory = false;
 
-		for (unsigned n = 0; n < PCI_BARS; n++) {
+		for (unsigned n = 0; n < PCI_STD_NUM_BARS; n++) {
 			uint64_t size = bar_size[i][n];
 			uint64_t base = (next + size - 1) & ~(size - 1);
 
 			if (!size)
 				continue;
 			if (!f->bar[n] && base + size <= MMIO32_END) {
-				unsigned reg = REG_BAR0 + 4 * n;
+				unsigned reg = PCI_BASE_ADDRESS_0 + 4 * n;
 
 				pci_write32(f, reg, (uint32_t)base);
-				if ((pci_read32(f, reg) & BAR_TYPE) == BAR_TYPE_64)
+				if ((pci_read32(f, reg) & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64)
 					pci_write32(f, reg + 4, 0);  /* kept below 4 GiB */
 				f->bar[n] = base;
 				next = base + size;
@@ -157,8 +144,8 @@ static void assign_bars(void)
 			memory |= f->bar[n] != 0;
 		}
 		if (memory)
-			pci_write16(f, REG_COMMAND, pci_read16(f, REG_COMMAND) | CMD_MEMORY |
-							    CMD_MASTER | CMD_INTX_OFF);
+			pci_write16(f, PCI_COMMAND, pci_read16(f, PCI_COMMAND) | PCI_COMMAND_MEMORY |
+							    PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
 	}
 }
 
@@ -168,16 +155,16 @@ unsigned pci_scan(const struct pci_func **out)
 		scanned = true;
 		for (unsigned slot = 0; slot < 32 && nr_funcs < PCI_MAX_FUNCS; slot++) {
 			struct pci_func probe = { .devfn = (uint8_t)(slot << 3) };
-			uint16_t vendor = pci_read16(&probe, REG_VENDOR);
+			uint16_t vendor = pci_read16(&probe, PCI_VENDOR_ID);
 
 			if (vendor == 0xffff)
 				continue;
-			bool multi = pci_read8(&probe, REG_HEADER) & HEADER_MULTI;
+			bool multi = pci_read8(&probe, PCI_HEADER_TYPE) & HEADER_MULTI;
 
 			probe_function(probe.devfn, vendor);
 			for (unsigned fn = 1; multi && fn < 8 && nr_funcs < PCI_MAX_FUNCS; fn++) {
 				probe.devfn = (uint8_t)(slot << 3 | fn);
-				if ((vendor = pci_read16(&probe, REG_VENDOR)) != 0xffff)
+				if ((vendor = pci_read16(&probe, PCI_VENDOR_ID)) != 0xffff)
 					probe_function(probe.devfn, vendor);
 			}
 		}
@@ -211,12 +198,12 @@ uint8_t pci_find_cap(const struct pci_func *f, uint8_t id, uint8_t after)
 	uint8_t at;
 
 	if (after)
-		at = pci_read8(f, after + 1u);
-	else if (pci_read16(f, REG_STATUS) & STATUS_CAPS)
-		at = pci_read8(f, REG_CAPS);
+		at = pci_read8(f, after + (unsigned)PCI_CAP_LIST_NEXT);
+	else if (pci_read16(f, PCI_STATUS) & PCI_STATUS_CAP_LIST)
+		at = pci_read8(f, PCI_CAPABILITY_LIST);
 	else
 		return 0;
-	for (unsigned i = 0; i < MAX_CAPS && at >= 0x40; i++) {
+	for (unsigned i = 0; i < MAX_CAPS && at >= PCI_STD_HEADER_SIZEOF; i++) {
 		uint16_t id_next = pci_read16(f, at &= 0xfc);  /* one exit for both bytes */
 
 		if ((uint8_t)id_next == id)

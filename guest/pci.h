@@ -7,18 +7,15 @@
 #ifndef RINGVM_GUEST_PCI_H
 #define RINGVM_GUEST_PCI_H
 
+#include <linux/pci_regs.h>
 #include <stdint.h>
 
-#define PCI_BARS      6
 #define PCI_MAX_FUNCS 32        /* functions kept from bus 0 */
-
-#define PCI_CAP_MSIX   0x11
-#define PCI_CAP_VENDOR 0x09
 
 struct pci_func {
 	uint8_t devfn;              /* slot << 3 | function */
 	uint16_t vendor, device;
-	uint64_t bar[PCI_BARS];     /* memory BAR addresses (0: none); a 64-bit BAR fills its first slot */
+	uint64_t bar[PCI_STD_NUM_BARS];     /* memory BARs (0: none); a 64-bit BAR fills its first slot */
 };
 
 /* Scans bus 0 once (later calls return the same table), assigning and enabling memory BARs. */

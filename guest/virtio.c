@@ -1,5 +1,6 @@
 #include "virtio.h"
 
+#include <linux/virtio_pci.h>
 #include <stddef.h>
 
 #include "cpu.h"
@@ -7,33 +8,10 @@
 #include "printf.h"
 #include "timer.h"
 
-/* virtio_pci_cap (4.1.4) and its types. */
-#define CAP_TYPE_OFFSET 3       /* in the first dword: vndr, next, len, cfg_type */
-#define CAP_BAR         4
-#define CAP_OFFSET      8
-#define CAP_NOTIFY_MULT 16
-#define CFG_COMMON      1
-#define CFG_NOTIFY      2
-#define CFG_DEVICE      4
-
-/* virtio_pci_common_cfg (4.1.4.3). */
-#define COMMON_DFSELECT     0x00
-#define COMMON_DF           0x04
-#define COMMON_GFSELECT     0x08
-#define COMMON_GF           0x0c
-#define COMMON_MSIX         0x10
-#define COMMON_NUMQ         0x12
-#define COMMON_STATUS       0x14
-#define COMMON_CFGGENERATION 0x15
-#define COMMON_Q_SELECT     0x16
-#define COMMON_Q_SIZE       0x18
-#define COMMON_Q_MSIX       0x1a
-#define COMMON_Q_ENABLE     0x1c
-#define COMMON_Q_NOFF       0x1e
-#define COMMON_Q_DESC       0x20
-#define COMMON_Q_DRIVER     0x28
-#define COMMON_Q_DEVICE     0x30
-#define NO_VECTOR           0xffff
+/* Offsets from the kernel's structs, as the VMM's device uses them (4.1.4). */
+#define CAP(field)      offsetof(struct virtio_pci_cap, field)
+#define CAP_NOTIFY_MULT offsetof(struct virtio_pci_notify_cap, notify_off_multiplier)
+#define CC(field)       offsetof(struct virtio_pci_common_cfg, field)
 
 #define RESET_TIMEOUT_NS    (1 * NS_PER_S)
 #define VIRTQ_POOL          24   /* queues over all devices */
@@ -82,22 +60,23 @@ const char *virtio_attach(struct virtio_dev *dev, const struct pci_func *pci)
 	uintptr_t common = 0, notify = 0, device = 0;
 
 	dev->pci = pci;
-	for (uint8_t cap = 0; (cap = pci_find_cap(pci, PCI_CAP_VENDOR, cap));) {
-		uint8_t type = (uint8_t)(pci_read32(pci, cap) >> (8 * CAP_TYPE_OFFSET));
-		uint8_t bar = pci_read8(pci, cap + CAP_BAR);
+	for (uint8_t cap = 0; (cap = pci_find_cap(pci, PCI_CAP_ID_VNDR, cap));) {
+		/* One exit for the first dword: vndr, next, len, cfg_type. */
+		uint8_t type = (uint8_t)(pci_read32(pci, cap) >> (8 * CAP(cfg_type)));
+		uint8_t bar = pci_read8(pci, cap + CAP(bar));
 		uintptr_t at;
 
-		if (type < CFG_COMMON || type > CFG_DEVICE || type == 3 || bar >= PCI_BARS ||
-		    !pci->bar[bar])
+		if (type < VIRTIO_PCI_CAP_COMMON_CFG || type > VIRTIO_PCI_CAP_DEVICE_CFG ||
+		    type == VIRTIO_PCI_CAP_ISR_CFG || bar >= PCI_STD_NUM_BARS || !pci->bar[bar])
 			continue;  /* ISR status is for INTx, unused; other types unknown */
-		at = (uintptr_t)pci->bar[bar] + pci_read32(pci, cap + CAP_OFFSET);
+		at = (uintptr_t)pci->bar[bar] + pci_read32(pci, cap + CAP(offset));
 		/* The first of each type is the one to use (4.1.4.1). */
-		if (type == CFG_COMMON && !common) {
+		if (type == VIRTIO_PCI_CAP_COMMON_CFG && !common) {
 			common = at;
-		} else if (type == CFG_NOTIFY && !notify) {
+		} else if (type == VIRTIO_PCI_CAP_NOTIFY_CFG && !notify) {
 			notify = at;
 			dev->notify_multiplier = pci_read32(pci, cap + CAP_NOTIFY_MULT);
-		} else if (type == CFG_DEVICE && !device) {
+		} else if (type == VIRTIO_PCI_CAP_DEVICE_CFG && !device) {
 			device = at;
 		}
 	}
@@ -112,12 +91,12 @@ const char *virtio_attach(struct virtio_dev *dev, const struct pci_func *pci)
 
 uint8_t virtio_status(const struct virtio_dev *dev)
 {
-	return read8(dev->common + COMMON_STATUS);
+	return read8(dev->common + CC(device_status));
 }
 
 void virtio_reset(struct virtio_dev *dev)
 {
-	write8(dev->common + COMMON_STATUS, 0);
+	write8(dev->common + CC(device_status), 0);
 	/* The device may take its time: it is reset once 0 reads back (4.1.4.3.2). */
 	if (virtio_status(dev) == 0)
 		return;
@@ -136,25 +115,25 @@ static const char *negotiate(struct virtio_dev *dev, uint64_t wanted)
 	uint64_t offered;
 
 	/* One bit at a time, in the order 3.1.1 gives. */
-	write8(c + COMMON_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
-	write8(c + COMMON_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	mmio_write32(c + COMMON_DFSELECT, 0);
-	offered = mmio_read32(c + COMMON_DF);
-	mmio_write32(c + COMMON_DFSELECT, 1);
-	offered |= (uint64_t)mmio_read32(c + COMMON_DF) << 32;
-	if (!(offered & VIRTIO_F_VERSION_1)) {
-		write8(c + COMMON_STATUS, VIRTIO_STATUS_FAILED);
+	write8(c + CC(device_status), VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	write8(c + CC(device_status), VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	mmio_write32(c + CC(device_feature_select), 0);
+	offered = mmio_read32(c + CC(device_feature));
+	mmio_write32(c + CC(device_feature_select), 1);
+	offered |= (uint64_t)mmio_read32(c + CC(device_feature)) << 32;
+	if (!(offered & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
+		write8(c + CC(device_status), VIRTIO_CONFIG_S_FAILED);
 		return "device lacks VIRTIO_F_VERSION_1 (legacy only)";
 	}
-	dev->features = offered & (wanted | VIRTIO_F_VERSION_1);
-	mmio_write32(c + COMMON_GFSELECT, 0);
-	mmio_write32(c + COMMON_GF, (uint32_t)dev->features);
-	mmio_write32(c + COMMON_GFSELECT, 1);
-	mmio_write32(c + COMMON_GF, (uint32_t)(dev->features >> 32));
-	write8(c + COMMON_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				  VIRTIO_STATUS_FEATURES_OK);
-	if (!(virtio_status(dev) & VIRTIO_STATUS_FEATURES_OK)) {
-		write8(c + COMMON_STATUS, VIRTIO_STATUS_FAILED);
+	dev->features = offered & (wanted | VIRTIO_BIT(VIRTIO_F_VERSION_1));
+	mmio_write32(c + CC(guest_feature_select), 0);
+	mmio_write32(c + CC(guest_feature), (uint32_t)dev->features);
+	mmio_write32(c + CC(guest_feature_select), 1);
+	mmio_write32(c + CC(guest_feature), (uint32_t)(dev->features >> 32));
+	write8(c + CC(device_status), VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+				  VIRTIO_CONFIG_S_FEATURES_OK);
+	if (!(virtio_status(dev) & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		write8(c + CC(device_status), VIRTIO_CONFIG_S_FAILED);
 		return "device refused FEATURES_OK";
 	}
 	return NULL;
@@ -174,27 +153,27 @@ static const char *setup_queue(struct virtio_dev *dev, unsigned q)
 	uint16_t max, size = VIRTQ_MAX_SIZE;
 	unsigned entry = queue_entry(dev, q);
 
-	write16(c + COMMON_Q_SELECT, (uint16_t)q);
-	if ((max = read16(c + COMMON_Q_SIZE)) == 0)
+	write16(c + CC(queue_select), (uint16_t)q);
+	if ((max = read16(c + CC(queue_size))) == 0)
 		return "a queue the device said it has is unavailable";
 	while (size > max)
 		size >>= 1;  /* split rings want a power of two */
-	virtq_init(vq, size, dev->features & VIRTIO_F_INDIRECT_DESC,
-		   dev->features & VIRTIO_F_EVENT_IDX);
+	virtq_init(vq, size, dev->features & VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC),
+		   dev->features & VIRTIO_BIT(VIRTIO_RING_F_EVENT_IDX));
 	vq->index = (uint16_t)q;
 	vq->vector = dev->vector[entry];
-	write16(c + COMMON_Q_SIZE, size);
-	write16(c + COMMON_Q_MSIX, (uint16_t)entry);
-	if (read16(c + COMMON_Q_MSIX) != entry) {
+	write16(c + CC(queue_size), size);
+	write16(c + CC(queue_msix_vector), (uint16_t)entry);
+	if (read16(c + CC(queue_msix_vector)) != entry) {
 		snprintf(reason, sizeof(reason), "device refused MSI-X entry %u for queue %u",
 			 entry, q);
 		return reason;
 	}
-	write64(c + COMMON_Q_DESC, (uintptr_t)vq->desc);
-	write64(c + COMMON_Q_DRIVER, (uintptr_t)&vq->avail);
-	write64(c + COMMON_Q_DEVICE, (uintptr_t)&vq->used);
-	vq->notify = dev->notify + (uintptr_t)read16(c + COMMON_Q_NOFF) * dev->notify_multiplier;
-	write16(c + COMMON_Q_ENABLE, 1);
+	write64(c + CC(queue_desc_lo), (uintptr_t)vq->desc);
+	write64(c + CC(queue_avail_lo), (uintptr_t)vq->avail);
+	write64(c + CC(queue_used_lo), (uintptr_t)vq->used);
+	vq->notify = dev->notify + (uintptr_t)read16(c + CC(queue_notify_off)) * dev->notify_multiplier;
+	write16(c + CC(queue_enable), 1);
 	return NULL;
 }
 
@@ -210,7 +189,7 @@ const char *virtio_start_queues(struct virtio_dev *dev, unsigned nr_queues)
 	unsigned entries = nr_queues + 1 < dev->msix.entries ? nr_queues + 1 : dev->msix.entries;
 	const char *err;
 
-	dev->device_queues = read16(dev->common + COMMON_NUMQ);
+	dev->device_queues = read16(dev->common + CC(num_queues));
 	if (nr_queues > VIRTIO_MAX_QUEUES || nr_queues > dev->device_queues)
 		return "more queues asked for than the device or the guest has";
 	for (unsigned e = 0; e < entries; e++) {
@@ -218,8 +197,8 @@ const char *virtio_start_queues(struct virtio_dev *dev, unsigned nr_queues)
 			dev->vector[e] = alloc_vector();
 		msix_route(&dev->msix, e, dev->vector[e], dest);
 	}
-	write16(dev->common + COMMON_MSIX, 0);
-	if (read16(dev->common + COMMON_MSIX) != 0)
+	write16(dev->common + CC(msix_config), 0);
+	if (read16(dev->common + CC(msix_config)) != 0)
 		return "device refused MSI-X entry 0 for configuration changes";
 	for (unsigned q = 0; q < nr_queues; q++) {
 		if (!dev->vq[q]) {
@@ -232,8 +211,8 @@ const char *virtio_start_queues(struct virtio_dev *dev, unsigned nr_queues)
 	}
 	dev->nr_queues = nr_queues;
 	msix_unmask(&dev->msix);
-	write8(dev->common + COMMON_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-					    VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	write8(dev->common + CC(device_status), VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+					    VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
 	return NULL;
 }
 
@@ -268,9 +247,9 @@ uint64_t virtio_config64(const struct virtio_dev *dev, unsigned offset)
 
 	/* Two 32-bit reads may straddle a change: retry until the generation holds (4.1.4.3.1). */
 	do {
-		generation = read8(dev->common + COMMON_CFGGENERATION);
+		generation = read8(dev->common + CC(config_generation));
 		value = virtio_config32(dev, offset) |
 			(uint64_t)virtio_config32(dev, offset + 4) << 32;
-	} while (generation != read8(dev->common + COMMON_CFGGENERATION));
+	} while (generation != read8(dev->common + CC(config_generation)));
 	return value;
 }

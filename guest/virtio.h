@@ -8,29 +8,16 @@
 #ifndef RINGVM_GUEST_VIRTIO_H
 #define RINGVM_GUEST_VIRTIO_H
 
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "abi/virtio.h"
 #include "layout.h"
 #include "msix.h"
 #include "pci.h"
 #include "virtq.h"
-
-#define VIRTIO_VENDOR    0x1af4
-#define VIRTIO_ID_NET    0x1041
-#define VIRTIO_ID_BLOCK  0x1042
-#define VIRTIO_ID_RNG    0x1044
-
-#define VIRTIO_F_INDIRECT_DESC (1ull << 28)
-#define VIRTIO_F_EVENT_IDX     (1ull << 29)
-#define VIRTIO_F_VERSION_1     (1ull << 32)
-
-#define VIRTIO_STATUS_ACKNOWLEDGE 0x01
-#define VIRTIO_STATUS_DRIVER      0x02
-#define VIRTIO_STATUS_DRIVER_OK   0x04
-#define VIRTIO_STATUS_FEATURES_OK 0x08
-#define VIRTIO_STATUS_NEEDS_RESET 0x40
-#define VIRTIO_STATUS_FAILED      0x80
 
 #define VIRTIO_MAX_QUEUES 16    /* per device */
 
@@ -66,6 +53,18 @@ static inline uint32_t virtio_irqs(uint8_t vector)
  * emulation), so this is how to check that an interrupt came.
  */
 bool virtio_interrupt_seen(uint8_t vector, uint32_t before, uint64_t ns);
+
+/* The nth modern virtio function of device type (VIRTIO_ID_*), or NULL. */
+static inline const struct pci_func *virtio_find(uint16_t type, unsigned n)
+{
+	return pci_find(VIRTIO_PCI_VENDOR, VIRTIO_PCI_MODERN_DEVICE(type), n);
+}
+
+/* How many functions of device type there are, counting up to max. */
+static inline unsigned virtio_count(uint16_t type, unsigned max)
+{
+	return pci_count(VIRTIO_PCI_VENDOR, VIRTIO_PCI_MODERN_DEVICE(type), max);
+}
 
 /* Finds the transport's structures and MSI-X table of a virtio function; NULL or why not. */
 const char *virtio_attach(struct virtio_dev *dev, const struct pci_func *pci);

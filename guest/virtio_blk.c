@@ -5,15 +5,14 @@
 #include "printf.h"
 #include "timer.h"
 
-/* virtio_blk_config offsets (5.2.4). */
-#define CFG_CAPACITY   0
-#define CFG_SEG_MAX    12
-#define CFG_NUM_QUEUES 34
+#define CFG(field) offsetof(struct virtio_blk_config, field)
 
 /* BLK_SIZE is only a hint for alignment: offered back, never read (requests count 512s). */
-#define WANTED (VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_RO | VIRTIO_BLK_F_BLK_SIZE |             \
-		VIRTIO_BLK_F_FLUSH | VIRTIO_BLK_F_MQ | VIRTIO_BLK_F_DISCARD |                 \
-		VIRTIO_BLK_F_WRITE_ZEROES | VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX)
+#define WANTED (VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_RO) |                 \
+		VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) | VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) |             \
+		VIRTIO_BIT(VIRTIO_BLK_F_MQ) | VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) |                 \
+		VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES) | VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC) | \
+		VIRTIO_BIT(VIRTIO_RING_F_EVENT_IDX))
 #define REQUEST_TIMEOUT_NS (5 * NS_PER_S)
 
 static struct blk_dev blks[BLK_MAX_DEVS];
@@ -21,12 +20,12 @@ static bool attached[BLK_MAX_DEVS];
 
 unsigned blk_count(void)
 {
-	return pci_count(VIRTIO_VENDOR, VIRTIO_ID_BLOCK, BLK_MAX_DEVS);
+	return virtio_count(VIRTIO_ID_BLOCK, BLK_MAX_DEVS);
 }
 
 const char *blk_open(unsigned n, struct blk_dev **out)
 {
-	const struct pci_func *pci = pci_find(VIRTIO_VENDOR, VIRTIO_ID_BLOCK, n);
+	const struct pci_func *pci = virtio_find(VIRTIO_ID_BLOCK, n);
 	struct blk_dev *blk;
 	struct virtio_dev *dev;
 	const char *err;
@@ -41,12 +40,12 @@ const char *blk_open(unsigned n, struct blk_dev **out)
 	attached[n] = true;
 	if ((err = virtio_negotiate(dev, WANTED)))
 		return err;
-	blk->capacity = virtio_config64(dev, CFG_CAPACITY);
-	blk->ro = dev->features & VIRTIO_BLK_F_RO;
-	if (dev->features & VIRTIO_BLK_F_SEG_MAX)
-		segs = virtio_config32(dev, CFG_SEG_MAX);
-	blk->nr_queues = dev->features & VIRTIO_BLK_F_MQ ?
-			 virtio_config16(dev, CFG_NUM_QUEUES) : 1;
+	blk->capacity = virtio_config64(dev, CFG(capacity));
+	blk->ro = dev->features & VIRTIO_BIT(VIRTIO_BLK_F_RO);
+	if (dev->features & VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX))
+		segs = virtio_config32(dev, CFG(seg_max));
+	blk->nr_queues = dev->features & VIRTIO_BIT(VIRTIO_BLK_F_MQ) ?
+			 virtio_config16(dev, CFG(num_queues)) : 1;
 	if (blk->nr_queues == 0)
 		blk->nr_queues = 1;
 	if (blk->nr_queues > VIRTIO_MAX_QUEUES)
@@ -54,7 +53,8 @@ const char *blk_open(unsigned n, struct blk_dev **out)
 	if ((err = virtio_start_queues(dev, blk->nr_queues)))
 		return err;
 	/* Without indirect tables a chain (header, data, status) has to fit the ring. */
-	if (!(dev->features & VIRTIO_F_INDIRECT_DESC) && segs > dev->vq[0]->size - 2u)
+	if (!(dev->features & VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC)) &&
+	    segs > dev->vq[0]->size - 2u)
 		segs = dev->vq[0]->size - 2u;
 	blk->max_segs = segs == 0 ? 1 : segs > BLK_MAX_SEGS ? BLK_MAX_SEGS : segs;
 	*out = blk;
@@ -65,25 +65,25 @@ int blk_submit(struct blk_dev *blk, unsigned q, struct blk_req *req, uint32_t ty
 		uint64_t sector, void *buf, uint32_t len)
 {
 	uint16_t data_flags = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID ?
-			      VIRTQ_DESC_F_WRITE : 0;
+			      VRING_DESC_F_WRITE : 0;
 	uintptr_t at = (uintptr_t)buf;
 	unsigned n = 1;
 
 	req->hdr.type = type;
-	req->hdr.reserved = 0;
+	req->hdr.ioprio = 0;
 	req->hdr.sector = sector;
 	req->status = BLK_S_PENDING;
-	req->chain[0] = (struct virtq_desc){ (uintptr_t)&req->hdr, sizeof(req->hdr), 0, 0 };
+	req->chain[0] = (struct vring_desc){ (uintptr_t)&req->hdr, sizeof(req->hdr), 0, 0 };
 	while (len) {
 		uint32_t seg = len < BLK_SEG_SIZE ? len : BLK_SEG_SIZE;
 
 		if (n > blk->max_segs)
 			return -1;
-		req->chain[n++] = (struct virtq_desc){ at, seg, data_flags, 0 };
+		req->chain[n++] = (struct vring_desc){ at, seg, data_flags, 0 };
 		at += seg;
 		len -= seg;
 	}
-	req->chain[n++] = (struct virtq_desc){ (uintptr_t)&req->status, 1, VIRTQ_DESC_F_WRITE, 0 };
+	req->chain[n++] = (struct vring_desc){ (uintptr_t)&req->status, 1, VRING_DESC_F_WRITE, 0 };
 	return virtq_add(blk->vdev.vq[q], req->chain, n, req);
 }
 
@@ -109,7 +109,7 @@ const char *blk_status_text(struct blk_dev *blk, uint8_t status)
 	static char text[64];
 
 	if (status == BLK_S_TIMEOUT)
-		return virtio_status(&blk->vdev) & VIRTIO_STATUS_NEEDS_RESET ?
+		return virtio_status(&blk->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET ?
 		       "no completion, device needs reset" : "no completion in 5 s";
 	if (status == BLK_S_REFUSED)
 		return "request too large for the device, or its ring full";

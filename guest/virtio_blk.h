@@ -6,6 +6,7 @@
 #ifndef RINGVM_GUEST_VIRTIO_BLK_H
 #define RINGVM_GUEST_VIRTIO_BLK_H
 
+#include <linux/virtio_blk.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,29 +17,9 @@
 #define BLK_MAX_SEGS   128          /* data segments per request, whatever SEG_MAX allows */
 #define BLK_MAX_DEVS   4
 
-#define VIRTIO_BLK_F_SEG_MAX      (1ull << 2)
-#define VIRTIO_BLK_F_RO           (1ull << 5)
-#define VIRTIO_BLK_F_BLK_SIZE     (1ull << 6)
-#define VIRTIO_BLK_F_FLUSH        (1ull << 9)
-#define VIRTIO_BLK_F_MQ           (1ull << 12)
-#define VIRTIO_BLK_F_DISCARD      (1ull << 13)
-#define VIRTIO_BLK_F_WRITE_ZEROES (1ull << 14)
-
-#define VIRTIO_BLK_T_IN           0
-#define VIRTIO_BLK_T_OUT          1
-#define VIRTIO_BLK_T_FLUSH        4
-#define VIRTIO_BLK_T_GET_ID       8
-#define VIRTIO_BLK_T_DISCARD      11
-#define VIRTIO_BLK_T_WRITE_ZEROES 13
-
-#define VIRTIO_BLK_S_OK      0
-#define VIRTIO_BLK_S_IOERR   1
-#define VIRTIO_BLK_S_UNSUPP  2
 #define BLK_S_PENDING        0xff   /* not a device status: what a request holds until it is back */
 #define BLK_S_TIMEOUT        0xfe   /* not a device status: blk_request() gave up waiting */
 #define BLK_S_REFUSED        0xfd   /* not a device status: blk_submit() could not queue it */
-
-#define BLK_ID_BYTES 20
 
 struct blk_dev {
 	struct virtio_dev vdev;
@@ -48,20 +29,10 @@ struct blk_dev {
 	bool ro;
 };
 
-/* The payload of DISCARD and WRITE_ZEROES (5.2.6). */
-struct blk_range {
-	uint64_t sector;
-	uint32_t sectors;
-	uint32_t flags;
-};
-
 struct blk_req {
-	struct {
-		uint32_t type, reserved;
-		uint64_t sector;
-	} hdr;
+	struct virtio_blk_outhdr hdr;
 	volatile uint8_t status;
-	struct virtq_desc chain[BLK_MAX_SEGS + 2];    /* the indirect table, when indirect */
+	struct vring_desc chain[BLK_MAX_SEGS + 2];    /* the indirect table, when indirect */
 };
 
 /*

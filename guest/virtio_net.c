@@ -6,27 +6,29 @@
 #include "mem.h"
 #include "timer.h"
 
-#define CFG_MAC         0
 #define SEND_TIMEOUT_NS (5 * NS_PER_S)
+#define WANTED          (VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC) | \
+			 VIRTIO_BIT(VIRTIO_RING_F_EVENT_IDX))
+#define CFG_MAC         offsetof(struct virtio_net_config, mac)
 
 static struct net_dev nets[NET_MAX_DEVS];
 static bool attached[NET_MAX_DEVS];
 
 unsigned net_count(void)
 {
-	return pci_count(VIRTIO_VENDOR, VIRTIO_ID_NET, NET_MAX_DEVS);
+	return virtio_count(VIRTIO_ID_NET, NET_MAX_DEVS);
 }
 
 static void post_rx(struct net_dev *net, uint8_t *buf)
 {
-	struct virtq_desc chain = { (uintptr_t)buf, NET_BUF_SIZE, VIRTQ_DESC_F_WRITE, 0 };
+	struct vring_desc chain = { (uintptr_t)buf, NET_BUF_SIZE, VRING_DESC_F_WRITE, 0 };
 
 	virtq_add(net->vdev.vq[NET_RXQ], &chain, 1, buf);
 }
 
 const char *net_open(unsigned n, struct net_dev **out)
 {
-	const struct pci_func *pci = pci_find(VIRTIO_VENDOR, VIRTIO_ID_NET, n);
+	const struct pci_func *pci = virtio_find(VIRTIO_ID_NET, n);
 	struct net_dev *net;
 	const char *err;
 
@@ -36,14 +38,13 @@ const char *net_open(unsigned n, struct net_dev **out)
 	if (!attached[n] && (err = virtio_attach(&net->vdev, pci)))
 		return err;
 	attached[n] = true;
-	if ((err = virtio_negotiate(&net->vdev, VIRTIO_NET_F_MAC | VIRTIO_F_INDIRECT_DESC |
-						 VIRTIO_F_EVENT_IDX)))
+	if ((err = virtio_negotiate(&net->vdev, WANTED)))
 		return err;
 	/* Without VIRTIO_NET_F_MAC the driver picks one: a fixed locally administered address. */
 	static const uint8_t fallback[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
 	for (unsigned i = 0; i < 6; i++)
-		net->mac[i] = net->vdev.features & VIRTIO_NET_F_MAC ?
+		net->mac[i] = net->vdev.features & VIRTIO_BIT(VIRTIO_NET_F_MAC) ?
 			      virtio_config8(&net->vdev, CFG_MAC + i) : fallback[i];
 	if ((err = virtio_start_queues(&net->vdev, 2)))
 		return err;
@@ -58,7 +59,7 @@ const char *net_open(unsigned n, struct net_dev **out)
 const char *net_send(struct net_dev *net, uint32_t len)
 {
 	struct virtq *vq = net->vdev.vq[NET_TXQ];
-	struct virtq_desc chain = { (uintptr_t)net->tx, NET_HDR_SIZE + len, 0, 0 };
+	struct vring_desc chain = { (uintptr_t)net->tx, NET_HDR_SIZE + len, 0, 0 };
 	void *token;
 	uint32_t written;
 
@@ -66,7 +67,7 @@ const char *net_send(struct net_dev *net, uint32_t len)
 		return "transmit ring full";
 	virtq_kick(vq);
 	if (!virtq_wait(vq, SEND_TIMEOUT_NS))
-		return virtio_status(&net->vdev) & VIRTIO_STATUS_NEEDS_RESET ?
+		return virtio_status(&net->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET ?
 		       "transmit not completed, device needs reset" : "transmit not completed in 5 s";
 	if (virtq_get(vq, &token, &written) != 1 || token != net->tx)
 		return "device returned a transmit buffer that was not outstanding";

@@ -6,6 +6,7 @@
 #ifndef RINGVM_GUEST_VIRTIO_NET_H
 #define RINGVM_GUEST_VIRTIO_NET_H
 
+#include <linux/virtio_net.h>
 #include <stdint.h>
 
 #include "virtio.h"
@@ -13,11 +14,9 @@
 #define NET_MAX_DEVS   2
 #define NET_RX_BUFS    16
 #define NET_BUF_SIZE   2048         /* header and a 1514-byte frame, rounded up */
-#define NET_HDR_SIZE   12           /* virtio_net_hdr with num_buffers (VERSION_1) */
+#define NET_HDR_SIZE   sizeof(struct virtio_net_hdr_v1)    /* num_buffers included (VERSION_1) */
 #define NET_RXQ        0
 #define NET_TXQ        1
-
-#define VIRTIO_NET_F_MAC (1ull << 5)
 
 struct net_dev {
 	struct virtio_dev vdev;

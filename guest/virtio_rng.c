@@ -13,12 +13,12 @@ static bool attached[RNG_MAX_DEVS];
 
 unsigned rng_count(void)
 {
-	return pci_count(VIRTIO_VENDOR, VIRTIO_ID_RNG, RNG_MAX_DEVS);
+	return virtio_count(VIRTIO_ID_RNG, RNG_MAX_DEVS);
 }
 
 const char *rng_open(unsigned n, struct virtio_dev **out)
 {
-	const struct pci_func *pci = pci_find(VIRTIO_VENDOR, VIRTIO_ID_RNG, n);
+	const struct pci_func *pci = virtio_find(VIRTIO_ID_RNG, n);
 	const char *err;
 
 	if (n >= RNG_MAX_DEVS || !pci)
@@ -26,7 +26,8 @@ const char *rng_open(unsigned n, struct virtio_dev **out)
 	if (!attached[n] && (err = virtio_attach(&rngs[n], pci)))
 		return err;
 	attached[n] = true;
-	if ((err = virtio_negotiate(&rngs[n], VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX)) ||
+	if ((err = virtio_negotiate(&rngs[n], VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC) |
+					      VIRTIO_BIT(VIRTIO_RING_F_EVENT_IDX))) ||
 	    (err = virtio_start_queues(&rngs[n], 1)))
 		return err;
 	*out = &rngs[n];
@@ -39,7 +40,7 @@ const char *rng_read(struct virtio_dev *rng, void *buf, uint32_t len)
 	uint8_t *at = buf;
 
 	for (unsigned i = 0; len && i < MAX_REQUESTS; i++) {
-		struct virtq_desc chain = { (uintptr_t)at, len, VIRTQ_DESC_F_WRITE, 0 };
+		struct vring_desc chain = { (uintptr_t)at, len, VRING_DESC_F_WRITE, 0 };
 		void *token;
 		uint32_t got;
 
@@ -47,7 +48,7 @@ const char *rng_read(struct virtio_dev *rng, void *buf, uint32_t len)
 			return "ring full";
 		virtq_kick(vq);
 		if (!virtq_wait(vq, READ_TIMEOUT_NS))
-			return virtio_status(rng) & VIRTIO_STATUS_NEEDS_RESET ?
+			return virtio_status(rng) & VIRTIO_CONFIG_S_NEEDS_RESET ?
 			       "no completion, device needs reset" : "no completion in 5 s";
 		if (virtq_get(vq, &token, &got) != 1 || token != at)
 			return "device returned a buffer that was not outstanding";

@@ -20,10 +20,12 @@ void virtq_init(struct virtq *vq, uint16_t size, bool indirect, bool event_idx)
 		vq->token[i] = NULL;
 	}
 	vq->size = size;
-	vq->used_event = &vq->avail.ring[size];
-	vq->avail_event = (volatile uint16_t *)&vq->used.ring[size];
-	vq->avail.flags = vq->avail.idx = *vq->used_event = 0;
-	vq->used.flags = vq->used.idx = *vq->avail_event = 0;
+	vq->avail = (volatile struct vring_avail *)vq->avail_area;
+	vq->used = (volatile struct vring_used *)vq->used_area;
+	vq->used_event = &vq->avail->ring[size];
+	vq->avail_event = (volatile uint16_t *)&vq->used->ring[size];
+	vq->avail->flags = vq->avail->idx = *vq->used_event = 0;
+	vq->used->flags = vq->used->idx = *vq->avail_event = 0;
 	vq->free_head = 0;
 	vq->nr_free = size;
 	vq->avail_idx = vq->kicked = vq->last_used = 0;
@@ -33,20 +35,20 @@ void virtq_init(struct virtq *vq, uint16_t size, bool indirect, bool event_idx)
 	vq->event_offset = 0;
 }
 
-int virtq_add(struct virtq *vq, struct virtq_desc *chain, unsigned n, void *token)
+int virtq_add(struct virtq *vq, struct vring_desc *chain, unsigned n, void *token)
 {
 	uint16_t head = vq->free_head, d = head, last = head;
 
 	if (vq->indirect && n > 1) {
 		for (unsigned i = 0; i + 1 < n; i++) {
-			chain[i].flags |= VIRTQ_DESC_F_NEXT;
+			chain[i].flags |= VRING_DESC_F_NEXT;
 			chain[i].next = (uint16_t)(i + 1);
 		}
 		if (!vq->nr_free)
 			return -1;
-		vq->desc[head] = (struct virtq_desc){ (uintptr_t)chain,
+		vq->desc[head] = (struct vring_desc){ (uintptr_t)chain,
 						      (uint32_t)(n * sizeof(*chain)),
-						      VIRTQ_DESC_F_INDIRECT, vq->desc[head].next };
+						      VRING_DESC_F_INDIRECT, vq->desc[head].next };
 		n = 1;
 	} else {
 		if (n > vq->nr_free || n == 0)
@@ -57,7 +59,7 @@ int virtq_add(struct virtq *vq, struct virtq_desc *chain, unsigned n, void *toke
 			vq->desc[d].addr = chain[i].addr;
 			vq->desc[d].len = chain[i].len;
 			vq->desc[d].flags = (uint16_t)(chain[i].flags |
-						       (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0));
+						       (i + 1 < n ? VRING_DESC_F_NEXT : 0));
 			d = vq->desc[d].next;
 		}
 	}
@@ -66,14 +68,14 @@ int virtq_add(struct virtq *vq, struct virtq_desc *chain, unsigned n, void *toke
 	vq->tail[head] = last;
 	vq->count[head] = (uint16_t)n;
 	vq->token[head] = token;
-	vq->avail.ring[vq->avail_idx++ & (vq->size - 1)] = head;
+	vq->avail->ring[vq->avail_idx++ & (vq->size - 1)] = head;
 	return head;
 }
 
 void virtq_publish(struct virtq *vq)
 {
 	compiler_barrier();
-	vq->avail.idx = vq->avail_idx;
+	vq->avail->idx = vq->avail_idx;
 }
 
 void virtq_notify(const struct virtq *vq)
@@ -91,9 +93,9 @@ void virtq_kick(struct virtq *vq)
 	/* The device may stop polling between our store and its flag: order them. */
 	__asm__ volatile("mfence" : : : "memory");
 	if (vq->event_idx)
-		need = (uint16_t)(now - *vq->avail_event - 1) < (uint16_t)(now - old);
+		need = vring_need_event(*vq->avail_event, now, old);
 	else
-		need = !(vq->used.flags & VIRTQ_USED_F_NO_NOTIFY);
+		need = !(vq->used->flags & VRING_USED_F_NO_NOTIFY);
 	if (need)
 		virtq_notify(vq);
 }
@@ -117,7 +119,7 @@ int virtq_get(struct virtq *vq, void **token, uint32_t *len)
 void virtq_set_interrupts(struct virtq *vq, bool on)
 {
 	vq->interrupts = on;
-	vq->avail.flags = on ? 0 : VIRTQ_AVAIL_F_NO_INTERRUPT;
+	vq->avail->flags = on ? 0 : VRING_AVAIL_F_NO_INTERRUPT;
 	/* With EVENT_IDX the flag means nothing: keep the event half the index space away. */
 	vq->event_offset = on ? 0 : 0x8000;
 	*vq->used_event = (uint16_t)(vq->last_used + vq->event_offset);

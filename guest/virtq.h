@@ -1,6 +1,6 @@
 /*
  * Split virtqueues (virtio 1.2, 2.7) in static memory. A chain goes in as an
- * array of buffers; with VIRTIO_F_INDIRECT_DESC a chain of more than one is
+ * array of buffers; with VIRTIO_RING_F_INDIRECT_DESC a chain of more than one is
  * handed over as that very array (an indirect table), so the array must stay
  * put until the chain comes back. The rings and the indices are public so
  * that virtio-hostile can write what no driver would.
@@ -8,43 +8,28 @@
 #ifndef RINGVM_GUEST_VIRTQ_H
 #define RINGVM_GUEST_VIRTQ_H
 
+#include <linux/virtio_ring.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #define VIRTQ_MAX_SIZE          256
-#define VIRTQ_DESC_F_NEXT       1
-#define VIRTQ_DESC_F_WRITE      2
-#define VIRTQ_DESC_F_INDIRECT   4
-#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
-#define VIRTQ_USED_F_NO_NOTIFY  1
 
-struct virtq_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;             /* callers set only VIRTQ_DESC_F_WRITE */
-	uint16_t next;
-};
+/* The driver and device areas for the largest queue, each with its event field. */
+#define VIRTQ_AVAIL_BYTES (sizeof(struct vring_avail) + sizeof(__virtio16) * (VIRTQ_MAX_SIZE + 1))
+#define VIRTQ_USED_BYTES  (sizeof(struct vring_used) + \
+			   sizeof(struct vring_used_elem) * VIRTQ_MAX_SIZE + sizeof(__virtio16))
 
-/* ring[size] is used_event (VIRTIO_F_EVENT_IDX). */
-struct virtq_avail {
-	volatile uint16_t flags, idx;
-	volatile uint16_t ring[VIRTQ_MAX_SIZE + 1];
-};
-
-struct virtq_used_elem {
-	uint32_t id, len;
-};
-
-/* The 16 bits after ring[size - 1] are avail_event (VIRTIO_F_EVENT_IDX). */
-struct virtq_used {
-	volatile uint16_t flags, idx;
-	volatile struct virtq_used_elem ring[VIRTQ_MAX_SIZE + 1];
-};
-
+/*
+ * The ring layout is the kernel's (<linux/virtio_ring.h>); its areas end in
+ * flexible arrays, so the storage is bytes and avail and used point into it.
+ * Callers set only VRING_DESC_F_WRITE in the chains they add.
+ */
 struct virtq {
-	struct virtq_desc desc[VIRTQ_MAX_SIZE];     /* first: the struct is 16-byte aligned */
-	struct virtq_avail avail;
-	struct virtq_used used __attribute__((aligned(4)));
+	struct vring_desc desc[VIRTQ_MAX_SIZE];     /* first: the struct is aligned for it */
+	uint8_t avail_area[VIRTQ_AVAIL_BYTES] __attribute__((aligned(VRING_AVAIL_ALIGN_SIZE)));
+	uint8_t used_area[VIRTQ_USED_BYTES] __attribute__((aligned(VRING_USED_ALIGN_SIZE)));
+	volatile struct vring_avail *avail;
+	volatile struct vring_used *used;
 	uint16_t size, index;                       /* entries (a power of two); queue number */
 	uint16_t free_head, nr_free;                /* free descriptors, linked by next */
 	uint16_t avail_idx;                         /* the next avail.idx, published by kicks */
@@ -58,13 +43,13 @@ struct virtq {
 	uint16_t tail[VIRTQ_MAX_SIZE];              /* per head: the chain's last descriptor */
 	uint16_t count[VIRTQ_MAX_SIZE];             /* per head: descriptors in the chain */
 	void *token[VIRTQ_MAX_SIZE];                /* per head: the caller's, NULL when free */
-} __attribute__((aligned(16)));
+} __attribute__((aligned(VRING_DESC_ALIGN_SIZE)));
 
 /* Empties vq for size entries (a power of two up to VIRTQ_MAX_SIZE), interrupts wanted. */
 void virtq_init(struct virtq *vq, uint16_t size, bool indirect, bool event_idx);
 
 /* Queues a chain of n buffers with a non-NULL token; its head, or -1 when the ring is full. */
-int virtq_add(struct virtq *vq, struct virtq_desc *chain, unsigned n, void *token);
+int virtq_add(struct virtq *vq, struct vring_desc *chain, unsigned n, void *token);
 
 /* Makes added chains visible to the device. */
 void virtq_publish(struct virtq *vq);
@@ -78,7 +63,7 @@ void virtq_kick(struct virtq *vq);
 /* True when the device has returned chains not yet taken. */
 static inline bool virtq_has_used(const struct virtq *vq)
 {
-	return vq->used.idx != vq->last_used;
+	return vq->used->idx != vq->last_used;
 }
 
 /*
@@ -100,13 +85,13 @@ static inline __attribute__((always_inline)) int
 virtq_next_used(struct virtq *vq, uint32_t *len)
 {
 	uint16_t last = vq->last_used;
-	const volatile struct virtq_used_elem *e;
+	const volatile struct vring_used_elem *e;
 	uint32_t head;
 
-	if (vq->used.idx == last)
+	if (vq->used->idx == last)
 		return -1;
 	__asm__ volatile("" : : : "memory");    /* the entry after the index */
-	e = &vq->used.ring[last & (vq->size - 1)];
+	e = &vq->used->ring[last & (vq->size - 1)];
 	head = e->id;
 	*len = e->len;
 	if (head >= vq->size)
@@ -119,7 +104,7 @@ virtq_next_used(struct virtq *vq, uint32_t *len)
 static inline __attribute__((always_inline)) void
 virtq_requeue(struct virtq *vq, uint16_t head)
 {
-	vq->avail.ring[vq->avail_idx++ & (vq->size - 1)] = head;
+	vq->avail->ring[vq->avail_idx++ & (vq->size - 1)] = head;
 }
 
 /* Asks for interrupts on returned chains, or (off) for as few as the device allows: polling. */

@@ -102,7 +102,7 @@ static const char *pattern_pass(struct blk_dev *blk, bool write, uint64_t first,
 /* WRITE_ZEROES and DISCARD when offered, then the pattern again over both ranges. */
 static const char *zeroes_and_discard(struct blk_dev *blk, uint32_t chunk, uint64_t seed)
 {
-	static struct blk_range range;
+	static struct virtio_blk_discard_write_zeroes range;
 	uint64_t features = blk->vdev.features;
 	const uint64_t *words = (const uint64_t *)rbuf;
 	uint8_t status;
@@ -110,8 +110,9 @@ static const char *zeroes_and_discard(struct blk_dev *blk, uint32_t chunk, uint6
 
 	if (blk->capacity < RANGE_ZEROES + 2 * RANGE_SECTORS)
 		return NULL;
-	if (features & VIRTIO_BLK_F_WRITE_ZEROES) {
-		range = (struct blk_range){ RANGE_ZEROES, RANGE_SECTORS, 0 };
+	if (features & VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES)) {
+		range = (struct virtio_blk_discard_write_zeroes){ .sector = RANGE_ZEROES,
+							  .num_sectors = RANGE_SECTORS };
 		if ((status = blk_request(blk, 0, VIRTIO_BLK_T_WRITE_ZEROES, 0, &range,
 					  sizeof(range))) != VIRTIO_BLK_S_OK)
 			return blk_status_text(blk, status);
@@ -122,8 +123,9 @@ static const char *zeroes_and_discard(struct blk_dev *blk, uint32_t chunk, uint6
 			if (words[i])
 				return "WRITE_ZEROES left data behind";
 	}
-	if (features & VIRTIO_BLK_F_DISCARD) {
-		range = (struct blk_range){ RANGE_ZEROES + RANGE_SECTORS, RANGE_SECTORS, 0 };
+	if (features & VIRTIO_BIT(VIRTIO_BLK_F_DISCARD)) {
+		range = (struct virtio_blk_discard_write_zeroes){ .sector = RANGE_ZEROES + RANGE_SECTORS,
+							  .num_sectors = RANGE_SECTORS };
 		if ((status = blk_request(blk, 0, VIRTIO_BLK_T_DISCARD, 0, &range,
 					  sizeof(range))) != VIRTIO_BLK_S_OK)
 			return blk_status_text(blk, status);
@@ -137,27 +139,27 @@ static const char *zeroes_and_discard(struct blk_dev *blk, uint32_t chunk, uint6
 }
 
 /* The device's serial, "(none)" when it has none; NULL status OK or why not. */
-static const char *read_serial(struct blk_dev *blk, char serial[BLK_ID_BYTES + 1])
+static const char *read_serial(struct blk_dev *blk, char serial[VIRTIO_BLK_ID_BYTES + 1])
 {
 	uint8_t status;
 
-	for (unsigned i = 0; i <= BLK_ID_BYTES; i++)
+	for (unsigned i = 0; i <= VIRTIO_BLK_ID_BYTES; i++)
 		serial[i] = 0;
-	status = blk_request(blk, 0, VIRTIO_BLK_T_GET_ID, 0, serial, BLK_ID_BYTES);
+	status = blk_request(blk, 0, VIRTIO_BLK_T_GET_ID, 0, serial, VIRTIO_BLK_ID_BYTES);
 	if (status != VIRTIO_BLK_S_OK)
 		return blk_status_text(blk, status);
 	for (unsigned i = 0; serial[i]; i++)
 		if (serial[i] < ' ' || serial[i] > '~')
 			serial[i] = '?';  /* keep the report one line */
 	if (!serial[0])
-		snprintf(serial, BLK_ID_BYTES + 1, "(none)");
+		snprintf(serial, VIRTIO_BLK_ID_BYTES + 1, "(none)");
 	return NULL;
 }
 
 static const char *test_device(unsigned n, uint64_t seed)
 {
 	uint32_t irqs[VIRTIO_MAX_QUEUES];
-	char serial[BLK_ID_BYTES + 1];
+	char serial[VIRTIO_BLK_ID_BYTES + 1];
 	struct blk_dev *blk;
 	const char *err;
 	uint32_t chunk;
@@ -207,7 +209,7 @@ static const char *test_device(unsigned n, uint64_t seed)
 			return fail(n, "pattern write", err);
 		if ((err = pattern_pass(blk, false, 0, blk->capacity, chunk, seed)))
 			return fail(n, "pattern read", err);
-		if ((blk->vdev.features & VIRTIO_BLK_F_FLUSH) &&
+		if ((blk->vdev.features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH)) &&
 		    (status = blk_request(blk, 0, VIRTIO_BLK_T_FLUSH, 0, 0, 0)) != VIRTIO_BLK_S_OK)
 			return fail(n, "FLUSH", blk_status_text(blk, status));
 		if ((err = zeroes_and_discard(blk, chunk, seed)))

@@ -81,7 +81,7 @@ run(struct blk_dev *blk, uint32_t depth, uint32_t ops, enum wait_mode mode)
 		while (!virtq_has_used(vq)) {
 			if (timeout_expired()) {
 				if (done == progress) {
-					err = virtio_status(&blk->vdev) & VIRTIO_STATUS_NEEDS_RESET ?
+					err = virtio_status(&blk->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET ?
 					      "no completion for 1 s, device needs reset" :
 					      "no completion for 1 s";
 					goto out;

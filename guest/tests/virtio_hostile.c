@@ -52,12 +52,9 @@ struct target {
 };
 
 static struct {
-	struct virtq_desc table[VIRTQ_MAX_SIZE + 1];
-	struct virtq_desc table2[2];
-	struct {
-		uint32_t type, reserved;
-		uint64_t sector;
-	} hdr;
+	struct vring_desc table[VIRTQ_MAX_SIZE + 1];
+	struct vring_desc table2[2];
+	struct virtio_blk_outhdr hdr;
 	uint8_t status;
 	uint8_t data[2 * BLK_SEG_SIZE] __attribute__((aligned(16)));   /* room for too_long()'s overlap */
 } m __attribute__((aligned(4096)));
@@ -129,9 +126,9 @@ static const char *legit_request(struct target *t)
 	}
 }
 
-static struct virtq_desc desc(uint64_t addr, uint32_t len, uint16_t flags)
+static struct vring_desc desc(uint64_t addr, uint32_t len, uint16_t flags)
 {
-	return (struct virtq_desc){ addr, len, flags, 0 };
+	return (struct vring_desc){ addr, len, flags, 0 };
 }
 
 /*
@@ -139,20 +136,20 @@ static struct virtq_desc desc(uint64_t addr, uint32_t len, uint16_t flags)
  * (header, data, status), rng one buffer, net header and frame. Returns how
  * many; data (the buffer the device reads or fills) is at *data_index.
  */
-static unsigned normal_chain(const struct target *t, struct virtq_desc *out, unsigned *data_index)
+static unsigned normal_chain(const struct target *t, struct vring_desc *out, unsigned *data_index)
 {
 	switch (t->kind) {
 	case KIND_BLK:
 		m.hdr.type = VIRTIO_BLK_T_IN;
 		m.hdr.sector = 0;
 		out[0] = desc((uintptr_t)&m.hdr, sizeof(m.hdr), 0);
-		out[1] = desc((uintptr_t)m.data, BLK_SECTOR, VIRTQ_DESC_F_WRITE);
-		out[2] = desc((uintptr_t)&m.status, 1, VIRTQ_DESC_F_WRITE);
+		out[1] = desc((uintptr_t)m.data, BLK_SECTOR, VRING_DESC_F_WRITE);
+		out[2] = desc((uintptr_t)&m.status, 1, VRING_DESC_F_WRITE);
 		*data_index = 1;
 		return 3;
 	case KIND_RNG:
-		out[0] = desc((uintptr_t)m.data, SMALL, VIRTQ_DESC_F_WRITE);
-		out[1] = desc((uintptr_t)m.data + SMALL, SMALL, VIRTQ_DESC_F_WRITE);
+		out[0] = desc((uintptr_t)m.data, SMALL, VRING_DESC_F_WRITE);
+		out[1] = desc((uintptr_t)m.data + SMALL, SMALL, VRING_DESC_F_WRITE);
 		*data_index = 0;
 		return 2;
 	default:
@@ -165,19 +162,19 @@ static unsigned normal_chain(const struct target *t, struct virtq_desc *out, uns
 }
 
 /* Links n descriptors in order (next = i + 1, NEXT on all but the last). */
-static void link(struct virtq_desc *d, unsigned n)
+static void link(struct vring_desc *d, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		d[i].next = (uint16_t)(i + 1);
-		d[i].flags = (uint16_t)((d[i].flags & ~VIRTQ_DESC_F_NEXT) |
-					(i + 1 < n ? VIRTQ_DESC_F_NEXT : 0));
+		d[i].flags = (uint16_t)((d[i].flags & ~VRING_DESC_F_NEXT) |
+					(i + 1 < n ? VRING_DESC_F_NEXT : 0));
 	}
 }
 
 /* Hands descriptor head over and notifies, whatever the device said about notifications. */
 static void publish(struct virtq *vq, uint16_t head)
 {
-	vq->avail.ring[vq->avail_idx++ & (vq->size - 1)] = head;
+	vq->avail->ring[vq->avail_idx++ & (vq->size - 1)] = head;
 	virtq_publish(vq);
 	virtq_notify(vq);
 }
@@ -189,10 +186,10 @@ static void publish(struct virtq *vq, uint16_t head)
  */
 static void too_long(const struct target *t, struct virtq *vq)
 {
-	bool indirect = t->dev->features & VIRTIO_F_INDIRECT_DESC;
+	bool indirect = t->dev->features & VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC);
 	unsigned n = indirect ? vq->size + 1u : vq->size;
-	struct virtq_desc *d = indirect ? m.table : vq->desc;
-	uint16_t flags = t->kind == KIND_NET ? 0 : VIRTQ_DESC_F_WRITE;
+	struct vring_desc *d = indirect ? m.table : vq->desc;
+	uint16_t flags = t->kind == KIND_NET ? 0 : VRING_DESC_F_WRITE;
 
 	for (unsigned i = 0; i < n; i++)
 		d[i] = desc((uintptr_t)m.data + SMALL * (i % (BLK_SEG_SIZE / SMALL)), SMALL, flags);
@@ -200,15 +197,15 @@ static void too_long(const struct target *t, struct virtq *vq)
 		/* Header, data adding up to 8 sectors, status: a well-formed read but for length. */
 		d[0] = desc((uintptr_t)&m.hdr, sizeof(m.hdr), 0);
 		d[n - 2].len = LEGIT_SECTORS * BLK_SECTOR - SMALL * (n - 3);
-		d[n - 1] = desc((uintptr_t)&m.status, 1, VIRTQ_DESC_F_WRITE);
+		d[n - 1] = desc((uintptr_t)&m.status, 1, VRING_DESC_F_WRITE);
 	} else if (t->kind == KIND_NET) {
 		d[0].len = NET_HDR_SIZE;
 	}
 	link(d, n);
 	if (indirect) {
-		vq->desc[0] = desc((uintptr_t)m.table, n * sizeof(m.table[0]), VIRTQ_DESC_F_INDIRECT);
+		vq->desc[0] = desc((uintptr_t)m.table, n * sizeof(m.table[0]), VRING_DESC_F_INDIRECT);
 	} else {
-		d[n - 1].flags |= VIRTQ_DESC_F_NEXT;
+		d[n - 1].flags |= VRING_DESC_F_NEXT;
 		d[n - 1].next = 0;
 	}
 	publish(vq, 0);
@@ -218,7 +215,7 @@ static void too_long(const struct target *t, struct virtq *vq)
 static bool inject(const struct target *t, enum hostile_case c, const char **skip)
 {
 	struct virtq *vq = t->dev->vq[t->q];
-	struct virtq_desc *d = vq->desc;
+	struct vring_desc *d = vq->desc;
 	unsigned data, n = normal_chain(t, d, &data);
 
 	switch (c) {
@@ -229,7 +226,7 @@ static bool inject(const struct target *t, enum hostile_case c, const char **ski
 	case CASE_LOOP:
 		/* Back to the second buffer if there is a third: no direction changes on the way. */
 		link(d, n);
-		d[n - 1].flags |= VIRTQ_DESC_F_NEXT;
+		d[n - 1].flags |= VRING_DESC_F_NEXT;
 		d[n - 1].next = n > 2 ? 1 : 0;
 		break;
 	case CASE_TOO_LONG:
@@ -257,7 +254,7 @@ static bool inject(const struct target *t, enum hostile_case c, const char **ski
 		link(d, n);
 		break;
 	case CASE_NESTED_INDIRECT:
-		if (!(t->dev->features & VIRTIO_F_INDIRECT_DESC)) {
+		if (!(t->dev->features & VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC))) {
 			*skip = "INDIRECT_DESC not negotiated";
 			return false;
 		}
@@ -265,12 +262,12 @@ static bool inject(const struct target *t, enum hostile_case c, const char **ski
 		m.table[0] = d[0];
 		/* Writable like what it points to, so only the nesting is wrong (WRITE is ignored). */
 		m.table[1] = desc((uintptr_t)m.table2, (n - 1) * sizeof(m.table2[0]),
-				  VIRTQ_DESC_F_INDIRECT | (d[1].flags & VIRTQ_DESC_F_WRITE));
+				  VRING_DESC_F_INDIRECT | (d[1].flags & VRING_DESC_F_WRITE));
 		for (unsigned i = 1; i < n; i++)
 			m.table2[i - 1] = d[i];
 		link(m.table, 2);
 		link(m.table2, n - 1);
-		d[0] = desc((uintptr_t)m.table, 2 * sizeof(m.table[0]), VIRTQ_DESC_F_INDIRECT);
+		d[0] = desc((uintptr_t)m.table, 2 * sizeof(m.table[0]), VRING_DESC_F_INDIRECT);
 		break;
 	default:
 		return false;
@@ -284,7 +281,7 @@ static const struct target *watched;
 static bool flagged_or_used(void)
 {
 	return virtq_has_used(watched->dev->vq[watched->q]) ||
-	       (virtio_status(watched->dev) & VIRTIO_STATUS_NEEDS_RESET);
+	       (virtio_status(watched->dev) & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
 /*
@@ -304,7 +301,7 @@ static const char *run_case(struct target *t, enum hostile_case c, const char **
 	watched = t;
 	wait_until(flagged_or_used, DETECT_NS);
 	status = virtio_status(t->dev);
-	if (!(status & VIRTIO_STATUS_NEEDS_RESET))
+	if (!(status & VIRTIO_CONFIG_S_NEEDS_RESET))
 		err = virtq_has_used(t->dev->vq[t->q]) ?
 		      "no DEVICE_NEEDS_RESET: the device completed the request" :
 		      "no DEVICE_NEEDS_RESET in 1 s";

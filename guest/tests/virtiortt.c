@@ -56,7 +56,7 @@ static const char *measure(struct blk_dev *blk, uint32_t total, uint32_t warmup)
 		while (virtio_irqs(vector) == before) {
 			if (timeout_expired()) {
 				if (i == progress) {
-					err = virtio_status(&blk->vdev) & VIRTIO_STATUS_NEEDS_RESET ?
+					err = virtio_status(&blk->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET ?
 					      "no interrupt for 1 s, device needs reset" :
 					      "no interrupt for 1 s";
 					goto out;

@@ -33,7 +33,7 @@ static void setup(void)
 	bus_init(&pio, "pio");
 	bus_init(&mmio, "mmio");
 	pci_bus_init(&pci, &pio, &mmio, cf9, NULL);
-	pci_device_init(&dev, "test", 0x1234, 0x5678, 0x020000, 3, 0x1af4, 0x1100);
+	pci_device_init(&dev, "test", 0x1234, 0x5678, PCI_CLASS_CODE_ETHERNET, 3, 0x1af4, 0x1100);
 	pci_device_add_bar(&dev, 0, 0x4000, false, false, bar_access, NULL);
 	pci_device_add_bar(&dev, 2, 0x100000, false, true, bar_access, NULL);
 	pci_device_add_bar(&dev, 4, 0x20, true, false, bar_access, NULL);
@@ -73,8 +73,9 @@ static uint32_t ecam_read(unsigned slot, uint32_t reg)
 
 Test(pci, host_bridge_and_empty_slots)
 {
-	cr_assert_eq(conf1_read(0, 0, 4), 0x00081b36, "host bridge at slot 0");
-	cr_assert_eq(conf1_read(0, 8, 4) >> 8, 0x060000, "class: host bridge");
+	cr_assert_eq(conf1_read(0, PCI_VENDOR_ID, 4), 0x00081b36, "host bridge at slot 0");
+	cr_assert_eq(conf1_read(0, PCI_CLASS_REVISION, 4) >> 8, PCI_CLASS_CODE_HOST_BRIDGE,
+		     "class: host bridge");
 	cr_assert_eq(conf1_read(5, 0, 4), 0xffffffff, "nothing at slot 5");
 	cr_assert_eq(ecam_read(5, 0), 0xffffffff);
 	uint32_t v = 0;
@@ -88,31 +89,34 @@ Test(pci, plug_assigns_bars_and_maps_them)
 	cr_assert_eq(dev.slot, 1);
 	cr_assert_eq(ecam_read(1, 0), 0x56781234, "ECAM and conf1 agree");
 	cr_assert_eq(conf1_read(1, 0, 4), 0x56781234);
-	uint32_t bar0 = ecam_read(1, 0x10), bar2 = ecam_read(1, 0x18), bar4 = ecam_read(1, 0x20);
-	cr_assert_eq(bar0 & 0xf, 0, "32-bit memory");
-	cr_assert_eq(bar2 & 0x6, 0x4, "64-bit memory");
-	cr_assert_eq(bar4 & 0x3, 0x1, "I/O");
-	cr_assert_eq((bar0 & ~0xfu) % 0x4000, 0, "naturally aligned");
-	cr_assert_eq((bar2 & ~0xfu) % 0x100000, 0);
-	cr_assert_geq(bar0 & ~0xfu, PCI_MMIO32_BASE);
+	uint32_t bar0 = ecam_read(1, PCI_BASE_ADDRESS_0), bar2 = ecam_read(1, PCI_BASE_ADDRESS_2),
+		 bar4 = ecam_read(1, PCI_BASE_ADDRESS_4);
+	cr_assert_eq(bar0 & ~PCI_BASE_ADDRESS_MEM_MASK, 0, "32-bit memory");
+	cr_assert_eq(bar2 & PCI_BASE_ADDRESS_MEM_TYPE_MASK, PCI_BASE_ADDRESS_MEM_TYPE_64, "64-bit memory");
+	cr_assert_eq(bar4 & ~PCI_BASE_ADDRESS_IO_MASK, PCI_BASE_ADDRESS_SPACE_IO, "I/O");
+	cr_assert_eq((bar0 & PCI_BASE_ADDRESS_MEM_MASK) % 0x4000, 0, "naturally aligned");
+	cr_assert_eq((bar2 & PCI_BASE_ADDRESS_MEM_MASK) % 0x100000, 0);
+	cr_assert_geq(bar0 & PCI_BASE_ADDRESS_MEM_MASK, PCI_MMIO32_BASE);
 	uint8_t b[4];
-	cr_assert(bus_dispatch(&mmio, (bar0 & ~0xfu) + 0x3ffc, b, 4, false));
-	cr_assert(bus_dispatch(&pio, (bar4 & ~0x3u) + 4, b, 1, true));
+	cr_assert(bus_dispatch(&mmio, (bar0 & PCI_BASE_ADDRESS_MEM_MASK) + 0x3ffc, b, 4, false));
+	cr_assert(bus_dispatch(&pio, (bar4 & PCI_BASE_ADDRESS_IO_MASK) + 4, b, 1, true));
 	cr_assert_eq(bar_hits, 2);
 }
 
 Test(pci, bar_sizing_probe)
 {
 	cr_assert_eq(pci_bus_plug(&pci, &dev), 0);
-	conf1_write(1, 0x04, 0, 2);                      /* decoding off, as drivers size */
-	conf1_write(1, 0x10, 0xffffffff, 4);
-	cr_assert_eq(conf1_read(1, 0x10, 4), 0xffffc000, "16 KiB");
-	conf1_write(1, 0x18, 0xffffffff, 4);
-	conf1_write(1, 0x1c, 0xffffffff, 4);
-	cr_assert_eq(conf1_read(1, 0x18, 4), 0xfff00004, "1 MiB, 64-bit");
-	cr_assert_eq(conf1_read(1, 0x1c, 4), 0xffffffff);
-	conf1_write(1, 0x20, 0xffffffff, 4);
-	cr_assert_eq(conf1_read(1, 0x20, 4), 0xffffffe1, "32 ports");
+	conf1_write(1, PCI_COMMAND, 0, 2);               /* decoding off, as drivers size */
+	conf1_write(1, PCI_BASE_ADDRESS_0, 0xffffffff, 4);
+	cr_assert_eq(conf1_read(1, PCI_BASE_ADDRESS_0, 4), 0xffffc000, "16 KiB");
+	conf1_write(1, PCI_BASE_ADDRESS_2, 0xffffffff, 4);
+	conf1_write(1, PCI_BASE_ADDRESS_3, 0xffffffff, 4);
+	cr_assert_eq(conf1_read(1, PCI_BASE_ADDRESS_2, 4), 0xfff00000 | PCI_BASE_ADDRESS_MEM_TYPE_64,
+		     "1 MiB, 64-bit");
+	cr_assert_eq(conf1_read(1, PCI_BASE_ADDRESS_3, 4), 0xffffffff);
+	conf1_write(1, PCI_BASE_ADDRESS_4, 0xffffffff, 4);
+	cr_assert_eq(conf1_read(1, PCI_BASE_ADDRESS_4, 4), 0xffffffe0 | PCI_BASE_ADDRESS_SPACE_IO,
+		     "32 ports");
 	uint8_t b[4];
 	cr_assert_not(bus_dispatch(&mmio, 0xffffc000, b, 4, false), "a probe pattern is not mapped");
 }
@@ -120,12 +124,12 @@ Test(pci, bar_sizing_probe)
 Test(pci, moving_a_bar_moves_the_mapping)
 {
 	cr_assert_eq(pci_bus_plug(&pci, &dev), 0);
-	uint32_t old = ecam_read(1, 0x10) & ~0xfu;
-	conf1_write(1, 0x04, 0, 2);
+	uint32_t old = ecam_read(1, PCI_BASE_ADDRESS_0) & PCI_BASE_ADDRESS_MEM_MASK;
+	conf1_write(1, PCI_COMMAND, 0, 2);
 	uint8_t b[4];
 	cr_assert_not(bus_dispatch(&mmio, old, b, 4, false), "decoding off: gone");
-	conf1_write(1, 0x10, 0xd0000000, 4);
-	conf1_write(1, 0x04, PCI_COMMAND_MEMORY, 2);
+	conf1_write(1, PCI_BASE_ADDRESS_0, 0xd0000000, 4);
+	conf1_write(1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
 	cr_assert(bus_dispatch(&mmio, 0xd0000000, b, 4, false), "at the new address");
 	cr_assert_not(bus_dispatch(&mmio, old, b, 4, false), "not at the old");
 }
@@ -133,24 +137,26 @@ Test(pci, moving_a_bar_moves_the_mapping)
 Test(pci, read_only_fields_and_w1c_status)
 {
 	cr_assert_eq(pci_bus_plug(&pci, &dev), 0);
-	conf1_write(1, 0x00, 0xffffffff, 4);
-	cr_assert_eq(conf1_read(1, 0, 4), 0x56781234, "IDs are read-only");
-	conf1_write(1, 0x3c, 0x0b, 1);
-	cr_assert_eq(conf1_read(1, 0x3c, 1), 0x0b, "interrupt line is writable");
-	dev.config[PCI_STATUS + 1] = 0x80;                /* a latched error */
-	conf1_write(1, 0x06, 0x8000, 2);
-	cr_assert_eq(conf1_read(1, 0x06, 2) & 0x8000, 0, "written 1 clears");
+	conf1_write(1, PCI_VENDOR_ID, 0xffffffff, 4);
+	cr_assert_eq(conf1_read(1, PCI_VENDOR_ID, 4), 0x56781234, "IDs are read-only");
+	conf1_write(1, PCI_INTERRUPT_LINE, 0x0b, 1);
+	cr_assert_eq(conf1_read(1, PCI_INTERRUPT_LINE, 1), 0x0b, "interrupt line is writable");
+	pci_set16(&dev.config[PCI_STATUS], PCI_STATUS_DETECTED_PARITY);   /* a latched error */
+	conf1_write(1, PCI_STATUS, PCI_STATUS_DETECTED_PARITY, 2);
+	cr_assert_eq(conf1_read(1, PCI_STATUS, 2) & PCI_STATUS_DETECTED_PARITY, 0, "written 1 clears");
 }
 
 Test(pci, capability_list)
 {
 	uint8_t body[8] = { 0 };
-	uint8_t a = pci_device_add_cap(&dev, 0x09, body, 8), c = pci_device_add_cap(&dev, 0x05, body, 6);
-	cr_assert_eq(a, 0x40);
-	cr_assert_eq(c, 0x48);
-	cr_assert_eq(dev.config[PCI_CAPABILITIES], 0x40);
-	cr_assert_eq(dev.config[0x41], 0x48, "chained");
-	cr_assert_eq(dev.config[0x49], 0, "ends");
+	uint8_t a = pci_device_add_cap(&dev, PCI_CAP_ID_VNDR, body, 8);
+	uint8_t c = pci_device_add_cap(&dev, PCI_CAP_ID_MSI, body, 6);
+	cr_assert_eq(a, PCI_STD_HEADER_SIZEOF, "right after the header");
+	cr_assert_eq(c, a + 8, "dword aligned");
+	cr_assert_eq(dev.config[PCI_CAPABILITY_LIST], a);
+	cr_assert_eq(dev.config[a + PCI_CAP_LIST_ID], PCI_CAP_ID_VNDR);
+	cr_assert_eq(dev.config[a + PCI_CAP_LIST_NEXT], c, "chained");
+	cr_assert_eq(dev.config[c + PCI_CAP_LIST_NEXT], 0, "ends");
 	cr_assert(pci_get16(&dev, PCI_STATUS) & PCI_STATUS_CAP_LIST);
 }
 
@@ -174,7 +180,7 @@ Test(pci, hostile_config_accesses)
 	pci_config_access(&pci, 40, 0, b, 4, true);      /* no such slot */
 	pci_config_access(&pci, 1, 0, b, 8, false);      /* 8 bytes */
 	cr_assert_eq(b[0], 0xff);
-	cr_assert_eq(conf1_read(1, 0, 4), 0x56781234);
+	cr_assert_eq(conf1_read(1, PCI_VENDOR_ID, 4), 0x56781234);
 }
 
 /* MSI-X: masking and pending bits, without KVM (injection fails quietly). */
@@ -184,31 +190,35 @@ Test(pci, msix_masking_and_pending)
 	struct msix m;
 	cr_assert_eq(msix_init(&m, &dev, &chip, 4, 0, 0x1000, 0x2000), 0);
 	cr_assert_eq(pci_bus_plug(&pci, &dev), 0);
-	uint16_t ctrl_at = m.cap + 2;
-	cr_assert_eq(pci_get16(&dev, ctrl_at) & 0x7ff, 3, "table size - 1");
+	cr_assert_eq(dev.config[m.cap + PCI_CAP_LIST_ID], PCI_CAP_ID_MSIX);
+	uint16_t ctrl_at = m.cap + PCI_MSIX_FLAGS;
+	cr_assert_eq(pci_get16(&dev, ctrl_at) & PCI_MSIX_FLAGS_QSIZE, 3, "table size - 1");
+	cr_assert_eq(pci_get32(&dev, m.cap + PCI_MSIX_TABLE), 0x1000, "table in BAR 0");
+	cr_assert_eq(pci_get32(&dev, m.cap + PCI_MSIX_PBA), 0x2000, "PBA in BAR 0");
 	uint64_t pba = 0;
 	msix_notify(&m, 2, NULL);
 	msix_pba_access(&m, 0, (uint8_t *)&pba, 8, false);
 	cr_assert_eq(pba, 1u << 2, "disabled: pending");
-	conf1_write(1, ctrl_at, 0x8000, 2);              /* enable; entries still masked */
+	conf1_write(1, ctrl_at, PCI_MSIX_FLAGS_ENABLE, 2);   /* entries still masked */
 	msix_config_written(&m, ctrl_at, 2);
 	msix_pba_access(&m, 0, (uint8_t *)&pba, 8, false);
 	cr_assert_eq(pba, 1u << 2, "still masked per vector");
-	uint32_t entry[4] = { 0xfee00000, 0, 0x41, 0 };   /* unmasked */
-	msix_table_access(&m, 2 * 16, (uint8_t *)entry, 4, true);
-	msix_table_access(&m, 2 * 16 + 8, (uint8_t *)&entry[2], 4, true);
-	msix_table_access(&m, 2 * 16 + 12, (uint8_t *)&entry[3], 4, true);
+	uint32_t addr = 0xfee00000, data = 0x41, ctrl = 0;  /* unmasked */
+	uint64_t e2 = 2 * PCI_MSIX_ENTRY_SIZE;
+	msix_table_access(&m, e2 + PCI_MSIX_ENTRY_LOWER_ADDR, (uint8_t *)&addr, 4, true);
+	msix_table_access(&m, e2 + PCI_MSIX_ENTRY_DATA, (uint8_t *)&data, 4, true);
+	msix_table_access(&m, e2 + PCI_MSIX_ENTRY_VECTOR_CTRL, (uint8_t *)&ctrl, 4, true);
 	msix_pba_access(&m, 0, (uint8_t *)&pba, 8, false);
 	cr_assert_eq(pba, 0, "delivered on unmask");
 	uint32_t back = 0;
-	msix_table_access(&m, 2 * 16 + 8, (uint8_t *)&back, 4, false);
+	msix_table_access(&m, e2 + PCI_MSIX_ENTRY_DATA, (uint8_t *)&back, 4, false);
 	cr_assert_eq(back, 0x41);
-	conf1_write(1, ctrl_at, 0xc000, 2);              /* function mask */
+	conf1_write(1, ctrl_at, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL, 2);
 	msix_config_written(&m, ctrl_at, 2);
 	msix_notify(&m, 2, NULL);
 	msix_pba_access(&m, 0, (uint8_t *)&pba, 8, false);
 	cr_assert_eq(pba, 1u << 2, "function masked: pending");
-	msix_table_access(&m, 64 * 16, (uint8_t *)&back, 4, true);   /* beyond the table */
+	msix_table_access(&m, 64 * PCI_MSIX_ENTRY_SIZE, (uint8_t *)&back, 4, true);  /* past the end */
 	cr_assert_eq(msix_notify(&m, 9, NULL), -EINVAL, "no such vector");
 	msix_destroy(&m);
 }

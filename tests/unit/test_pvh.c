@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "abi/pvh.h"
 #include "boot/boot.h"
 #include "boot_tree.h"
 #include "boot/pvh.h"
@@ -27,23 +28,23 @@ Test(pvh, start_info_memmap_and_cmdline)
 	struct error err = { 0 };
 	cr_assert_eq(boot_write_info(&entry, &mem, tree(&mem), TEST_RSDP, "console=ttyS0 test=smp", &err), 0, "%s", err.msg);
 
-	struct pvh_start_info info;
+	struct hvm_start_info info;
 	memcpy(&info, gpa_to_hva(&mem, BOOT_START_INFO_ADDR, sizeof(info)), sizeof(info));
-	cr_assert_eq(info.magic, PVH_START_MAGIC);
+	cr_assert_eq(info.magic, XEN_HVM_START_MAGIC_VALUE);
 	cr_assert_eq(info.version, 1);
 	cr_assert_eq(info.nr_modules, 0);
 	cr_assert_str_eq((char *)gpa_to_hva(&mem, info.cmdline_paddr, 1), "console=ttyS0 test=smp");
 	cr_assert_eq(info.memmap_entries, 5);
 
-	struct pvh_memmap_entry map[5];
+	struct hvm_memmap_table_entry map[5];
 	memcpy(map, gpa_to_hva(&mem, info.memmap_paddr, sizeof(map)), sizeof(map));
 	cr_assert_eq(map[0].addr, 0);
-	cr_assert_eq(map[0].type, E820_RAM);
+	cr_assert_eq(map[0].type, XEN_HVM_MEMMAP_TYPE_RAM);
 	cr_assert_eq(map[2].addr, 0x100000);
 	cr_assert_eq(map[2].addr + map[2].size, 64 * MiB);
-	cr_assert_eq(map[2].type, E820_RAM);
-	cr_assert_eq(map[3].type, E820_RESERVED);
-	cr_assert_eq(map[4].type, E820_RESERVED);
+	cr_assert_eq(map[2].type, XEN_HVM_MEMMAP_TYPE_RAM);
+	cr_assert_eq(map[3].type, XEN_HVM_MEMMAP_TYPE_RESERVED);
+	cr_assert_eq(map[4].type, XEN_HVM_MEMMAP_TYPE_RESERVED);
 	cr_assert_eq(info.nr_modules, 0, "no initrd, no module");
 	/* Everything ringvm wrote lies inside its own boot data window. */
 	cr_assert_leq(info.memmap_paddr + sizeof(map), BOOT_CMDLINE_ADDR);

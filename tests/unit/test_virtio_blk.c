@@ -12,12 +12,13 @@
 #define HDR       TD_BUFFERS
 #define DATA      (TD_BUFFERS + 0x1000)
 #define STATUS    (TD_BUFFERS + 0x100)
-#define F_RO      (1ULL << 5)
-#define F_FLUSH   (1ULL << 9)
-#define F_MQ      (1ULL << 12)
-#define F_DISCARD (1ULL << 13)
-#define F_WZ      (1ULL << 14)
-#define F_V1      (1ULL << 32)
+#define F_RO      VIRTIO_BIT(VIRTIO_BLK_F_RO)
+#define F_FLUSH   VIRTIO_BIT(VIRTIO_BLK_F_FLUSH)
+#define F_MQ      VIRTIO_BIT(VIRTIO_BLK_F_MQ)
+#define F_DISCARD VIRTIO_BIT(VIRTIO_BLK_F_DISCARD)
+#define F_WZ      VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES)
+#define F_V1      VIRTIO_BIT(VIRTIO_F_VERSION_1)
+#define CFG(field) offsetof(struct virtio_blk_config, field)
 
 static struct test_rig rig;
 static struct virtio_blk blk;
@@ -87,7 +88,7 @@ static void start_as(bool readonly, unsigned queues, const struct blk_image *fs)
 	for (unsigned q = 0; q < (queues ? queues : 1); q++)
 		setup_queue(&rig, q);
 	driver_ok(&rig);
-	cr_assert_eq(device_status(&rig), 0xf);
+	cr_assert_eq(device_status(&rig), TD_RUNNING);
 }
 
 static void start(bool readonly, unsigned queues)
@@ -99,13 +100,11 @@ static void start(bool readonly, unsigned queues)
 static uint8_t request(unsigned q, uint32_t type, uint64_t sector, uint32_t len, bool data_writable,
 		       uint32_t *used_len)
 {
-	uint32_t *hdr = gpa(&rig, HDR, 16);
-	hdr[0] = type;
-	hdr[1] = 0;
-	memcpy(&hdr[2], &sector, 8);
+	struct virtio_blk_outhdr *hdr = gpa(&rig, HDR, sizeof(*hdr));
+	*hdr = (struct virtio_blk_outhdr){ .type = type, .sector = sector };
 	uint8_t *status = gpa(&rig, STATUS, 1);
 	*status = 0xaa;
-	uint16_t head = add_desc(&rig, q, HDR, 16, false, true);
+	uint16_t head = add_desc(&rig, q, HDR, sizeof(*hdr), false, true);
 	if (len)
 		add_desc(&rig, q, DATA, len, data_writable, true);
 	add_desc(&rig, q, STATUS, 1, true, false);
@@ -121,16 +120,18 @@ static uint8_t request(unsigned q, uint32_t type, uint64_t sector, uint32_t len,
 Test(virtio_blk, pci_identity_and_features)
 {
 	open_disk(false, 0);
-	cr_assert_eq(pci_get16(&blk.vp.pci, PCI_VENDOR_ID), 0x1af4);
-	cr_assert_eq(pci_get16(&blk.vp.pci, PCI_DEVICE_ID), 0x1042, "modern virtio-blk");
+	cr_assert_eq(pci_get16(&blk.vp.pci, PCI_VENDOR_ID), VIRTIO_PCI_VENDOR);
+	cr_assert_eq(pci_get16(&blk.vp.pci, PCI_DEVICE_ID), 0x1042, "modern virtio-blk (4.1.2.1)");
 	cr_assert(pci_get16(&blk.vp.pci, PCI_STATUS) & PCI_STATUS_CAP_LIST);
 	uint64_t f = device_features(&rig);
 	cr_assert(f & F_V1 && f & F_FLUSH && f & F_DISCARD && f & F_WZ);
 	cr_assert_not(f & F_RO);
 	cr_assert_not(f & F_MQ, "one vCPU, one queue");
-	cr_assert_eq(bar_read(&rig, 0x12, 2), 1, "num_queues");
-	cr_assert_eq(bar_read(&rig, 0x2000, 4), DISK_SIZE / 512, "capacity");
-	cr_assert_eq(bar_read(&rig, 0x200c, 4), 126, "seg_max");
+	cr_assert_eq(common_read(&rig, num_queues), 1, "num_queues");
+	cr_assert_eq(config_read(&rig, CFG(capacity), 8), DISK_SIZE / 512, "capacity");
+	cr_assert_eq(config_read(&rig, CFG(seg_max), 4), 126, "seg_max");
+	cr_assert_eq(config_read(&rig, CFG(blk_size), 4), 512, "blk_size");
+	cr_assert_eq(config_read(&rig, CFG(write_zeroes_may_unmap), 1), 1, "write_zeroes_may_unmap");
 }
 
 Test(virtio_blk, features_ok_refused_without_version_1_or_with_unknown_bits)
@@ -147,84 +148,96 @@ Test(virtio_blk, write_read_flush_get_id)
 	uint8_t *data = gpa(&rig, DATA, 4096);
 	for (unsigned i = 0; i < 4096; i++)
 		data[i] = (uint8_t)(i * 7);
-	cr_assert_eq(request(0, 1, 8, 4096, false, NULL), 0, "write");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_OUT, 8, 4096, false, NULL), VIRTIO_BLK_S_OK, "write");
 	uint8_t check[4096];
 	cr_assert_eq(pread(fd, check, 4096, 8 * 512), 4096);
 	cr_assert_eq(memcmp(check, data, 4096), 0, "on the disk");
 	memset(data, 0, 4096);
 	uint32_t used;
-	cr_assert_eq(request(0, 0, 8, 4096, true, &used), 0, "read");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_IN, 8, 4096, true, &used), VIRTIO_BLK_S_OK, "read");
 	cr_assert_eq(used, 4097, "data and status written");
 	cr_assert_eq(memcmp(check, data, 4096), 0, "read back");
-	cr_assert_eq(request(0, 4, 0, 0, false, NULL), 0, "flush");
-	cr_assert_eq(request(0, 8, 0, 20, true, &used), 0, "get id");
-	cr_assert_eq(strncmp((char *)data, "ringvm-serial-1", 20), 0);
+	cr_assert_eq(request(0, VIRTIO_BLK_T_FLUSH, 0, 0, false, NULL), VIRTIO_BLK_S_OK, "flush");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_GET_ID, 0, VIRTIO_BLK_ID_BYTES, true, &used),
+		     VIRTIO_BLK_S_OK, "get id");
+	cr_assert_eq(strncmp((char *)data, "ringvm-serial-1", VIRTIO_BLK_ID_BYTES), 0);
 }
 
 Test(virtio_blk, bad_requests_fail_cleanly)
 {
 	start(false, 0);
-	cr_assert_eq(request(0, 0, DISK_SIZE / 512, 512, true, NULL), 1, "read past the end: IOERR");
-	cr_assert_eq(request(0, 0, DISK_SIZE / 512 - 1, 1024, true, NULL), 1, "read straddling the end");
-	cr_assert_eq(request(0, 1, UINT64_MAX / 256, 512, false, NULL), 1, "sector overflowing");
-	cr_assert_eq(request(0, 0, 0, 100, true, NULL), 1, "not whole sectors");
-	cr_assert_eq(request(0, 77, 0, 0, false, NULL), 2, "unknown type: UNSUPP");
-	cr_assert_eq(device_status(&rig), 0xf, "none of these breaks the device");
-	cr_assert_eq(request(0, 0, 0, 512, true, NULL), 0, "still works");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_IN, DISK_SIZE / 512, 512, true, NULL),
+		     VIRTIO_BLK_S_IOERR, "read past the end: IOERR");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_IN, DISK_SIZE / 512 - 1, 1024, true, NULL),
+		     VIRTIO_BLK_S_IOERR, "read straddling the end");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_OUT, UINT64_MAX / 256, 512, false, NULL),
+		     VIRTIO_BLK_S_IOERR, "sector overflowing");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_IN, 0, 100, true, NULL),
+		     VIRTIO_BLK_S_IOERR, "not whole sectors");
+	cr_assert_eq(request(0, 77, 0, 0, false, NULL),
+		     VIRTIO_BLK_S_UNSUPP, "unknown type: UNSUPP");
+	cr_assert_eq(device_status(&rig), TD_RUNNING, "none of these breaks the device");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_IN, 0, 512, true, NULL),
+		     VIRTIO_BLK_S_OK, "still works");
 }
 
 Test(virtio_blk, readonly_refuses_writes)
 {
 	start(true, 0);
 	cr_assert(device_features(&rig) & F_RO);
-	cr_assert_eq(request(0, 1, 0, 512, false, NULL), 1, "write: IOERR");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_OUT, 0, 512, false, NULL),
+		     VIRTIO_BLK_S_IOERR, "write: IOERR");
 	uint8_t sector[512];
 	cr_assert_eq(pread(fd, sector, 512, 0), 512);
 	cr_assert_eq(sector[0], 0xee, "untouched");
-	cr_assert_eq(request(0, 0, 0, 512, true, NULL), 0, "reads work");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_IN, 0, 512, true, NULL),
+		     VIRTIO_BLK_S_OK, "reads work");
 }
 
 Test(virtio_blk, discard_and_write_zeroes)
 {
 	start(false, 0);
-	struct { uint64_t sector; uint32_t sectors, flags; } *range = gpa(&rig, DATA, 16);
+	struct virtio_blk_discard_write_zeroes *range = gpa(&rig, DATA, sizeof(*range));
 	*range = (typeof(*range)){ 16, 8, 0 };
-	cr_assert_eq(request(0, 13, 0, 16, false, NULL), 0, "write zeroes");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_WRITE_ZEROES, 0, sizeof(*range), false, NULL),
+		     VIRTIO_BLK_S_OK, "write zeroes");
 	uint8_t sector[512];
 	cr_assert_eq(pread(fd, sector, 512, 16 * 512), 512);
 	cr_assert_eq(sector[0], 0);
 	cr_assert_eq(pread(fd, sector, 512, 24 * 512), 512);
 	cr_assert_eq(sector[0], 0xee, "only the range");
-	*range = (typeof(*range)){ 64, 8, 1 };
-	cr_assert_eq(request(0, 11, 0, 16, false, NULL), 2, "discard with a flag: UNSUPP");
+	*range = (typeof(*range)){ 64, 8, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP };
+	cr_assert_eq(request(0, VIRTIO_BLK_T_DISCARD, 0, sizeof(*range), false, NULL),
+		     VIRTIO_BLK_S_UNSUPP, "discard with a flag: UNSUPP");
 	*range = (typeof(*range)){ DISK_SIZE / 512 - 4, 8, 0 };
-	cr_assert_eq(request(0, 11, 0, 16, false, NULL), 1, "discard past the end: IOERR");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_DISCARD, 0, sizeof(*range), false, NULL),
+		     VIRTIO_BLK_S_IOERR, "discard past the end: IOERR");
 }
 
 Test(virtio_blk, multiqueue)
 {
 	start(false, 4);
 	cr_assert(device_features(&rig) & F_MQ);
-	cr_assert_eq(bar_read(&rig, 0x2022, 2), 4, "num_queues in config");
+	cr_assert_eq(config_read(&rig, CFG(num_queues), 2), 4, "num_queues in config");
 	for (unsigned q = 0; q < 4; q++)
-		cr_assert_eq(request(q, 0, q * 8, 512, true, NULL), 0, "queue %u", q);
+		cr_assert_eq(request(q, VIRTIO_BLK_T_IN, q * 8, 512, true, NULL), VIRTIO_BLK_S_OK, "queue %u", q);
 }
 
 static void expect_needs_reset(void)
 {
-	cr_assert(device_status(&rig) & 0x40, "DEVICE_NEEDS_RESET");
+	cr_assert(device_status(&rig) & VIRTIO_CONFIG_S_NEEDS_RESET, "DEVICE_NEEDS_RESET");
 	/* The driver's way out: reset, and the device works again. */
 	cr_assert(negotiate(&rig, F_V1));
 	setup_queue(&rig, 0);
 	driver_ok(&rig);
-	cr_assert_eq(device_status(&rig), 0xf);
-	cr_assert_eq(request(0, 0, 0, 512, true, NULL), 0);
+	cr_assert_eq(device_status(&rig), TD_RUNNING);
+	cr_assert_eq(request(0, VIRTIO_BLK_T_IN, 0, 512, true, NULL), VIRTIO_BLK_S_OK);
 }
 
 Test(virtio_blk, short_header_needs_reset)
 {
 	start(false, 0);
-	uint16_t head = add_desc(&rig, 0, HDR, 8, false, true);
+	uint16_t head = add_desc(&rig, 0, HDR, sizeof(struct virtio_blk_outhdr) / 2, false, true);
 	add_desc(&rig, 0, STATUS, 1, true, false);
 	kick(&rig, 0, head);
 	expect_needs_reset();
@@ -235,10 +248,9 @@ Test(virtio_blk, read_into_readonly_buffer_needs_reset)
 	start(false, 0);
 	uint8_t *data = gpa(&rig, DATA, 512);
 	memset(data, 0x11, 512);
-	uint32_t *hdr = gpa(&rig, HDR, 16);
-	hdr[0] = 0;
-	memset(&hdr[1], 0, 12);
-	uint16_t head = add_desc(&rig, 0, HDR, 16, false, true);
+	struct virtio_blk_outhdr *hdr = gpa(&rig, HDR, sizeof(*hdr));
+	*hdr = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_IN };
+	uint16_t head = add_desc(&rig, 0, HDR, sizeof(*hdr), false, true);
 	add_desc(&rig, 0, DATA, 512, false, true);    /* the device would write here */
 	add_desc(&rig, 0, STATUS, 1, true, false);
 	kick(&rig, 0, head);
@@ -249,7 +261,7 @@ Test(virtio_blk, read_into_readonly_buffer_needs_reset)
 Test(virtio_blk, buffer_outside_ram_needs_reset)
 {
 	start(false, 0);
-	uint16_t head = add_desc(&rig, 0, HDR, 16, false, true);
+	uint16_t head = add_desc(&rig, 0, HDR, sizeof(struct virtio_blk_outhdr), false, true);
 	add_desc(&rig, 0, 0xd0000000ULL, 512, true, true);
 	add_desc(&rig, 0, STATUS, 1, true, false);
 	kick(&rig, 0, head);
@@ -278,9 +290,10 @@ static uint8_t sector_byte(uint64_t sector)
 /* WRITE_ZEROES over sectors [first, first + n): the range reads back as zeroes, its neighbours not. */
 static void expect_write_zeroes(uint64_t first, uint32_t n, uint32_t flags)
 {
-	struct { uint64_t sector; uint32_t sectors, flags; } *range = gpa(&rig, DATA, 16);
+	struct virtio_blk_discard_write_zeroes *range = gpa(&rig, DATA, sizeof(*range));
 	*range = (typeof(*range)){ first, n, flags };
-	cr_assert_eq(request(0, 13, 0, 16, false, NULL), 0, "write zeroes: OK");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_WRITE_ZEROES, 0, sizeof(*range), false, NULL),
+		     VIRTIO_BLK_S_OK, "write zeroes: OK");
 	static uint8_t got[6 * MiB];
 	cr_assert_leq(n * 512ULL, sizeof(got));
 	cr_assert_eq(pread(fd, got, n * 512ULL, (off_t)(first * 512)), (ssize_t)(n * 512ULL));
@@ -349,13 +362,15 @@ Test(virtio_blk, without_fallocate_write_zeroes_writes_zeroes)
 	cr_assert(f & F_WZ, "WRITE_ZEROES is offered all the same");
 	cr_assert_not(f & F_DISCARD, "DISCARD is not: it could only be ignored");
 	expect_write_zeroes(16, 8, 0);
-	expect_write_zeroes(40, 8, 1);                      /* UNMAP allowed, but no hole to punch */
+	/* UNMAP allowed, but no hole to punch */
+	expect_write_zeroes(40, 8, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
 	expect_write_zeroes(100, 5 * MiB / 512, 0);         /* more than one write's worth (4 MiB) */
 	cr_assert_eq(sector_byte(DISK_SIZE / 512 - 1), 0xee);
-	struct { uint64_t sector; uint32_t sectors, flags; } *range = gpa(&rig, DATA, 16);
+	struct virtio_blk_discard_write_zeroes *range = gpa(&rig, DATA, sizeof(*range));
 	*range = (typeof(*range)){ 0, 8, 0 };
-	cr_assert_eq(request(0, 11, 0, 16, false, NULL), 2, "DISCARD not offered: UNSUPP");
-	cr_assert_eq(device_status(&rig), 0xf);
+	cr_assert_eq(request(0, VIRTIO_BLK_T_DISCARD, 0, sizeof(*range), false, NULL),
+		     VIRTIO_BLK_S_UNSUPP, "DISCARD not offered: UNSUPP");
+	cr_assert_eq(device_status(&rig), TD_RUNNING);
 }
 
 Test(virtio_blk, fallocate_mode_missing_at_run_time_falls_back)
@@ -372,10 +387,12 @@ Test(virtio_blk, fallocate_mode_missing_at_run_time_falls_back)
 	expect_write_zeroes(16, 8, 0);
 	cr_assert_not(blk.zero_range, "learnt: not asked again");
 	expect_write_zeroes(40, 8, 0);
-	expect_write_zeroes(64, 8, 1);                      /* UNMAP: a punched hole reads as zeroes */
-	struct { uint64_t sector; uint32_t sectors, flags; } *range = gpa(&rig, DATA, 16);
+	/* UNMAP: a punched hole reads as zeroes */
+	expect_write_zeroes(64, 8, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+	struct virtio_blk_discard_write_zeroes *range = gpa(&rig, DATA, sizeof(*range));
 	*range = (typeof(*range)){ 80, 8, 0 };
-	cr_assert_eq(request(0, 11, 0, 16, false, NULL), 0, "discard");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_DISCARD, 0, sizeof(*range), false, NULL),
+		     VIRTIO_BLK_S_OK, "discard");
 }
 
 Test(virtio_blk, discard_without_punch_hole_at_run_time_is_a_hint_not_taken)
@@ -385,9 +402,10 @@ Test(virtio_blk, discard_without_punch_hole_at_run_time_is_a_hint_not_taken)
 	start_as(false, 0, &only_punch);
 	cr_assert(device_features(&rig) & F_DISCARD);
 	blk.punch_hole = false;     /* what a run-time EOPNOTSUPP leaves behind */
-	struct { uint64_t sector; uint32_t sectors, flags; } *range = gpa(&rig, DATA, 16);
+	struct virtio_blk_discard_write_zeroes *range = gpa(&rig, DATA, sizeof(*range));
 	*range = (typeof(*range)){ 16, 8, 0 };
-	cr_assert_eq(request(0, 11, 0, 16, false, NULL), 0, "DISCARD: OK, nothing done");
+	cr_assert_eq(request(0, VIRTIO_BLK_T_DISCARD, 0, sizeof(*range), false, NULL),
+		     VIRTIO_BLK_S_OK, "DISCARD: OK, nothing done");
 	cr_assert_eq(sector_byte(16), 0xee);
-	expect_write_zeroes(32, 8, 1);
+	expect_write_zeroes(32, 8, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
 }

@@ -14,10 +14,11 @@
 
 #define MiB       (1ULL << 20)
 #define TAP       "rvtest0"
-#define F_MAC     (1ULL << 5)
-#define F_MRG     (1ULL << 15)
-#define F_STATUS  (1ULL << 16)
-#define F_V1      (1ULL << 32)
+#define F_MAC     VIRTIO_BIT(VIRTIO_NET_F_MAC)
+#define F_MRG     VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF)
+#define F_STATUS  VIRTIO_BIT(VIRTIO_NET_F_STATUS)
+#define F_V1      VIRTIO_BIT(VIRTIO_F_VERSION_1)
+#define HDR       sizeof(struct virtio_net_hdr_v1)
 #define TXBUF     TD_BUFFERS
 #define RXBUF     (TD_BUFFERS + 0x10000)
 
@@ -84,17 +85,20 @@ static void make_frame(uint8_t *f, uint8_t tag)
 
 Test(virtio_net, config_has_the_mac_and_link_up)
 {
-	cr_assert_eq(bar_read(&rig, 0x2000, 4), 0x00000002);
-	cr_assert_eq(bar_read(&rig, 0x2004, 2), 0x4200);
-	cr_assert_eq(bar_read(&rig, 0x2006, 2), 1, "link up");
+	size_t mac = offsetof(struct virtio_net_config, mac);
+	cr_assert_eq(config_read(&rig, mac, 4), 0x00000002);
+	cr_assert_eq(config_read(&rig, mac + 4, 2), 0x4200);
+	cr_assert_eq(config_read(&rig, offsetof(struct virtio_net_config, status), 2),
+		     VIRTIO_NET_S_LINK_UP, "link up");
+	cr_assert_eq(config_read(&rig, offsetof(struct virtio_net_config, max_virtqueue_pairs), 2), 1);
 }
 
 Test(virtio_net, transmit_reaches_the_tap)
 {
-	uint8_t *buf = gpa(&rig, TXBUF, 12 + 60);
-	memset(buf, 0, 12);
-	make_frame(buf + 12, 0x5a);
-	uint16_t head = add_desc(&rig, 1, TXBUF, 12 + 60, false, false);
+	uint8_t *buf = gpa(&rig, TXBUF, HDR + 60);
+	memset(buf, 0, HDR);
+	make_frame(buf + HDR, 0x5a);
+	uint16_t head = add_desc(&rig, 1, TXBUF, HDR + 60, false, false);
 	kick(&rig, 1, head);
 	cr_assert_eq(take_used(&rig, 1, NULL), 0);
 	uint8_t got[2048];
@@ -122,8 +126,8 @@ Test(virtio_net, receive_fills_guest_buffers)
 		uint16_t head;
 		uint32_t len = take_used(&rig, 0, &head);
 		uint8_t *b = gpa(&rig, RXBUF + (head % 4) * 0x1000, 2048);
-		if (len == 12 + 60 && b[12 + 14] == 0xa5) {
-			cr_assert_eq(*(uint16_t *)(b + 10), 1, "num_buffers");
+		if (len == HDR + 60 && b[HDR + 14] == 0xa5) {
+			cr_assert_eq(((struct virtio_net_hdr_v1 *)b)->num_buffers, 1, "num_buffers");
 			return;
 		}
 	}
@@ -134,7 +138,7 @@ Test(virtio_net, writable_transmit_buffer_needs_reset)
 {
 	uint16_t head = add_desc(&rig, 1, TXBUF, 72, true, false);
 	kick(&rig, 1, head);
-	cr_assert(device_status(&rig) & 0x40);
+	cr_assert(device_status(&rig) & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
 Test(virtio_net_open, too_many_queue_pairs_refused_before_any_tap)

@@ -6,7 +6,7 @@
 #include "virtio_driver.h"
 
 #define MiB  (1ULL << 20)
-#define F_V1 (1ULL << 32)
+#define F_V1 VIRTIO_BIT(VIRTIO_F_VERSION_1)
 
 static struct test_rig rig;
 static struct virtio_rng rng;
@@ -57,10 +57,10 @@ Test(virtio_rng, readable_buffers_get_nothing)
 
 Test(virtio_rng, loop_in_chain_needs_reset)
 {
-	struct virtq_desc *d = gpa(&rig, ring_base(0), 16);
-	*d = (struct virtq_desc){ TD_BUFFERS, 8, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 0 };
+	struct vring_desc *d = gpa(&rig, ring_base(0), sizeof(*d));
+	*d = (struct vring_desc){ TD_BUFFERS, 8, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 0 };
 	kick(&rig, 0, 0);
-	cr_assert(device_status(&rig) & 0x40);
+	cr_assert(device_status(&rig) & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
 /*
@@ -74,16 +74,16 @@ Test(virtio_rng, reset_in_the_batch_of_a_completion)
 	struct io_uring_cqe *cqe;
 
 	uint16_t head = add_desc(&rig, 0, TD_BUFFERS, 64, true, false);
-	uint16_t *avail = gpa(&rig, ring_base(0) + 0x400, 4 + 2 * TD_QSIZE);
-	avail[2] = head;
-	avail[1] = 1;
-	bar_write(&rig, 0x3000, 0, 2);                  /* the doorbell: a posted kick */
+	struct vring_avail *avail = avail_ring(&rig, 0);
+	avail->ring[0] = head;
+	avail->idx = 1;
+	notify(&rig, 0);                                /* the doorbell: a posted kick */
 	cr_assert_eq(loop_poll(&rig.loop, 1000), 1, "the kick ran and queued the read");
 	cr_assert_eq(rng.in_flight, 1);
 	/* The read goes out and completes; its CQE waits, not yet dispatched. */
 	cr_assert_geq(io_uring_submit_and_wait(ring, 1), 0);
 	cr_assert_eq(io_uring_cq_ready(ring), 1);
-	bar_write(&rig, 0x14, 0, 1);                    /* reset: posted behind it */
+	set_status(&rig, 0);                            /* reset: posted behind it */
 	cr_assert_eq(io_uring_wait_cqe_nr(ring, &cqe, 2), 0);
 	cr_assert_eq(loop_poll(&rig.loop, 0), 2, "completion and reset in one batch");
 	int64_t deadline = rig_now_ms() + TD_DEADLINE_MS;
@@ -112,13 +112,13 @@ static void reinit_now(struct loop_op *op, int res, unsigned flags)
 
 	(void)res, (void)flags;
 	ri->ran = true;
-	bar_write(&rig, 0x14, 1, 1);
-	bar_write(&rig, 0x14, 3, 1);
-	bar_write(&rig, 0x08, 1, 4);
-	bar_write(&rig, 0x0c, (uint32_t)(F_V1 >> 32), 4);
-	bar_write(&rig, 0x14, 0xb, 1);
+	set_status(&rig, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	set_status(&rig, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	driver_features(&rig, F_V1);
+	set_status(&rig, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			 VIRTIO_CONFIG_S_FEATURES_OK);
 	setup_queue(&rig, 0);
-	bar_write(&rig, 0x14, 0xf, 1);
+	set_status(&rig, TD_RUNNING);
 }
 
 /*
@@ -139,7 +139,7 @@ Test(virtio_rng, second_reset_while_one_is_pending)
 	uint16_t head = add_desc(&rig, 0, TD_BUFFERS, 64, true, false);
 	kick(&rig, 0, head);
 	cr_assert_eq(rng.in_flight, 1);
-	bar_write(&rig, 0x14, 0, 1);
+	set_status(&rig, 0);
 	rig_settle(&rig);
 	cr_assert_neq(device_status(&rig), 0, "the reset waits for the read");
 	/* The re-initialisation runs right after the read's completion finishes the reset. */
@@ -151,10 +151,10 @@ Test(virtio_rng, second_reset_while_one_is_pending)
 	uint64_t one = 1;
 	cr_assert_eq(write(ri.gate, &one, sizeof(one)), sizeof(one));
 	cr_assert_eq(io_uring_wait_cqe_nr(ring, &cqe, 2), 0);
-	bar_write(&rig, 0x14, 0, 1);                    /* the second reset, the first still pending */
+	set_status(&rig, 0);                            /* the second reset, the first still pending */
 	rig_settle(&rig);
 	cr_assert(ri.ran);
-	cr_assert_eq(device_status(&rig), 0xf, "DRIVER_OK of the new session holds");
+	cr_assert_eq(device_status(&rig), TD_RUNNING, "DRIVER_OK of the new session holds");
 	cr_assert_eq(write(source[1], bytes, sizeof(bytes)), sizeof(bytes));
 	head = add_desc(&rig, 0, TD_BUFFERS, 64, true, false);
 	kick(&rig, 0, head);

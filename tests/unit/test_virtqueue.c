@@ -15,9 +15,22 @@ static struct guest_memory mem;
 static struct virtq vq;
 static struct virtq_chain chain;
 
-static struct virtq_desc *desc(unsigned i) { return gpa_to_hva(&mem, DESC + 16 * i, 16); }
-static uint16_t *avail(void) { return gpa_to_hva(&mem, AVAIL, 6 + 2 * QSIZE); }
-static uint16_t *used(void) { return gpa_to_hva(&mem, USED, 6 + 8 * QSIZE); }
+static struct vring_desc *desc(unsigned i)
+{
+	return gpa_to_hva(&mem, DESC + sizeof(struct vring_desc) * i, sizeof(struct vring_desc));
+}
+
+/* Both rings with their event fields, as vring_init lays them out for the legacy ABI. */
+static struct vring_avail *avail(void)
+{
+	return gpa_to_hva(&mem, AVAIL, sizeof(struct vring_avail) + sizeof(__virtio16) * (QSIZE + 1));
+}
+
+static struct vring_used *used(void)
+{
+	return gpa_to_hva(&mem, USED, sizeof(struct vring_used) +
+				      sizeof(struct vring_used_elem) * QSIZE + sizeof(__virtio16));
+}
 
 static void setup(void)
 {
@@ -32,15 +45,15 @@ TestSuite(virtq, .init = setup, .fini = teardown);
 
 static void set_desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
-	*desc(i) = (struct virtq_desc){ addr, len, flags, next };
+	*desc(i) = (struct vring_desc){ addr, len, flags, next };
 }
 
 /* Makes chain head available as the next entry. */
 static void offer(uint16_t head)
 {
-	uint16_t idx = avail()[1];
-	avail()[2 + idx % QSIZE] = head;
-	avail()[1] = idx + 1;
+	uint16_t idx = avail()->idx;
+	avail()->ring[idx % QSIZE] = head;
+	avail()->idx = idx + 1;
 }
 
 static void expect_broken(const char *needle)
@@ -58,9 +71,9 @@ Test(virtq, empty_queue_pops_nothing)
 
 Test(virtq, readable_then_writable_chain)
 {
-	set_desc(0, DATA, 16, VIRTQ_DESC_F_NEXT, 3);
-	set_desc(3, DATA + 0x100, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 5);
-	set_desc(5, DATA + 0x400, 1, VIRTQ_DESC_F_WRITE, 0);
+	set_desc(0, DATA, 16, VRING_DESC_F_NEXT, 3);
+	set_desc(3, DATA + 0x100, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 5);
+	set_desc(5, DATA + 0x400, 1, VRING_DESC_F_WRITE, 0);
 	offer(0);
 	cr_assert_eq(virtq_pop(&vq, &chain), 1);
 	cr_assert_eq(chain.head, 0);
@@ -70,9 +83,9 @@ Test(virtq, readable_then_writable_chain)
 	cr_assert_eq(chain.in_len, 513);
 	cr_assert_eq(chain.iov[1].iov_base, gpa_to_hva(&mem, DATA + 0x100, 1));
 	virtq_push(&vq, chain.head, 513);
-	cr_assert_eq(used()[1], 1, "used index published");
-	cr_assert_eq(*(uint32_t *)&used()[2], 0, "used element id");
-	cr_assert_eq(*(uint32_t *)&used()[4], 513, "used element length");
+	cr_assert_eq(used()->idx, 1, "used index published");
+	cr_assert_eq(used()->ring[0].id, 0, "used element id");
+	cr_assert_eq(used()->ring[0].len, 513, "used element length");
 	cr_assert_eq(virtq_pop(&vq, &chain), 0);
 }
 
@@ -92,22 +105,22 @@ Test(virtq, address_that_wraps)
 
 Test(virtq, loop_in_chain)
 {
-	set_desc(0, DATA, 8, VIRTQ_DESC_F_NEXT, 1);
-	set_desc(1, DATA, 8, VIRTQ_DESC_F_NEXT, 0);
+	set_desc(0, DATA, 8, VRING_DESC_F_NEXT, 1);
+	set_desc(1, DATA, 8, VRING_DESC_F_NEXT, 0);
 	offer(0);
 	expect_broken("a loop?");
 }
 
 Test(virtq, self_loop)
 {
-	set_desc(2, DATA, 8, VIRTQ_DESC_F_NEXT, 2);
+	set_desc(2, DATA, 8, VRING_DESC_F_NEXT, 2);
 	offer(2);
 	expect_broken("longer than the queue");
 }
 
 Test(virtq, next_beyond_table)
 {
-	set_desc(0, DATA, 8, VIRTQ_DESC_F_NEXT, QSIZE);
+	set_desc(0, DATA, 8, VRING_DESC_F_NEXT, QSIZE);
 	offer(0);
 	expect_broken("beyond a table");
 }
@@ -120,8 +133,8 @@ Test(virtq, head_beyond_table)
 
 Test(virtq, zero_length_buffers_carry_nothing)
 {
-	set_desc(0, DATA, 0, VIRTQ_DESC_F_NEXT, 1);
-	set_desc(1, DATA, 4, VIRTQ_DESC_F_WRITE, 0);
+	set_desc(0, DATA, 0, VRING_DESC_F_NEXT, 1);
+	set_desc(1, DATA, 4, VRING_DESC_F_WRITE, 0);
 	offer(0);
 	cr_assert_eq(virtq_pop(&vq, &chain), 1);
 	cr_assert_eq(chain.nr_out, 0);
@@ -134,7 +147,7 @@ Test(virtq, zero_length_buffers_carry_nothing)
 
 Test(virtq, readable_after_writable)
 {
-	set_desc(0, DATA, 8, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 1);
+	set_desc(0, DATA, 8, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
 	set_desc(1, DATA, 8, 0, 0);
 	offer(0);
 	expect_broken("after a writable one");
@@ -142,7 +155,7 @@ Test(virtq, readable_after_writable)
 
 Test(virtq, avail_index_jump)
 {
-	avail()[1] = QSIZE + 1;                       /* more entries than the queue holds */
+	avail()->idx = QSIZE + 1;                     /* more entries than the queue holds */
 	expect_broken("avail index moved by 9");
 }
 
@@ -150,8 +163,8 @@ Test(virtq, index_wraparound)
 {
 	/* Start just below 2^16: indices wrap while the ring position keeps cycling. */
 	vq.last_avail = vq.used_idx = vq.signalled_used = 0xfffe;
-	avail()[1] = 0xfffe;
-	used()[1] = 0xfffe;
+	avail()->idx = 0xfffe;
+	used()->idx = 0xfffe;
 	for (unsigned round = 0; round < 4; round++) {
 		set_desc(round, DATA + 64 * round, 8, 0, 0);
 		offer((uint16_t)round);
@@ -160,16 +173,16 @@ Test(virtq, index_wraparound)
 		virtq_push(&vq, chain.head, 0);
 	}
 	cr_assert_eq(vq.last_avail, 2);
-	cr_assert_eq(used()[1], 2);
+	cr_assert_eq(used()->idx, 2);
 }
 
 Test(virtq, indirect_table)
 {
-	struct virtq_desc *table = gpa_to_hva(&mem, DATA + 0x1000, 3 * 16);
-	table[0] = (struct virtq_desc){ DATA, 16, VIRTQ_DESC_F_NEXT, 1 };
-	table[1] = (struct virtq_desc){ DATA + 0x100, 4096, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2 };
-	table[2] = (struct virtq_desc){ DATA + 0x2000, 1, VIRTQ_DESC_F_WRITE, 0 };
-	set_desc(4, DATA + 0x1000, 3 * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	struct vring_desc *table = gpa_to_hva(&mem, DATA + 0x1000, 3 * sizeof(*table));
+	table[0] = (struct vring_desc){ DATA, 16, VRING_DESC_F_NEXT, 1 };
+	table[1] = (struct vring_desc){ DATA + 0x100, 4096, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2 };
+	table[2] = (struct vring_desc){ DATA + 0x2000, 1, VRING_DESC_F_WRITE, 0 };
+	set_desc(4, DATA + 0x1000, 3 * sizeof(*table), VRING_DESC_F_INDIRECT, 0);
 	offer(4);
 	cr_assert_eq(virtq_pop(&vq, &chain), 1);
 	cr_assert_eq(chain.head, 4);
@@ -179,16 +192,16 @@ Test(virtq, indirect_table)
 
 Test(virtq, nested_indirect_is_refused)
 {
-	struct virtq_desc *table = gpa_to_hva(&mem, DATA + 0x1000, 2 * 16);
-	table[0] = (struct virtq_desc){ DATA + 0x1000, 32, VIRTQ_DESC_F_INDIRECT, 0 };
-	set_desc(0, DATA + 0x1000, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	struct vring_desc *table = gpa_to_hva(&mem, DATA + 0x1000, 2 * sizeof(*table));
+	table[0] = (struct vring_desc){ DATA + 0x1000, 2 * sizeof(*table), VRING_DESC_F_INDIRECT, 0 };
+	set_desc(0, DATA + 0x1000, 2 * sizeof(*table), VRING_DESC_F_INDIRECT, 0);
 	offer(0);
 	expect_broken("not allowed here");
 }
 
 Test(virtq, indirect_table_problems)
 {
-	set_desc(0, DATA, 24, VIRTQ_DESC_F_INDIRECT, 0);     /* not a multiple of 16 */
+	set_desc(0, DATA, 24, VRING_DESC_F_INDIRECT, 0);     /* not a multiple of 16 */
 	offer(0);
 	expect_broken("indirect table of 24 bytes");
 }
@@ -197,7 +210,7 @@ Test(virtq, indirect_not_negotiated)
 {
 	struct virtq plain;
 	cr_assert_eq(virtq_init(&plain, &mem, QSIZE, DESC, AVAIL, USED, false, false), 0);
-	set_desc(0, DATA, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	set_desc(0, DATA, 32, VRING_DESC_F_INDIRECT, 0);
 	offer(0);
 	cr_assert_eq(virtq_pop(&plain, &chain), -EINVAL);
 	cr_assert(strstr(plain.error, "not allowed"));
@@ -216,7 +229,8 @@ Test(virtq, bad_rings_refused_at_init)
 
 Test(virtq, event_idx_interrupt_decision)
 {
-	uint16_t *used_event = &avail()[2 + QSIZE];
+	struct vring r = { .num = QSIZE, .desc = desc(0), .avail = avail(), .used = used() };
+	__virtio16 *used_event = &vring_used_event(&r);
 	for (unsigned i = 0; i < 3; i++) {
 		set_desc(i, DATA, 8, 0, 0);
 		offer((uint16_t)i);
@@ -230,7 +244,7 @@ Test(virtq, event_idx_interrupt_decision)
 	cr_assert(virtq_should_interrupt(&vq), "used index 2 passed used_event 1");
 	cr_assert_not(virtq_should_interrupt(&vq), "nothing new since");
 	cr_assert(virtq_enable_notify(&vq), "the third buffer is still waiting");
-	cr_assert_eq(*(uint16_t *)&used()[2 + 4 * QSIZE], 2, "avail_event asks for the next");
+	cr_assert_eq(vring_avail_event(&r), 2, "avail_event asks for the next");
 }
 
 Test(virtq, no_interrupt_flag_without_event_idx)
@@ -239,11 +253,11 @@ Test(virtq, no_interrupt_flag_without_event_idx)
 	cr_assert_eq(virtq_init(&plain, &mem, QSIZE, DESC, AVAIL, USED, false, false), 0);
 	set_desc(0, DATA, 8, 0, 0);
 	offer(0);
-	avail()[0] = VIRTQ_AVAIL_F_NO_INTERRUPT;
+	avail()->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	cr_assert_eq(virtq_pop(&plain, &chain), 1);
 	virtq_push(&plain, chain.head, 0);
 	cr_assert_not(virtq_should_interrupt(&plain));
-	avail()[0] = 0;
+	avail()->flags = 0;
 	offer(0);
 	cr_assert_eq(virtq_pop(&plain, &chain), 1);
 	virtq_push(&plain, chain.head, 0);
@@ -254,10 +268,10 @@ Test(virtq, chain_copy_helpers)
 {
 	uint8_t *a = gpa_to_hva(&mem, DATA, 8), *b = gpa_to_hva(&mem, DATA + 0x100, 8);
 	memcpy(a, "abcdefgh", 8);
-	set_desc(0, DATA, 3, VIRTQ_DESC_F_NEXT, 1);
-	set_desc(1, DATA + 3, 5, VIRTQ_DESC_F_NEXT, 2);
-	set_desc(2, DATA + 0x100, 4, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 3);
-	set_desc(3, DATA + 0x104, 4, VIRTQ_DESC_F_WRITE, 0);
+	set_desc(0, DATA, 3, VRING_DESC_F_NEXT, 1);
+	set_desc(1, DATA + 3, 5, VRING_DESC_F_NEXT, 2);
+	set_desc(2, DATA + 0x100, 4, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 3);
+	set_desc(3, DATA + 0x104, 4, VRING_DESC_F_WRITE, 0);
 	offer(0);
 	cr_assert_eq(virtq_pop(&vq, &chain), 1);
 	char got[8];

@@ -7,20 +7,37 @@
 #define RINGVM_TEST_VIRTIO_DRIVER_H
 
 #include <criterion/criterion.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
+#include <linux/virtio_ring.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "abi/virtio.h"
 #include "devices/pci.h"
 #include "devices/virtio_pci.h"
 #include "services/bus.h"
 #include "services/loop.h"
 
-#define TD_BAR       0xc0000000ULL      /* where pci_bus_plug puts the first BAR */
+#define TD_SLOT      1                  /* where pci_bus_plug puts the first device */
 #define TD_QSIZE     16
 #define TD_RINGS     0x100000ULL        /* per queue: 4 KiB of rings */
+#define TD_AVAIL     0x400              /* the rings' places in those 4 KiB */
+#define TD_USED      0x800
 #define TD_BUFFERS   0x200000ULL
 #define TD_DEADLINE_MS 10000            /* an fdatasync on a busy host takes what it takes */
+#define TD_RUNNING   (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | \
+		      VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK)
+
+/* What the driver found through the device's capabilities: BAR 0 and where each structure is. */
+struct td_layout {
+	bool found;
+	uint64_t bar;
+	uint32_t common, isr, device, notify;   /* offsets in BAR 0 */
+	uint32_t notify_mult;
+};
 
 struct test_rig {
 	struct guest_memory mem;
@@ -28,6 +45,8 @@ struct test_rig {
 	struct pci_bus pci;
 	struct loop loop;
 	struct irq_chip chip;
+	struct td_layout at;
+	uint32_t notify_off[VIRTIO_MAX_QUEUES];
 	uint16_t avail_idx[VIRTIO_MAX_QUEUES];
 	uint16_t used_seen[VIRTIO_MAX_QUEUES];
 	unsigned next_desc[VIRTIO_MAX_QUEUES];
@@ -64,17 +83,78 @@ static inline void *gpa(struct test_rig *rig, uint64_t addr, uint64_t len)
 	return p;
 }
 
+static inline uint32_t cfg_read(struct test_rig *rig, uint32_t off, uint32_t len)
+{
+	uint32_t v = 0;
+	pci_config_access(&rig->pci, TD_SLOT, off, (uint8_t *)&v, len, false);
+	return v;
+}
+
+/* Walks the capability list as a guest driver would (virtio 1.2, 4.1.4), once. */
+static inline const struct td_layout *rig_layout(struct test_rig *rig)
+{
+	struct td_layout *at = &rig->at;
+	bool common = false, isr = false, notify = false;
+
+	if (at->found)
+		return at;
+	cr_assert(cfg_read(rig, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST, "no capability list");
+	at->bar = cfg_read(rig, PCI_BASE_ADDRESS_0, 4) & PCI_BASE_ADDRESS_MEM_MASK;
+	for (uint32_t cap = cfg_read(rig, PCI_CAPABILITY_LIST, 1); cap;
+	     cap = cfg_read(rig, cap + PCI_CAP_LIST_NEXT, 1)) {
+		if (cfg_read(rig, cap + PCI_CAP_LIST_ID, 1) != PCI_CAP_ID_VNDR)
+			continue;
+		uint32_t type = cfg_read(rig, cap + offsetof(struct virtio_pci_cap, cfg_type), 1);
+		uint32_t off = cfg_read(rig, cap + offsetof(struct virtio_pci_cap, offset), 4);
+		if (type == VIRTIO_PCI_CAP_PCI_CFG)
+			continue;       /* its window is the driver's to aim */
+		cr_assert_eq(cfg_read(rig, cap + offsetof(struct virtio_pci_cap, bar), 1), 0,
+			     "structure %u outside BAR 0", type);
+		if (type == VIRTIO_PCI_CAP_COMMON_CFG) {
+			at->common = off;
+			common = true;
+		} else if (type == VIRTIO_PCI_CAP_ISR_CFG) {
+			at->isr = off;
+			isr = true;
+		} else if (type == VIRTIO_PCI_CAP_DEVICE_CFG) {
+			at->device = off;
+		} else if (type == VIRTIO_PCI_CAP_NOTIFY_CFG) {
+			at->notify = off;
+			at->notify_mult = cfg_read(rig, cap + offsetof(struct virtio_pci_notify_cap,
+									notify_off_multiplier), 4);
+			notify = true;
+		}
+	}
+	cr_assert(common && isr && notify, "virtio capabilities missing");
+	at->found = true;
+	return at;
+}
+
 static inline uint64_t bar_read(struct test_rig *rig, uint64_t off, uint32_t len)
 {
 	uint64_t v = 0;
-	cr_assert(bus_dispatch(&rig->mmio, TD_BAR + off, (uint8_t *)&v, len, false), "BAR read 0x%llx",
-		  (unsigned long long)off);
+	cr_assert(bus_dispatch(&rig->mmio, rig_layout(rig)->bar + off, (uint8_t *)&v, len, false),
+		  "BAR read 0x%llx", (unsigned long long)off);
 	return v;
 }
 
 static inline void bar_write(struct test_rig *rig, uint64_t off, uint64_t v, uint32_t len)
 {
-	cr_assert(bus_dispatch(&rig->mmio, TD_BAR + off, (uint8_t *)&v, len, true));
+	cr_assert(bus_dispatch(&rig->mmio, rig_layout(rig)->bar + off, (uint8_t *)&v, len, true));
+}
+
+/* A common configuration field, accessed with the width it has in the kernel's struct. */
+#define TD_COMMON(field) offsetof(struct virtio_pci_common_cfg, field)
+#define TD_WIDTH(field)  sizeof(((struct virtio_pci_common_cfg *)0)->field)
+#define common_read(rig, field) \
+	bar_read(rig, rig_layout(rig)->common + TD_COMMON(field), TD_WIDTH(field))
+#define common_write(rig, field, v) \
+	bar_write(rig, rig_layout(rig)->common + TD_COMMON(field), v, TD_WIDTH(field))
+
+/* len bytes of the device configuration at offset (offsetof a uapi virtio_*_config). */
+static inline uint64_t config_read(struct test_rig *rig, size_t offset, uint32_t len)
+{
+	return bar_read(rig, rig_layout(rig)->device + offset, len);
 }
 
 /* Runs the loop until nothing more completes for a moment. */
@@ -104,28 +184,44 @@ static inline void rig_poll_until(struct test_rig *rig, int64_t deadline, const 
 
 static inline uint64_t device_features(struct test_rig *rig)
 {
-	bar_write(rig, 0x00, 0, 4);
-	uint64_t lo = bar_read(rig, 0x04, 4);
-	bar_write(rig, 0x00, 1, 4);
-	return lo | bar_read(rig, 0x04, 4) << 32;
+	common_write(rig, device_feature_select, 0);
+	uint64_t lo = common_read(rig, device_feature);
+	common_write(rig, device_feature_select, 1);
+	return lo | common_read(rig, device_feature) << 32;
+}
+
+static inline void driver_features(struct test_rig *rig, uint64_t features)
+{
+	common_write(rig, guest_feature_select, 0);
+	common_write(rig, guest_feature, (uint32_t)features);
+	common_write(rig, guest_feature_select, 1);
+	common_write(rig, guest_feature, (uint32_t)(features >> 32));
+}
+
+static inline uint8_t device_status(struct test_rig *rig)
+{
+	return (uint8_t)common_read(rig, device_status);
+}
+
+static inline void set_status(struct test_rig *rig, uint8_t status)
+{
+	common_write(rig, device_status, status);
 }
 
 /* ACKNOWLEDGE, DRIVER, features, FEATURES_OK; returns whether the device kept FEATURES_OK. */
 static inline bool negotiate(struct test_rig *rig, uint64_t features)
 {
-	bar_write(rig, 0x14, 0, 1);
+	set_status(rig, 0);
 	/* A reset completes only when the requests in flight have. */
 	int64_t deadline = rig_now_ms() + TD_DEADLINE_MS;
-	while (bar_read(rig, 0x14, 1) != 0)
+	while (device_status(rig) != 0)
 		rig_poll_until(rig, deadline, "reset done");
-	bar_write(rig, 0x14, 1, 1);
-	bar_write(rig, 0x14, 3, 1);
-	bar_write(rig, 0x08, 0, 4);
-	bar_write(rig, 0x0c, (uint32_t)features, 4);
-	bar_write(rig, 0x08, 1, 4);
-	bar_write(rig, 0x0c, (uint32_t)(features >> 32), 4);
-	bar_write(rig, 0x14, 0xb, 1);
-	return bar_read(rig, 0x14, 1) & 8;
+	set_status(rig, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	set_status(rig, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	driver_features(rig, features);
+	set_status(rig, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			VIRTIO_CONFIG_S_FEATURES_OK);
+	return device_status(rig) & VIRTIO_CONFIG_S_FEATURES_OK;
 }
 
 static inline uint64_t ring_base(unsigned q)
@@ -135,12 +231,14 @@ static inline uint64_t ring_base(unsigned q)
 
 static inline void setup_queue(struct test_rig *rig, unsigned q)
 {
-	bar_write(rig, 0x16, q, 2);
-	bar_write(rig, 0x18, TD_QSIZE, 2);
-	bar_write(rig, 0x20, ring_base(q), 8);
-	bar_write(rig, 0x28, ring_base(q) + 0x400, 8);
-	bar_write(rig, 0x30, ring_base(q) + 0x800, 8);
-	bar_write(rig, 0x1c, 1, 2);
+	common_write(rig, queue_select, q);
+	common_write(rig, queue_size, TD_QSIZE);
+	/* The 64-bit addresses in one access each, as a driver may (4.1.3.1). */
+	bar_write(rig, rig->at.common + TD_COMMON(queue_desc_lo), ring_base(q), 8);
+	bar_write(rig, rig->at.common + TD_COMMON(queue_avail_lo), ring_base(q) + TD_AVAIL, 8);
+	bar_write(rig, rig->at.common + TD_COMMON(queue_used_lo), ring_base(q) + TD_USED, 8);
+	rig->notify_off[q] = (uint32_t)common_read(rig, queue_notify_off);
+	common_write(rig, queue_enable, 1);
 	memset(gpa(rig, ring_base(q), 0x1000), 0, 0x1000);
 	rig->avail_idx[q] = rig->used_seen[q] = 0;
 	rig->next_desc[q] = 0;
@@ -148,7 +246,7 @@ static inline void setup_queue(struct test_rig *rig, unsigned q)
 
 static inline void driver_ok(struct test_rig *rig)
 {
-	bar_write(rig, 0x14, 0xf, 1);
+	set_status(rig, TD_RUNNING);
 	rig_settle(rig);
 }
 
@@ -157,41 +255,50 @@ static inline uint16_t add_desc(struct test_rig *rig, unsigned q, uint64_t addr,
 				bool writable, bool more)
 {
 	uint16_t i = (uint16_t)(rig->next_desc[q]++ % TD_QSIZE);
-	struct virtq_desc *d = gpa(rig, ring_base(q) + 16 * i, 16);
-	*d = (struct virtq_desc){ addr, len,
-				  (uint16_t)((writable ? VIRTQ_DESC_F_WRITE : 0) | (more ? VIRTQ_DESC_F_NEXT : 0)),
+	struct vring_desc *d = gpa(rig, ring_base(q) + sizeof(*d) * i, sizeof(*d));
+	*d = (struct vring_desc){ addr, len,
+				  (uint16_t)((writable ? VRING_DESC_F_WRITE : 0) | (more ? VRING_DESC_F_NEXT : 0)),
 				  (uint16_t)((i + 1) % TD_QSIZE) };
 	return i;
+}
+
+static inline struct vring_avail *avail_ring(struct test_rig *rig, unsigned q)
+{
+	return gpa(rig, ring_base(q) + TD_AVAIL,
+		   sizeof(struct vring_avail) + sizeof(__virtio16) * TD_QSIZE);
+}
+
+/* Writes q's doorbell: a trapped write here, no ioeventfd. */
+static inline void notify(struct test_rig *rig, unsigned q)
+{
+	bar_write(rig, rig->at.notify + rig->notify_off[q] * rig->at.notify_mult, q, 2);
 }
 
 /* Makes head available on q and rings the doorbell (a trapped write: no ioeventfd here). */
 static inline void kick(struct test_rig *rig, unsigned q, uint16_t head)
 {
-	uint16_t *avail = gpa(rig, ring_base(q) + 0x400, 4 + 2 * TD_QSIZE);
-	avail[2 + rig->avail_idx[q] % TD_QSIZE] = head;
-	avail[1] = ++rig->avail_idx[q];
-	bar_write(rig, 0x3000 + 4 * q, q, 2);
+	struct vring_avail *avail = avail_ring(rig, q);
+	avail->ring[rig->avail_idx[q] % TD_QSIZE] = head;
+	avail->idx = ++rig->avail_idx[q];
+	notify(rig, q);
 	rig_settle(rig);
 }
 
 /* The next used element of q, waited for: its length; fails the test if none comes in time. */
 static inline uint32_t take_used(struct test_rig *rig, unsigned q, uint16_t *head)
 {
-	volatile uint16_t *used = gpa(rig, ring_base(q) + 0x800, 4 + 8 * TD_QSIZE);
+	volatile struct vring_used *used = gpa(rig, ring_base(q) + TD_USED,
+					       sizeof(struct vring_used) +
+					       sizeof(struct vring_used_elem) * TD_QSIZE);
 	int64_t deadline = rig_now_ms() + TD_DEADLINE_MS;
 	char what[32];
 	snprintf(what, sizeof(what), "queue %u: a used element", q);
-	while (used[1] == rig->used_seen[q])
+	while (used->idx == rig->used_seen[q])
 		rig_poll_until(rig, deadline, what);
-	volatile uint32_t *elem = (volatile uint32_t *)&used[2] + 2 * (rig->used_seen[q]++ % TD_QSIZE);
+	volatile struct vring_used_elem *elem = &used->ring[rig->used_seen[q]++ % TD_QSIZE];
 	if (head)
-		*head = (uint16_t)elem[0];
-	return elem[1];
-}
-
-static inline uint8_t device_status(struct test_rig *rig)
-{
-	return (uint8_t)bar_read(rig, 0x14, 1);
+		*head = (uint16_t)elem->id;
+	return elem->len;
 }
 
 #endif
