@@ -45,7 +45,7 @@ static void rng_cqe(struct loop_op *op, int res, unsigned flags)
 	rng_put(r);
 	if (!--rng->in_flight && rng->resetting) {
 		rng->resetting = false;
-		virtio_pci_reset_done(&rng->vp);
+		virtio_pci_reset_done(&rng->vp, 0);
 	}
 }
 
@@ -115,10 +115,11 @@ static int rng_activate(void *impl, uint64_t features)
 	return 0;
 }
 
-static bool rng_reset(void *impl)
+static bool rng_reset(void *impl, unsigned q)
 {
 	struct virtio_rng *rng = impl;
 
+	(void)q;        /* its only queue */
 	rng->generation++;
 	rng->vq = NULL;
 	rng->resetting = rng->in_flight > 0;
@@ -146,7 +147,7 @@ int virtio_rng_init(struct virtio_rng *rng, struct guest_memory *mem, struct irq
 		.name = "virtio-rng", .type = VIRTIO_ID_ENTROPY, .pci_class = 0xff0000,
 		.num_queues = 1,
 	};
-	int r = virtio_pci_init(&rng->vp, &info, &rng_ops, rng, mem, chip, loop, vm_fd);
+	int r = virtio_pci_init(&rng->vp, &info, &rng_ops, rng, mem, chip, &loop, 1, vm_fd);
 	return r ? error_sys(err, -r, "cannot create virtio-rng") : 0;
 }
 

@@ -37,7 +37,8 @@ static void open_disk_as(bool readonly, unsigned queues, const struct blk_image 
 		img.punch_hole = fs->punch_hole;
 		img.zero_range = fs->zero_range;
 	}
-	cr_assert_eq(virtio_blk_init(&blk, &cfg, &img, 1, 0, &rig.mem, &rig.chip, &rig.loop, -1, &err),
+	cr_assert_eq(virtio_blk_init(&blk, &cfg, &img, 1, 0, &rig.mem, &rig.chip,
+				     (struct loop *[]){ &rig.loop }, 1, -1, &err),
 		     0, "%s", err.msg);
 	cr_assert_eq(img.fd, -1, "the device took the image");
 	cr_assert_eq(pci_bus_plug(&rig.pci, &blk.vp.pci), 0);
