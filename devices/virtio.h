@@ -28,10 +28,11 @@ struct virtio_device_ops {
 	/* DRIVER_OK with these features; -errno makes the device need a reset (vCPU thread). */
 	int (*activate)(void *impl, uint64_t features);
 	/*
-	 * Reset (I/O thread): forget the queues; return true if nothing is in flight,
-	 * else call virtio_pci_reset_done() when the last request has completed.
+	 * Reset, once per queue on that queue's I/O thread: forget queue q; return true if
+	 * nothing of it is in flight, else call virtio_pci_reset_done(vp, q) on that thread
+	 * when its last request has completed. The device is reset once every queue is.
 	 */
-	bool (*reset)(void *impl);
+	bool (*reset)(void *impl, unsigned q);
 };
 
 struct virtio_device_info {
@@ -43,13 +44,13 @@ struct virtio_device_info {
 	uint32_t config_size;
 };
 
-/* I/O thread: the device used buffers on queue q; interrupts the driver if it wants one. */
+/* Queue q's I/O thread: the device used buffers on q; interrupts the driver if it wants one. */
 void virtio_pci_notify_used(struct virtio_pci *vp, unsigned q, struct loop *via);
 
 /* Any thread: the guest broke the device (vq->error, if given, says how); NEEDS_RESET. */
 void virtio_pci_needs_reset(struct virtio_pci *vp, const struct virtq *vq);
 
-/* I/O thread: a reset the device could not finish at once is finished now. */
-void virtio_pci_reset_done(struct virtio_pci *vp);
+/* Queue q's I/O thread: the reset of queue q, which ops->reset could not finish, is. */
+void virtio_pci_reset_done(struct virtio_pci *vp, unsigned q);
 
 #endif

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,27 +78,26 @@ static void request_put(struct blk_request *r)
 static void blk_queue_notify_batch(struct loop_work *work)
 {
 	struct blk_queue *q = container_of(work, struct blk_queue, notify_work);
-	virtio_pci_notify_used(&q->blk->vp, q->index, q->blk->loop);
+	virtio_pci_notify_used(&q->blk->vp, q->index, q->loop);
 }
 
-static void blk_in_flight_ended(struct virtio_blk *blk)
+static void blk_in_flight_ended(struct blk_queue *q)
 {
-	if (!--blk->in_flight && blk->resetting) {
-		blk->resetting = false;
-		virtio_pci_reset_done(&blk->vp);
+	if (!--q->in_flight && q->resetting) {
+		q->resetting = false;
+		virtio_pci_reset_done(&q->blk->vp, q->index);
 	}
 }
 
 static void request_complete(struct blk_request *r, uint8_t status, uint32_t written)
 {
 	struct blk_queue *q = r->queue;
-	struct virtio_blk *blk = q->blk;
 
 	/* A request of a session the driver has since reset must not touch its new rings. */
-	if (r->generation == blk->generation) {
+	if (r->generation == q->generation) {
 		*r->status = status;
 		virtq_push(q->vq, r->chain.head, written + 1);
-		loop_after_batch(blk->loop, &q->notify_work);
+		loop_after_batch(q->loop, &q->notify_work);
 	}
 	request_put(r);
 }
@@ -146,7 +146,7 @@ static bool request_continue(struct blk_request *r, int res)
 static void request_cqe(struct loop_op *op, int res, unsigned flags)
 {
 	struct blk_request *r = container_of(op, struct blk_request, op);
-	struct virtio_blk *blk = r->queue->blk;
+	struct blk_queue *q = r->queue;
 
 	(void)flags;
 	if (res < 0 && !r->error)
@@ -155,17 +155,14 @@ static void request_cqe(struct loop_op *op, int res, unsigned flags)
 		r->done += (uint64_t)res;
 	if (--r->ops_left)
 		return;
-	r->queue->in_flight--;
-	if (r->generation == blk->generation && request_continue(r, res)) {
-		r->queue->in_flight++;
+	if (r->generation == q->generation && request_continue(r, res))
 		return;
-	}
 	bool counted = r->step == STEP_DATA || r->step == STEP_FILL;
 	uint8_t status = r->error || (counted && r->done != r->data_len) ? VIRTIO_BLK_S_IOERR :
 									   VIRTIO_BLK_S_OK;
 	request_complete(r, status, r->type == VIRTIO_BLK_T_IN && status == VIRTIO_BLK_S_OK ?
 				    (uint32_t)r->data_len : 0);
-	blk_in_flight_ended(blk);
+	blk_in_flight_ended(q);
 }
 
 /* Queues the data operation for what is left of r. */
@@ -183,7 +180,7 @@ static void request_submit(struct blk_request *r)
 	r->data[first].iov_len -= skip;
 	r->skipped = r->done;
 	r->step = STEP_DATA;
-	struct io_uring_sqe *sqe = loop_sqe(blk->loop, &r->op);
+	struct io_uring_sqe *sqe = loop_sqe(r->queue->loop, &r->op);
 	if (write)
 		io_uring_prep_writev(sqe, blk->fd, &r->data[first], r->nr_data - first, offset);
 	else
@@ -200,7 +197,7 @@ static void request_submit_range(struct blk_request *r)
 {
 	struct virtio_blk *blk = r->queue->blk;
 	uint64_t offset = r->offset + r->done, left = r->data_len - r->done;
-	struct io_uring_sqe *sqe = loop_sqe(blk->loop, &r->op);
+	struct io_uring_sqe *sqe = loop_sqe(r->queue->loop, &r->op);
 	int mode = 0;
 
 	r->ops_left = 1;
@@ -274,7 +271,7 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
 	r->type = hdr.type;
 	r->step = STEP_ONE;
-	r->generation = blk->generation;
+	r->generation = q->generation;
 	r->done = r->skipped = 0;
 	r->error = 0;
 	r->ops_left = 0;
@@ -308,7 +305,7 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 		break;
 	}
 	case VIRTIO_BLK_T_FLUSH: {
-		struct io_uring_sqe *sqe = loop_sqe(blk->loop, &r->op);
+		struct io_uring_sqe *sqe = loop_sqe(q->loop, &r->op);
 		io_uring_prep_fsync(sqe, blk->fd, IORING_FSYNC_DATASYNC);
 		r->ops_left = 1;
 		break;
@@ -361,7 +358,6 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 		return true;
 	}
 	q->in_flight++;
-	blk->in_flight++;
 	return true;
 }
 
@@ -424,17 +420,17 @@ static int blk_activate(void *impl, uint64_t features)
 	return 0;
 }
 
-static bool blk_reset(void *impl)
+static bool blk_reset(void *impl, unsigned qi)
 {
 	struct virtio_blk *blk = impl;
+	struct blk_queue *q = &blk->queue[qi];
 
-	blk->generation++;
-	for (unsigned i = 0; i < blk->nr_queues; i++)
-		blk->queue[i].vq = NULL;
-	if (!blk->in_flight)
+	q->generation++;
+	q->vq = NULL;
+	if (!q->in_flight)
 		return true;
 	/* Writes already in the kernel cannot be recalled: the reset ends when they do. */
-	blk->resetting = true;
+	q->resetting = true;
 	return false;
 }
 
@@ -510,18 +506,18 @@ void virtio_blk_close(struct blk_image *img)
 }
 
 int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struct blk_image *img,
-		    unsigned nr_vcpus, unsigned index, struct guest_memory *mem,
-		    struct irq_chip *chip, struct loop *loop, int vm_fd, struct error *err)
+		    unsigned nr_vcpus, unsigned index, struct guest_memory *mem, struct irq_chip *chip,
+		    struct loop *const *loops, unsigned nr_loops, int vm_fd, struct error *err)
 {
 	memset(blk, 0, sizeof(*blk));
 	blk->fd = img->fd;
 	img->fd = -1;
 	blk->opt = *opt;
-	blk->loop = loop;
 	blk->capacity = img->capacity;
 	blk->write_zeroes = img->write_zeroes;
-	blk->discard = blk->punch_hole = img->punch_hole;
-	blk->zero_range = img->zero_range;
+	blk->discard = img->punch_hole;
+	atomic_init(&blk->punch_hole, img->punch_hole);
+	atomic_init(&blk->zero_range, img->zero_range);
 	if (blk->write_zeroes) {
 		void *zeroes = mmap(NULL, ZERO_BUF, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (zeroes == MAP_FAILED)
@@ -529,8 +525,10 @@ int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struc
 		blk->zeroes = zeroes;
 	}
 	blk->nr_queues = opt->queues ? opt->queues : (nr_vcpus < VIRTIO_MAX_QUEUES ? nr_vcpus : VIRTIO_MAX_QUEUES);
+	if (!nr_loops)
+		return error_set(err, EINVAL, "virtio-blk %u: no I/O thread for its queues", index);
 	for (unsigned i = 0; i < blk->nr_queues; i++)
-		blk->queue[i] = (struct blk_queue){ .blk = blk, .index = i,
+		blk->queue[i] = (struct blk_queue){ .blk = blk, .index = i, .loop = loops[i % nr_loops],
 						    .notify_work.run = blk_queue_notify_batch };
 	snprintf(blk->name, sizeof(blk->name), "virtio-blk %u", index);
 	uint64_t features = VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) |
@@ -543,7 +541,7 @@ int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struc
 		.name = blk->name, .type = VIRTIO_ID_BLOCK, .pci_class = PCI_CLASS_CODE_STORAGE_OTHER,
 		.features = features, .num_queues = blk->nr_queues, .config_size = CONFIG_SIZE,
 	};
-	int r = virtio_pci_init(&blk->vp, &info, &blk_ops, blk, mem, chip, loop, vm_fd);
+	int r = virtio_pci_init(&blk->vp, &info, &blk_ops, blk, mem, chip, loops, nr_loops, vm_fd);
 	return r ? error_sys(err, -r, "cannot create virtio-blk %u", index) : 0;
 }
 

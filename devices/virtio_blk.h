@@ -22,17 +22,23 @@ struct disk_config {
 	bool direct;                /* O_DIRECT, guest RAM as io_uring fixed buffers */
 	unsigned queues;            /* 0: one per vCPU */
 	char serial[BLK_SERIAL_MAX + 1];
+	unsigned iothread;          /* where its queues run: 0 the main loop, else I/O thread N */
+	unsigned nr_iothreads;      /* queue i on I/O thread iothread + i % nr_iothreads (0: 1) */
 };
 
 struct blk_request;
 
+/* Everything of a queue is its I/O thread's alone: queues on different threads share no state. */
 struct blk_queue {
 	struct virtio_blk *blk;
 	unsigned index;
+	struct loop *loop;          /* its I/O thread: every SQE of its requests goes there */
 	struct virtq *vq;
 	struct blk_request *free;   /* recycled requests */
 	struct loop_work notify_work;   /* one interrupt decision per batch */
-	unsigned in_flight;
+	unsigned in_flight;         /* requests started and not completed: a reset waits for 0 */
+	unsigned generation;        /* bumped by reset: late completions of old sessions are dropped */
+	bool resetting;
 };
 
 /* A disk image, opened, locked and sized before the VM exists, and what its file system can do. */
@@ -50,15 +56,11 @@ struct virtio_blk {
 	int fd;
 	uint64_t capacity;          /* in 512-byte sectors */
 	bool write_zeroes, discard; /* offered to the driver */
-	bool punch_hole, zero_range;    /* cleared when the file system turns out to lack them */
+	_Atomic bool punch_hole, zero_range;    /* cleared (by any queue) when the file system lacks them */
 	void *zeroes;               /* read-only zero pages: WRITE_ZEROES where fallocate cannot */
 	char name[24];
 	unsigned nr_queues;
 	struct blk_queue queue[VIRTIO_MAX_QUEUES];
-	unsigned in_flight;         /* over all queues: a reset waits for 0 */
-	unsigned generation;        /* bumped by reset: late completions of old sessions are dropped */
-	bool resetting;
-	struct loop *loop;
 };
 
 /* Opens, locks and sizes opt's image and probes its file system; needs no VM. */
@@ -67,12 +69,15 @@ int virtio_blk_open(struct blk_image *img, const struct disk_config *opt, struct
 /* Closes an image that no device took. */
 void virtio_blk_close(struct blk_image *img);
 
-/* Builds the device on img, which it takes (img->fd becomes -1) whether or not it succeeds. */
+/*
+ * Builds the device on img, which it takes (img->fd becomes -1) whether or not it succeeds;
+ * queue i runs on loops[i % nr_loops].
+ */
 int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struct blk_image *img,
-		    unsigned nr_vcpus, unsigned index, struct guest_memory *mem,
-		    struct irq_chip *chip, struct loop *loop, int vm_fd, struct error *err);
+		    unsigned nr_vcpus, unsigned index, struct guest_memory *mem, struct irq_chip *chip,
+		    struct loop *const *loops, unsigned nr_loops, int vm_fd, struct error *err);
 
-/* Closes the image; the I/O thread must have stopped. */
+/* Closes the image; the queues' I/O threads must have stopped. */
 void virtio_blk_destroy(struct virtio_blk *blk);
 
 #endif

@@ -37,7 +37,7 @@ static void net_in_flight_ended(struct virtio_net *net)
 {
 	if (!--net->in_flight && net->resetting) {
 		net->resetting = false;
-		virtio_pci_reset_done(&net->vp);
+		virtio_pci_reset_done(&net->vp, 0);     /* the queue whose reset waited: net_reset */
 	}
 }
 
@@ -350,10 +350,17 @@ static int net_activate(void *impl, uint64_t features)
 	return set_active_pairs(net, 1);
 }
 
-static bool net_reset(void *impl)
+/*
+ * The device's state is shared by its queues (the generation, the in-flight count, the
+ * control queue arming the receive queues), so they all run on one loop and queue 0's
+ * reset resets them all; the others have nothing left to do.
+ */
+static bool net_reset(void *impl, unsigned q)
 {
 	struct virtio_net *net = impl;
 
+	if (q)
+		return true;
 	net->generation++;
 	for (unsigned i = 0; i < net->pairs; i++) {
 		struct net_rx *rx = &net->rx[i];
@@ -471,7 +478,7 @@ int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, struct
 		.features = features,
 		.num_queues = 2 * net->pairs + (net->pairs > 1), .config_size = CONFIG_SIZE,
 	};
-	int r = virtio_pci_init(&net->vp, &info, &net_ops, net, mem, chip, loop, vm_fd);
+	int r = virtio_pci_init(&net->vp, &info, &net_ops, net, mem, chip, &loop, 1, vm_fd);
 	return r ? error_sys(err, -r, "cannot create %s", net->name) : 0;
 }
 

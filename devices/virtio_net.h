@@ -25,6 +25,8 @@ struct net_config {
 	uint8_t mac[6];
 	bool has_mac;
 	unsigned queue_pairs;       /* 1 unless queues=N */
+	unsigned iothread;          /* where every queue runs: 0 the main loop, else I/O thread N */
+	unsigned nr_iothreads;      /* as asked; only 1 works: the queues share the device's state */
 };
 
 struct virtio_net;

@@ -45,7 +45,7 @@ static void queue_arm_notify(struct virtio_pci_queue *q)
 {
 	if (q->notify_armed)
 		return;
-	struct io_uring_sqe *sqe = loop_sqe(q->vp->loop, &q->notify_op);
+	struct io_uring_sqe *sqe = loop_sqe(q->loop, &q->notify_op);
 	io_uring_prep_read(sqe, q->notify_fd, &q->notify_count, sizeof(q->notify_count), 0);
 	q->notify_armed = true;
 }
@@ -63,7 +63,7 @@ static void queue_notified(struct loop_op *op, int res, unsigned flags)
 	(void)flags;
 	q->notify_armed = false;
 	/* A cancelled read may outlive the session it belonged to; a new one re-arms. */
-	if (!vp->active || loop_closing(vp->loop) || (res < 0 && res != -ECANCELED && res != -EINTR))
+	if (!vp->active || loop_closing(q->loop) || (res < 0 && res != -ECANCELED && res != -EINTR))
 		return;
 	if (res > 0 && queue_live(vp, q))
 		vp->ops->queue_notify(vp->impl, q->index, &q->vq);
@@ -78,22 +78,21 @@ static void queue_kicked(struct loop_work *work)
 		q->vp->ops->queue_notify(q->vp->impl, q->index, &q->vq);
 }
 
-static void virtio_pci_activated(struct loop_work *work)
+/* Queue thread: DRIVER_OK reached this queue. */
+static void queue_activated(struct loop_work *work)
 {
-	struct virtio_pci *vp = container_of(work, struct virtio_pci, activate_work);
+	struct virtio_pci_queue *q = container_of(work, struct virtio_pci_queue, activate_work);
+	struct virtio_pci *vp = q->vp;
 
-	for (unsigned i = 0; i < vp->info.num_queues && vp->active; i++) {
-		struct virtio_pci_queue *q = &vp->queue[i];
-		if (!q->enable)
-			continue;
-		queue_arm_notify(q);
-		/* Whatever the driver queued before DRIVER_OK, or before its first doorbell. */
-		if (queue_live(vp, q))
-			vp->ops->queue_notify(vp->impl, i, &q->vq);
-	}
+	if (!vp->active || !q->enable)
+		return;
+	queue_arm_notify(q);
+	/* Whatever the driver queued before DRIVER_OK, or before its first doorbell. */
+	if (queue_live(vp, q))
+		vp->ops->queue_notify(vp->impl, q->index, &q->vq);
 }
 
-/* I/O thread: the old session is gone; the device is as new. */
+/* The last queue's thread: the old session is gone from every queue; the device is as new. */
 static void virtio_pci_finish_reset(struct virtio_pci *vp)
 {
 	pthread_mutex_lock(&vp->lock);
@@ -117,24 +116,29 @@ static void virtio_pci_finish_reset(struct virtio_pci *vp)
 	pthread_mutex_unlock(&vp->lock);
 }
 
-static void virtio_pci_reset_work(struct loop_work *work)
+/*
+ * Queue thread: this queue's part of a reset. Only the thread that runs a queue may
+ * cancel its doorbell read (a cancel searches its own ring) or touch its requests, so
+ * each queue resets on its own thread, and whichever finishes last resets the device.
+ */
+static void queue_reset_work(struct loop_work *work)
 {
-	struct virtio_pci *vp = container_of(work, struct virtio_pci, reset_work);
+	struct virtio_pci_queue *q = container_of(work, struct virtio_pci_queue, reset_work);
+	struct virtio_pci *vp = q->vp;
 
-	for (unsigned i = 0; i < vp->info.num_queues; i++) {
-		struct virtio_pci_queue *q = &vp->queue[i];
-		if (q->notify_armed) {
-			struct io_uring_sqe *sqe = loop_sqe(vp->loop, NULL);
-			io_uring_prep_cancel(sqe, &q->notify_op, 0);
-		}
+	if (q->notify_armed) {
+		struct io_uring_sqe *sqe = loop_sqe(q->loop, NULL);
+		io_uring_prep_cancel(sqe, &q->notify_op, 0);
 	}
-	if (vp->ops->reset(vp->impl))
-		virtio_pci_finish_reset(vp);
+	if (vp->ops->reset(vp->impl, q->index))
+		virtio_pci_reset_done(vp, q->index);
 }
 
-void virtio_pci_reset_done(struct virtio_pci *vp)
+void virtio_pci_reset_done(struct virtio_pci *vp, unsigned q)
 {
-	virtio_pci_finish_reset(vp);
+	(void)q;
+	if (atomic_fetch_sub(&vp->resets_left, 1) == 1)
+		virtio_pci_finish_reset(vp);
 }
 
 void virtio_pci_notify_used(struct virtio_pci *vp, unsigned q, struct loop *via)
@@ -196,7 +200,9 @@ static void virtio_pci_activate(struct virtio_pci *vp)
 		return;
 	}
 	vp->active = true;
-	loop_post(vp->loop, &vp->activate_work);
+	for (unsigned i = 0; i < vp->info.num_queues; i++)
+		if (vp->queue[i].enable)
+			loop_post(vp->queue[i].loop, &vp->queue[i].activate_work);
 }
 
 static void write_status(struct virtio_pci *vp, uint8_t value)
@@ -212,7 +218,9 @@ static void write_status(struct virtio_pci *vp, uint8_t value)
 			return;
 		vp->active = false;
 		vp->resetting = true;
-		loop_post(vp->loop, &vp->reset_work);
+		atomic_store(&vp->resets_left, vp->info.num_queues);
+		for (unsigned i = 0; i < vp->info.num_queues; i++)
+			loop_post(vp->queue[i].loop, &vp->queue[i].reset_work);
 		return;
 	}
 	/* Bits are only ever added, and never while a reset is under way. */
@@ -367,7 +375,7 @@ static void notify_access(struct virtio_pci *vp, uint32_t off, uint32_t len, boo
 	/* Doorbells KVM did not take (another width, or no ioeventfd): the slow way. */
 	(void)len;
 	if (is_write && q < vp->info.num_queues)
-		loop_post(vp->loop, &vp->queue[q].kick);
+		loop_post(vp->queue[q].loop, &vp->queue[q].kick);
 }
 
 static void virtio_pci_bar_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
@@ -502,27 +510,28 @@ static uint8_t add_vendor_cap(struct virtio_pci *vp, uint8_t type, uint32_t offs
 
 int virtio_pci_init(struct virtio_pci *vp, const struct virtio_device_info *info,
 		    const struct virtio_device_ops *ops, void *impl, struct guest_memory *mem,
-		    struct irq_chip *chip, struct loop *loop, int vm_fd)
+		    struct irq_chip *chip, struct loop *const *loops, unsigned nr_loops, int vm_fd)
 {
-	if (!info->num_queues || info->num_queues > VIRTIO_MAX_QUEUES || info->config_size > DEVICE_MAX)
+	if (!info->num_queues || info->num_queues > VIRTIO_MAX_QUEUES || info->config_size > DEVICE_MAX ||
+	    !nr_loops)
 		return -EINVAL;
 	memset(vp, 0, sizeof(*vp));
 	vp->info = *info;
 	vp->ops = ops;
 	vp->impl = impl;
 	vp->mem = mem;
-	vp->loop = loop;
 	vp->vm_fd = vm_fd;
 	vp->log_budget = LOG_BUDGET;
 	pthread_mutex_init(&vp->lock, NULL);
-	vp->activate_work.run = virtio_pci_activated;
-	vp->reset_work.run = virtio_pci_reset_work;
 	for (unsigned i = 0; i < info->num_queues; i++) {
 		struct virtio_pci_queue *q = &vp->queue[i];
 		q->index = i;
 		q->vp = vp;
 		q->notify_op.complete = queue_notified;
 		q->kick.run = queue_kicked;
+		q->activate_work.run = queue_activated;
+		q->reset_work.run = queue_reset_work;
+		q->loop = loops[i % nr_loops];
 		q->notify_fd = eventfd(0, EFD_CLOEXEC);
 		if (q->notify_fd < 0)
 			return -errno;

@@ -1,8 +1,9 @@
 /*
  * The virtio 1.x PCI transport (modern only): capabilities for the common, notify,
  * ISR and device configuration structures in BAR 0, MSI-X, one ioeventfd doorbell
- * per queue read by the device's I/O thread, and an asynchronous reset that
- * completes (device_status reads 0) once nothing of the old session is in flight.
+ * per queue read by that queue's I/O thread (each queue has one, which runs all of
+ * its work), and an asynchronous reset that completes (device_status reads 0) once
+ * every queue's thread has dropped its part of the old session.
  */
 #ifndef RINGVM_VIRTIO_PCI_H
 #define RINGVM_VIRTIO_PCI_H
@@ -28,6 +29,8 @@ struct virtio_pci_queue {
 	uint64_t notify_count;
 	bool notify_armed;
 	struct loop_work kick;      /* a doorbell that reached us through a trapped write */
+	struct loop_work activate_work, reset_work;
+	struct loop *loop;          /* the I/O thread that runs this queue */
 	unsigned index;
 	struct virtio_pci *vp;
 };
@@ -39,7 +42,6 @@ struct virtio_pci {
 	const struct virtio_device_ops *ops;
 	void *impl;
 	struct guest_memory *mem;
-	struct loop *loop;          /* the I/O thread that runs the queues */
 	int vm_fd;
 
 	pthread_mutex_t lock;       /* the common configuration; vCPU threads */
@@ -54,16 +56,16 @@ struct virtio_pci {
 	uint64_t bar_addr;
 	bool bar_mapped;
 	struct virtio_pci_queue queue[VIRTIO_MAX_QUEUES];
-	struct loop_work activate_work, reset_work;
+	_Atomic unsigned resets_left;   /* queues whose threads have not finished the reset */
 	unsigned log_budget;        /* guest-caused messages left: the log cannot be flooded */
 };
 
-/* Builds the PCI function for a device model; plug it with pci_bus_plug afterwards. */
+/* Builds the PCI function for a device model, queue i on loops[i % nr_loops]; plug it afterwards. */
 int virtio_pci_init(struct virtio_pci *vp, const struct virtio_device_info *info,
 		    const struct virtio_device_ops *ops, void *impl, struct guest_memory *mem,
-		    struct irq_chip *chip, struct loop *loop, int vm_fd);
+		    struct irq_chip *chip, struct loop *const *loops, unsigned nr_loops, int vm_fd);
 
-/* Releases eventfds and vectors; the I/O thread must have stopped. */
+/* Releases eventfds and vectors; the queues' I/O threads must have stopped. */
 void virtio_pci_destroy(struct virtio_pci *vp);
 
 #endif

@@ -46,7 +46,7 @@ static void rng_cqe(struct loop_op *op, int res, unsigned flags)
 	rng_put(r);
 	if (!--rng->in_flight && rng->resetting) {
 		rng->resetting = false;
-		virtio_pci_reset_done(&rng->vp);
+		virtio_pci_reset_done(&rng->vp, 0);
 	}
 }
 
@@ -116,10 +116,11 @@ static int rng_activate(void *impl, uint64_t features)
 	return 0;
 }
 
-static bool rng_reset(void *impl)
+static bool rng_reset(void *impl, unsigned q)
 {
 	struct virtio_rng *rng = impl;
 
+	(void)q;        /* its only queue */
 	rng->generation++;
 	rng->vq = NULL;
 	rng->resetting = rng->in_flight > 0;
@@ -147,7 +148,7 @@ int virtio_rng_init(struct virtio_rng *rng, struct guest_memory *mem, struct irq
 		.name = "virtio-rng", .type = VIRTIO_ID_RNG, .pci_class = PCI_CLASS_CODE_UNASSIGNED,
 		.num_queues = 1,
 	};
-	int r = virtio_pci_init(&rng->vp, &info, &rng_ops, rng, mem, chip, loop, vm_fd);
+	int r = virtio_pci_init(&rng->vp, &info, &rng_ops, rng, mem, chip, &loop, 1, vm_fd);
 	return r ? error_sys(err, -r, "cannot create virtio-rng") : 0;
 }
 

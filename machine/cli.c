@@ -56,11 +56,15 @@ void cli_usage(FILE *out)
 	      "  --irqchip MODE    kernel (default: PIC, IOAPIC and PIT in KVM) or split\n"
 	      "                    (LAPICs in KVM, the IOAPIC in ringvm)\n"
 	      "  --disk path=FILE[,readonly=on][,direct=on][,queues=N][,serial=S]\n"
+	      "         [,iothread=T|A-B]\n"
 	      "                    a virtio-blk disk on a raw image (repeatable); queues\n"
-	      "                    default to one per vCPU\n"
-	      "  --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,queues=N]\n"
+	      "                    default to one per vCPU; iothread: 1-8 runs its queues on\n"
+	      "                    I/O thread T (ringvm-ioT), A-B spreads them (queue i on\n"
+	      "                    A + i mod (B-A+1)); 0 or absent: the main loop\n"
+	      "  --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,queues=N][,iothread=T]\n"
 	      "                    a virtio-net device on an existing tap (repeatable);\n"
-	      "                    queues: 1-7 queue pairs (default 1)\n"
+	      "                    queues: 1-7 queue pairs (default 1); iothread: 1-8 runs\n"
+	      "                    all of them on I/O thread T; 0 or absent: the main loop\n"
 	      "  --rng             a virtio-rng device fed by the host kernel\n"
 	      "  --stats           print each vCPU's posted-interrupt counters at exit\n"
 	      "  --dump-dtb FILE   write the machine description (a flattened device tree)\n"
@@ -182,6 +186,50 @@ static int parse_queues(const char *value, unsigned *out)
 	return 0;
 }
 
+/*
+ * "N" or "A-B" (A <= B) into the first thread and how many; numbers past the last thread
+ * are kept past it, so that the caller, which knows the device, names the limit.
+ */
+static int parse_iothreads(const char *value, unsigned *first, unsigned *count)
+{
+	const unsigned long past = CONFIG_MAX_IOTHREADS + 1;
+	char *end;
+
+	if (value[0] < '0' || value[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long a = strtoul(value, &end, 10), b = a;
+	if (*end == '-') {
+		const char *second = end + 1;
+		if (second[0] < '0' || second[0] > '9')
+			return -EINVAL;
+		b = strtoul(second, &end, 10);
+	}
+	if (*end || errno || b < a)
+		return -EINVAL;
+	a = a < past ? a : past;
+	b = b < past ? b : past;
+	*first = (unsigned)a;
+	*count = (unsigned)(b - a + 1);
+	return 0;
+}
+
+/* The iothread= of a device, once parsed: one line saying what is wrong with it, or 0. */
+static int check_iothreads(const char *option, const char *text, unsigned first, unsigned count,
+			   bool spread_ok, struct error *err)
+{
+	if (count > 1 && !spread_ok)
+		return error_set(err, EINVAL, "%s '%s': iothread= takes one thread here: a network "
+				 "device's queues share their state", option, text);
+	if (count > 1 && first == 0)
+		return error_set(err, EINVAL, "%s '%s': an iothread= range names I/O threads, 1 to %d "
+				 "(the main loop is 0, alone)", option, text, CONFIG_MAX_IOTHREADS);
+	if (first + count - 1 > CONFIG_MAX_IOTHREADS)
+		return error_set(err, EINVAL, "%s '%s': iothread= must be between 0 (the main loop) "
+				 "and %d", option, text, CONFIG_MAX_IOTHREADS);
+	return 0;
+}
+
 static int set_disk(void *obj, const char *key, const char *value)
 {
 	struct disk_config *d = obj;
@@ -196,6 +244,8 @@ static int set_disk(void *obj, const char *key, const char *value)
 		return parse_queues(value, &d->queues);
 	else if (!strcmp(key, "serial") && strlen(value) <= BLK_SERIAL_MAX)
 		strcpy(d->serial, value);
+	else if (!strcmp(key, "iothread"))
+		return parse_iothreads(value, &d->iothread, &d->nr_iothreads);
 	else
 		return -EINVAL;
 	return 0;
@@ -217,6 +267,8 @@ static int set_net(void *obj, const char *key, const char *value)
 		n->has_mac = true;       /* unicast only: bit 0 of the first byte is the group bit */
 	} else if (!strcmp(key, "queues")) {
 		return parse_queues(value, &n->queue_pairs);
+	} else if (!strcmp(key, "iothread")) {
+		return parse_iothreads(value, &n->iothread, &n->nr_iothreads);
 	} else {
 		return -EINVAL;
 	}
@@ -230,10 +282,12 @@ static int parse_disk(const char *text, struct vm_config *cfg, struct error *err
 	if (cfg->nr_disks == CONFIG_MAX_DISKS)
 		return error_set(err, EINVAL, "--disk: at most %d disks", CONFIG_MAX_DISKS);
 	struct disk_config *d = &cfg->disks[cfg->nr_disks];
-	*d = (struct disk_config){ 0 };
+	*d = (struct disk_config){ .nr_iothreads = 1 };
 	int r = parse_kv("--disk", text, buf, sizeof(buf), set_disk, d, err);
 	if (!r && !d->path[0])
 		r = error_set(err, EINVAL, "--disk '%s': path=FILE is required", text);
+	if (!r)
+		r = check_iothreads("--disk", text, d->iothread, d->nr_iothreads, true, err);
 	if (!r)
 		cfg->nr_disks++;
 	return r;
@@ -246,7 +300,7 @@ static int parse_net(const char *text, struct vm_config *cfg, struct error *err)
 	if (cfg->nr_nets == CONFIG_MAX_NETS)
 		return error_set(err, EINVAL, "--net: at most %d network devices", CONFIG_MAX_NETS);
 	struct net_config *n = &cfg->nets[cfg->nr_nets];
-	*n = (struct net_config){ .queue_pairs = 1 };
+	*n = (struct net_config){ .queue_pairs = 1, .nr_iothreads = 1 };
 	int r = parse_kv("--net", text, buf, sizeof(buf), set_net, n, err);
 	if (!r && !n->tap[0])
 		r = error_set(err, EINVAL, "--net '%s': tap=NAME is required", text);
@@ -254,6 +308,8 @@ static int parse_net(const char *text, struct vm_config *cfg, struct error *err)
 		r = error_set(err, EINVAL, "--net '%s': at most %d queue pairs (%d virtqueues with the "
 			      "control queue, of %d a device may have)", text, NET_MAX_PAIRS,
 			      2 * NET_MAX_PAIRS + 1, VIRTIO_MAX_QUEUES);
+	if (!r)
+		r = check_iothreads("--net", text, n->iothread, n->nr_iothreads, false, err);
 	if (!r)
 		cfg->nr_nets++;
 	return r;

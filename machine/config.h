@@ -14,6 +14,7 @@
 #define CONFIG_MAX_MEMORY    (1ULL << 40)
 #define CONFIG_MAX_DISKS     8
 #define CONFIG_MAX_NETS      4
+#define CONFIG_MAX_IOTHREADS 8              /* I/O threads besides the main loop: 1..8 */
 
 struct vm_config {
 	const char *kernel;         /* kernel image path; NULL boots the built-in guest */

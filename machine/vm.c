@@ -160,14 +160,54 @@ static void vm_iothread_failed(void *ctx, int err)
 	vm_fail(ctx, -err, "an I/O thread's loop failed: %s", strerror(-err));
 }
 
+/* The loop of I/O thread n (0: the main loop's), made on first use; started by vm_run. */
+static int vm_iothread_loop(struct vm *vm, unsigned n, struct loop **out, struct error *err)
+{
+	char name[16];
+
+	if (!n) {
+		*out = &vm->loop;
+		return 0;
+	}
+	if (n > CONFIG_MAX_IOTHREADS)
+		return error_set(err, EINVAL, "no I/O thread %u: they are 1 to %d", n, CONFIG_MAX_IOTHREADS);
+	struct iothread *io = &vm->iothreads[n - 1];
+	if (!io->loop.initialized) {
+		/* The name is what /proc/PID/task/TID/comm shows (15 characters at most). */
+		snprintf(name, sizeof(name), "ringvm-io%u", n);
+		int r = iothread_init(io, name, vm_iothread_failed, vm, err);
+		if (r)
+			return r;
+	}
+	*out = &io->loop;
+	return 0;
+}
+
+/* The loops a device's queues run on: queue i on loops[i % *nr]. */
+static int vm_device_loops(struct vm *vm, unsigned first, unsigned count,
+			   struct loop *loops[CONFIG_MAX_IOTHREADS], unsigned *nr, struct error *err)
+{
+	*nr = count ? count : 1;
+	if (*nr > CONFIG_MAX_IOTHREADS)
+		return error_set(err, EINVAL, "more than %d I/O threads for one device", CONFIG_MAX_IOTHREADS);
+	for (unsigned i = 0; i < *nr; i++) {
+		int r = vm_iothread_loop(vm, first ? first + i : 0, &loops[i], err);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 static int vm_add_irq_test(struct vm *vm, struct error *err)
 {
+	struct loop *second;
+
 	/* Channel 1 has a thread of its own, so that two host threads raise interrupts at once. */
 	vm->with_irq_test = true;
-	int r = iothread_init(&vm->iothread1, "io1", vm_iothread_failed, vm, err);
+	int r = vm_iothread_loop(vm, 1, &second, err);
 	if (r)
 		return r;
-	struct loop *loops[IRQ_TEST_CHANNELS] = { &vm->loop, &vm->iothread1.loop };
+	struct loop *loops[IRQ_TEST_CHANNELS] = { &vm->loop, second };
 	irq_test_init(&vm->irq_test, &vm->irq, vm->kvm.vm_fd, loops, vm->cfg.irq_test_fds[0],
 		      vm->cfg.irq_test_fds[1]);
 	r = bus_register(&vm->pio, IRQ_TEST_PORT, IRQ_TEST_PORTS, irq_test_access, &vm->irq_test,
@@ -178,6 +218,8 @@ static int vm_add_irq_test(struct vm *vm, struct error *err)
 /* PCI slots in command-line order: the disks, the network devices, the entropy device. */
 static int vm_add_virtio(struct vm *vm, struct error *err)
 {
+	struct loop *loops[CONFIG_MAX_IOTHREADS];
+	unsigned nr_loops;
 	int r;
 
 	if (vm->cfg.nr_disks) {
@@ -187,8 +229,11 @@ static int vm_add_virtio(struct vm *vm, struct error *err)
 	}
 	for (unsigned i = 0; i < vm->cfg.nr_disks; i++) {
 		struct virtio_blk *blk = &vm->disks[i];
-		r = virtio_blk_init(blk, &vm->cfg.disks[i], &vm->disk_images[i], vm->cfg.cpus, i,
-				    &vm->mem, &vm->irq, &vm->loop, vm->kvm.vm_fd, err);
+		const struct disk_config *d = &vm->cfg.disks[i];
+		if ((r = vm_device_loops(vm, d->iothread, d->nr_iothreads, loops, &nr_loops, err)))
+			return r;
+		r = virtio_blk_init(blk, d, &vm->disk_images[i], vm->cfg.cpus, i, &vm->mem, &vm->irq,
+				    loops, nr_loops, vm->kvm.vm_fd, err);
 		vm->nr_disks = i + 1;     /* even half-built: destroy closes what it opened */
 		if (r)
 			return r;
@@ -202,8 +247,11 @@ static int vm_add_virtio(struct vm *vm, struct error *err)
 	}
 	for (unsigned i = 0; i < vm->cfg.nr_nets; i++) {
 		struct virtio_net *net = &vm->nets[i];
+		/* Its queues share the device's state: one loop for all (cli refuses a range). */
+		if ((r = vm_iothread_loop(vm, vm->cfg.nets[i].iothread, &loops[0], err)))
+			return r;
 		r = virtio_net_init(net, &vm->cfg.nets[i], &vm->taps[i], i, &vm->mem, &vm->irq,
-				    &vm->loop, vm->kvm.vm_fd, err);
+				    loops[0], vm->kvm.vm_fd, err);
 		vm->nr_nets = i + 1;
 		if (r)
 			return r;
@@ -427,8 +475,10 @@ int vm_run(struct vm *vm)
 	loop_start(&vm->loop);
 	console_start(&vm->console);
 	vm_arm_signal(vm);
-	if (vm->with_irq_test && iothread_start(&vm->iothread1, &err))
-		vm_fail(vm, err.code, "%s", err.msg);
+	for (unsigned i = 0; i < CONFIG_MAX_IOTHREADS && !err.code; i++) {
+		if (vm->iothreads[i].loop.initialized && iothread_start(&vm->iothreads[i], &err))
+			vm_fail(vm, err.code, "%s", err.msg);
+	}
 	for (unsigned i = 0; i < vm->nr_vcpus && !err.code; i++) {
 		if (vcpu_start(&vm->vcpus[i], &err))
 			vm_fail(vm, err.code, "%s", err.msg);
@@ -439,8 +489,9 @@ int vm_run(struct vm *vm)
 	/* Every vCPU was kicked by the stop request; each leaves at its next check. */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
-	if (vm->with_irq_test)
-		iothread_destroy(&vm->iothread1);
+	/* Each thread cancels what it has in flight before it ends: its ring, its business. */
+	for (unsigned i = 0; i < CONFIG_MAX_IOTHREADS; i++)
+		iothread_destroy(&vm->iothreads[i]);
 	console_flush(&vm->console, FLUSH_TIMEOUT_MS);
 	loop_cancel_all(&vm->loop, CANCEL_TIMEOUT_MS);
 	terminal_restore(&vm->term);
@@ -493,10 +544,10 @@ void vm_destroy(struct vm *vm)
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
 	loop_cancel_all(&vm->loop, CANCEL_TIMEOUT_MS);
-	if (vm->with_irq_test) {
-		iothread_destroy(&vm->iothread1);
+	for (unsigned i = 0; i < CONFIG_MAX_IOTHREADS; i++)
+		iothread_destroy(&vm->iothreads[i]);
+	if (vm->with_irq_test)
 		irq_test_destroy(&vm->irq_test);
-	}
 	/* The bus reads the devices' BARs to unmap them: before the devices go. */
 	pci_bus_destroy(&vm->pci);
 	for (unsigned i = 0; i < vm->nr_disks; i++)

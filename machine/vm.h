@@ -79,9 +79,10 @@ struct vm {
 	struct virtio_net *nets;    /* cfg.nr_nets of them */
 	unsigned nr_nets;
 	struct virtio_rng *rng;
-	bool with_irq_test;         /* the built-in guest's irq-test device, and its second I/O thread */
+	bool with_irq_test;         /* the built-in guest's irq-test device (channel 1 on I/O thread 1) */
 	struct irq_test irq_test;
-	struct iothread iothread1;
+	/* I/O thread N is iothreads[N - 1], made when a device first names it ("ringvm-ioN"). */
+	struct iothread iothreads[CONFIG_MAX_IOTHREADS];
 
 	int signal_fd;
 	struct signalfd_siginfo siginfo;

@@ -194,3 +194,44 @@ Test(cli, net_queue_pairs_fit_the_device)
 	expect_usage_error(PARSE("run", "--net", "tap=t0,queues=8"), "at most 7 queue pairs");
 	expect_usage_error(PARSE("run", "--net", "tap=t0,queues=16"), "at most 7 queue pairs");
 }
+
+/* iothread=: one thread, a range for a disk's queues, 0 the main loop; one line when wrong. */
+Test(cli, iothreads)
+{
+	struct parsed p = PARSE("run", "--disk", "path=/a,iothread=1", "--disk", "path=/b,queues=4,iothread=2-3",
+				"--disk", "path=/c", "--disk", "path=/d,iothread=0", "--disk", "path=/e,iothread=8",
+				"--net", "tap=t0,iothread=4");
+	cr_assert_eq(p.r, 0, "%s", p.err.msg);
+	cr_assert_eq(p.cfg.disks[0].iothread, 1);
+	cr_assert_eq(p.cfg.disks[0].nr_iothreads, 1);
+	cr_assert_eq(p.cfg.disks[1].iothread, 2);
+	cr_assert_eq(p.cfg.disks[1].nr_iothreads, 2);
+	cr_assert_eq(p.cfg.disks[2].iothread, 0, "absent: the main loop");
+	cr_assert_eq(p.cfg.disks[2].nr_iothreads, 1);
+	cr_assert_eq(p.cfg.disks[3].iothread, 0);
+	cr_assert_eq(p.cfg.disks[4].iothread, 8);
+	cr_assert_eq(p.cfg.nets[0].iothread, 4);
+	p = PARSE("run", "--disk", "path=/a,iothread=1-8");
+	cr_assert_eq(p.r, 0, "%s", p.err.msg);
+	cr_assert_eq(p.cfg.disks[0].nr_iothreads, 8);
+	p = PARSE("run", "--disk", "path=/a,iothread=3-3");
+	cr_assert_eq(p.r, 0, "%s", p.err.msg);
+	cr_assert_eq(p.cfg.disks[0].iothread, 3);
+	cr_assert_eq(p.cfg.disks[0].nr_iothreads, 1);
+
+	expect_usage_error(PARSE("run", "--disk", "path=/a,iothread=9"), "between 0 (the main loop) and 8");
+	expect_usage_error(PARSE("run", "--disk", "path=/a,iothread=99999999999999999999"),
+			   "bad or unknown 'iothread=99999999999999999999'");
+	expect_usage_error(PARSE("run", "--disk", "path=/a,iothread=4294967297"), "between 0 (the main loop) and 8");
+	expect_usage_error(PARSE("run", "--disk", "path=/a,iothread=7-9"), "between 0 (the main loop) and 8");
+	expect_usage_error(PARSE("run", "--disk", "path=/a,iothread=0-2"), "range names I/O threads, 1 to 8");
+	expect_usage_error(PARSE("run", "--disk", "path=/a,iothread=2-1"), "bad or unknown 'iothread=2-1'");
+	expect_usage_error(PARSE("run", "--disk", "path=/a,iothread=x"), "bad or unknown 'iothread=x'");
+	expect_usage_error(PARSE("run", "--disk", "path=/a,iothread=-1"), "bad or unknown 'iothread=-1'");
+	expect_usage_error(PARSE("run", "--disk", "path=/a,iothread=1-"), "bad or unknown 'iothread=1-'");
+	expect_usage_error(PARSE("run", "--disk", "path=/a,iothread="), "bad or unknown 'iothread='");
+	expect_usage_error(PARSE("run", "--disk", "path=/a,iothread=1x"), "bad or unknown 'iothread=1x'");
+	expect_usage_error(PARSE("run", "--net", "tap=t0,iothread=9"), "between 0 (the main loop) and 8");
+	expect_usage_error(PARSE("run", "--net", "tap=t0,queues=2,iothread=1-2"), "takes one thread here");
+	expect_usage_error(PARSE("run", "--net", "tap=t0,iothread=+1"), "bad or unknown 'iothread=+1'");
+}

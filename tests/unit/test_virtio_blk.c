@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "devices/virtio_blk.h"
+#include "services/iothread.h"
 #include "virtio_driver.h"
 
 #define MiB       (1ULL << 20)
@@ -24,6 +25,7 @@ static struct test_rig rig;
 static struct virtio_blk blk;
 static char path[64] = "/tmp/ringvm-test-disk-XXXXXX";
 static int fd;
+static struct loop *other_loop;     /* set: odd queues run there, even ones on rig.loop */
 
 /* The device on the image as opened and probed, but with the probe's answers replaced by fs's. */
 static void open_disk_as(bool readonly, unsigned queues, const struct blk_image *fs)
@@ -38,7 +40,9 @@ static void open_disk_as(bool readonly, unsigned queues, const struct blk_image 
 		img.punch_hole = fs->punch_hole;
 		img.zero_range = fs->zero_range;
 	}
-	cr_assert_eq(virtio_blk_init(&blk, &cfg, &img, 1, 0, &rig.mem, &rig.chip, &rig.loop, -1, &err),
+	struct loop *loops[] = { &rig.loop, other_loop };
+	cr_assert_eq(virtio_blk_init(&blk, &cfg, &img, 1, 0, &rig.mem, &rig.chip, loops,
+				     other_loop ? 2 : 1, -1, &err),
 		     0, "%s", err.msg);
 	cr_assert_eq(img.fd, -1, "the device took the image");
 	cr_assert_eq(pci_bus_plug(&rig.pci, &blk.vp.pci), 0);
@@ -221,6 +225,40 @@ Test(virtio_blk, multiqueue)
 	cr_assert_eq(config_read(&rig, CFG(num_queues), 2), 4, "num_queues in config");
 	for (unsigned q = 0; q < 4; q++)
 		cr_assert_eq(request(q, VIRTIO_BLK_T_IN, q * 8, 512, true, NULL), VIRTIO_BLK_S_OK, "queue %u", q);
+}
+
+/*
+ * Queues spread over two loops, the second run by a real I/O thread: requests on each,
+ * and a reset that must wait for both threads before the device reads as reset.
+ */
+Test(virtio_blk, queues_on_two_threads)
+{
+	struct iothread io;
+	struct error err = { 0 };
+
+	cr_assert_eq(iothread_init(&io, "test-io", NULL, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(iothread_start(&io, &err), 0, "%s", err.msg);
+	other_loop = &io.loop;
+	start(false, 4);
+	cr_assert_eq(blk.queue[0].loop, &rig.loop);
+	cr_assert_eq(blk.queue[1].loop, &io.loop);
+	cr_assert_eq(blk.queue[3].loop, &io.loop);
+	memset(gpa(&rig, DATA, 512), 0x5a, 512);
+	cr_assert_eq(request(1, 1, 16, 512, false, NULL), 0, "a write on the I/O thread's queue");
+	memset(gpa(&rig, DATA, 512), 0, 512);
+	cr_assert_eq(request(2, 0, 16, 512, true, NULL), 0, "read back on the main loop's queue");
+	cr_assert_eq(((uint8_t *)gpa(&rig, DATA, 512))[511], 0x5a);
+	for (int round = 0; round < 2; round++) {
+		cr_assert(negotiate(&rig, F_V1 | F_MQ), "reset with queues on both threads");
+		for (unsigned q = 0; q < 4; q++)
+			setup_queue(&rig, q);
+		driver_ok(&rig);
+		cr_assert_eq(device_status(&rig), 0xf);
+		for (unsigned q = 0; q < 4; q++)
+			cr_assert_eq(request(q, 0, q * 8, 512, true, NULL), 0, "round %d, queue %u", round, q);
+	}
+	iothread_destroy(&io);
+	other_loop = NULL;
 }
 
 static void expect_needs_reset(void)
