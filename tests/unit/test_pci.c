@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "abi/address_map.h"
 #include "devices/msix.h"
 #include "devices/pci.h"
 
@@ -94,7 +95,7 @@ Test(pci, plug_assigns_bars_and_maps_them)
 	cr_assert_eq(bar4 & 0x3, 0x1, "I/O");
 	cr_assert_eq((bar0 & ~0xfu) % 0x4000, 0, "naturally aligned");
 	cr_assert_eq((bar2 & ~0xfu) % 0x100000, 0);
-	cr_assert_geq(bar0 & ~0xfu, PCI_MMIO32_BASE);
+	cr_assert_geq(bar0 & ~0xfu, AM_PCI_MMIO32_BASE);
 	uint8_t b[4];
 	cr_assert(bus_dispatch(&mmio, (bar0 & ~0xfu) + 0x3ffc, b, 4, false));
 	cr_assert(bus_dispatch(&pio, (bar4 & ~0x3u) + 4, b, 1, true));
