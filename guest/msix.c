@@ -2,6 +2,7 @@
 
 #include <stddef.h>
 
+#include "abi/address_map.h"
 #include "cpu.h"
 
 #define REG_CONTROL     2
@@ -15,7 +16,6 @@
 #define ENTRY_ADDR_HI   4
 #define ENTRY_DATA      8
 #define ENTRY_CONTROL   12
-#define MSI_ADDRESS     0xfee00000u /* fixed delivery, physical destination */
 
 const char *msix_init(struct msix *m, const struct pci_func *f)
 {
@@ -41,7 +41,7 @@ void msix_route(const struct msix *m, unsigned entry, uint8_t vector, uint8_t de
 {
 	uintptr_t e = m->table + entry * ENTRY_SIZE;
 
-	mmio_write32(e + ENTRY_ADDR_LO, MSI_ADDRESS | (uint32_t)dest << 12);
+	mmio_write32(e + ENTRY_ADDR_LO, (uint32_t)AM_MSI_BASE | (uint32_t)dest << 12);
 	mmio_write32(e + ENTRY_ADDR_HI, 0);
 	mmio_write32(e + ENTRY_DATA, vector);
 	mmio_write32(e + ENTRY_CONTROL, 0);
