@@ -145,7 +145,7 @@ static size_t pci_crs(uint8_t *out, const struct fdt_pci_host *host)
 			     host->bus_last - host->bus_first + 1);
 	/* The configuration ports themselves: not in the tree, which has ECAM only. */
 	n += io_descriptor(out + n, AM_PORT_PCI_CONF1, AM_PCI_CONF1_PORTS);
-	/* Where I/O BARs go; 0x03: the window decodes the whole ISA range. */
+	/* Where I/O BARs go; 0x03 (_RNG): both ISA and non-ISA ports pass. */
 	n += word_descriptor(out + n, 0x01, 0x03, (uint16_t)host->io_base, (uint32_t)host->io_size);
 	/* DWord memory window: the 32-bit BARs. */
 	uint8_t mem[26] = { 0x87, 0x17, 0x00, 0x00, 0x0c, 0x01 };
