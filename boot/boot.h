@@ -7,22 +7,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "abi/address_map.h"
 #include "services/error.h"
 #include "services/memory.h"
 
 #define BOOT_CMDLINE_MAX     2048       /* Linux's x86 COMMAND_LINE_SIZE, NUL included */
 
-/*
- * Guest-physical addresses of the boot data ringvm writes; kernels may not load
- * over them. 0x8000-0x8fff stays free: the built-in guest's AP trampoline.
- */
-#define BOOT_GDT_ADDR        0x500
-#define BOOT_START_INFO_ADDR 0x6000     /* PVH start info, or the Multiboot information */
-#define BOOT_ZERO_PAGE_ADDR  0x7000     /* Linux's boot_params */
-#define BOOT_PAGE_TABLES     0x9000     /* Linux's 64-bit entry: PML4, PDPT, 4 PDs to 0xefff */
-#define BOOT_CMDLINE_ADDR    0x20000
-#define BOOT_DATA_START      BOOT_GDT_ADDR
-#define BOOT_DATA_END        0x30000
+/* Where the boot data ringvm writes goes (abi/address_map.h); kernels may not load over it. */
+#define BOOT_GDT_ADDR        AM_BOOT_GDT
+#define BOOT_START_INFO_ADDR AM_BOOT_START_INFO
+#define BOOT_ZERO_PAGE_ADDR  AM_BOOT_ZERO_PAGE
+#define BOOT_PAGE_TABLES     AM_BOOT_PAGE_TABLES    /* Linux's 64-bit entry */
+#define BOOT_CMDLINE_ADDR    AM_BOOT_CMDLINE
+#define BOOT_DATA_START      AM_BOOT_DATA_START
+#define BOOT_DATA_END        AM_BOOT_DATA_END
 
 /* The boot GDT's selectors: Linux's 64-bit boot protocol wants code at 0x10, data at 0x18. */
 #define BOOT_CS32            0x08

@@ -93,7 +93,7 @@ static int multiboot_place(const struct boot_image *img, const struct guest_memo
 	if (h.flags & 0xffff & ~MB_F_KNOWN)
 		return error_set(err, EINVAL, "kernel '%s' requires Multiboot features ringvm lacks (flags 0x%x)",
 				 img->name, h.flags);
-	*out = (struct boot_entry){ .protocol = BOOT_MULTIBOOT, .initrd_max = MEM_4G - 1,
+	*out = (struct boot_entry){ .protocol = BOOT_MULTIBOOT, .initrd_max = AM_HIGH_RAM_START - 1,
 				    .cmdline_max = 4096 };
 	if (h.flags & MB_F_AOUT_KLUDGE)
 		return load_aout_kludge(img, &h, (size_t)off, mem, copy, out, err);
@@ -103,7 +103,7 @@ static int multiboot_place(const struct boot_image *img, const struct guest_memo
 				 "addresses", img->name);
 	if ((r = elf_parse(img, &elf, err)) || (r = elf_load(img, &elf, mem, copy, out, err)))
 		return r;
-	if (!elf_loads(&elf, elf.entry) || elf.entry >= MEM_4G)
+	if (!elf_loads(&elf, elf.entry) || elf.entry >= AM_HIGH_RAM_START)
 		return error_set(err, EINVAL, "kernel '%s': ELF entry 0x%llx is not in a loaded segment",
 				 img->name, (unsigned long long)elf.entry);
 	out->entry = elf.entry;
@@ -131,7 +131,7 @@ int multiboot_write_info(const struct boot_entry *entry, struct guest_memory *me
 		return error_set(err, ENOSPC, "no room for the Multiboot information in guest RAM");
 	memset(mbi, 0, 0x1000);
 	/* mem_upper: KiB of RAM contiguous from 1 MiB, as BIOSes report it. */
-	uint64_t upper = mem->regions[0].size > MEM_LEGACY_END ? mem->regions[0].size - MEM_LEGACY_END : 0;
+	uint64_t upper = mem->regions[0].size > AM_LEGACY_END ? mem->regions[0].size - AM_LEGACY_END : 0;
 	info[0] = MBI_MEM | MBI_CMDLINE | MBI_MMAP;
 	info[1] = 640;
 	info[2] = (uint32_t)(upper >> 10);

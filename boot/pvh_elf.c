@@ -56,12 +56,12 @@ static int pvh_elf_place(const struct boot_image *img, const struct guest_memory
 		return r;
 	if ((r = elf_load(img, &elf, mem, copy, out, err)))
 		return r;
-	if (!elf_loads(&elf, entry) || entry >= MEM_4G)
+	if (!elf_loads(&elf, entry) || entry >= AM_HIGH_RAM_START)
 		return error_set(err, EINVAL, "kernel '%s': PVH entry 0x%llx is not in a loaded segment",
 				 img->name, (unsigned long long)entry);
 	out->protocol = BOOT_PVH;
 	out->entry = entry;
-	out->initrd_max = MEM_4G - 1;
+	out->initrd_max = AM_HIGH_RAM_START - 1;
 	out->cmdline_max = BOOT_CMDLINE_MAX;
 	return 0;
 }

@@ -11,8 +11,8 @@ void debug_exit_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
 		return;
 	}
 	/*
-	 * The region is 4 ports wide only so that a wide write at 0xf4 reaches it;
-	 * a write that starts at 0xf5-0xf7 carries no status and is ignored.
+	 * The region is 4 ports wide only so that a wide write at its first port
+	 * reaches it; a write that starts at another carries no status and is ignored.
 	 */
 	if (offset)
 		return;

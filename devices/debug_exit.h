@@ -5,9 +5,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define DEBUG_EXIT_PORT  0xf4     /* where QEMU's isa-debug-exit is usually put, too */
-#define DEBUG_EXIT_PORTS 4        /* a 4-byte out (QEMU's iosize=4) spans 0xf4-0xf7 */
-
 struct debug_exit {
 	void (*on_exit)(void *ctx, int status);
 	void *ctx;

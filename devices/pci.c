@@ -3,7 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
-#define PCI_IO_BAR_BASE        0xc000      /* I/O BARs go to 0xc000-0xffff */
+#include "abi/address_map.h"
+
 #define PCI_HOST_VENDOR        0x1b36      /* Red Hat's ID for generic PCIe host bridges */
 #define PCI_HOST_DEVICE        0x0008
 #define PCI_SUBSYS_QEMU        0x1100      /* QEMU's subsystem ID, which guests know */
@@ -172,7 +173,7 @@ void pci_conf1_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len
 	struct pci_bus *bus = opaque;
 
 	if (offset < 4) {
-		/* Only a dword at 0xcf8 is CONFIG_ADDRESS; a byte at 0xcf9 is the reset register. */
+		/* Only a dword at offset 0 is CONFIG_ADDRESS; a byte at 1 is the reset register. */
 		if (offset == 0 && len == 4) {
 			if (is_write)
 				memcpy(&bus->conf1_address, data, 4);
@@ -215,8 +216,8 @@ void pci_bus_init(struct pci_bus *bus, struct bus *pio, struct bus *mmio,
 	pthread_mutex_init(&bus->lock, NULL);
 	bus->pio = pio;
 	bus->mmio = mmio;
-	bus->mmio32_next = PCI_MMIO32_BASE;
-	bus->io_next = PCI_IO_BAR_BASE;
+	bus->mmio32_next = AM_PCI_MMIO32_BASE;
+	bus->io_next = AM_PCI_IO_BASE;
 	bus->cf9_access = cf9_access;
 	bus->cf9_opaque = cf9_opaque;
 	pci_device_init(&bus->host_bridge, "host-bridge", PCI_HOST_VENDOR, PCI_HOST_DEVICE,
@@ -252,7 +253,8 @@ int pci_bus_plug(struct pci_bus *bus, struct pci_device *dev)
 		if (!bar->size)
 			continue;
 		uint64_t *next = bar->io ? &bus->io_next : &bus->mmio32_next;
-		uint64_t limit = bar->io ? 0x10000 : PCI_MMIO32_BASE + PCI_MMIO32_SIZE;
+		uint64_t limit = bar->io ? AM_PCI_IO_BASE + AM_PCI_IO_SIZE
+					 : AM_PCI_MMIO32_BASE + AM_PCI_MMIO32_SIZE;
 		uint64_t addr = align_up(*next, bar->size);
 		if (addr + bar->size > limit)
 			return -ENOSPC;

@@ -1,6 +1,6 @@
 /*
  * PCI: bus 0 behind a host bridge, reached through configuration mechanism #1
- * (ports 0xcf8/0xcfc) and ECAM; each function has 4 KiB of configuration space
+ * and ECAM (abi/address_map.h); each function has 4 KiB of configuration space
  * with a mask of what the guest may write, BARs that appear on the PIO/MMIO
  * buses while decoding is enabled, and a capability list.
  */
@@ -15,12 +15,6 @@
 #include "services/bus.h"
 
 #define PCI_SLOTS            32
-#define PCI_CONF1_PORT       0xcf8
-#define PCI_CONF1_PORTS      8
-#define PCI_ECAM_BASE        0xe0000000ULL
-#define PCI_ECAM_SIZE        0x10000000ULL   /* 256 buses; ringvm has bus 0 */
-#define PCI_MMIO32_BASE      0xc0000000ULL
-#define PCI_MMIO32_SIZE      0x20000000ULL
 
 /* Class codes (base class, subclass, interface) from PCI-SIG's Code and ID Assignment spec. */
 #define PCI_CLASS_CODE_STORAGE_OTHER 0x018000
@@ -70,10 +64,10 @@ struct pci_bus {
 	struct bus *pio, *mmio;
 	uint64_t mmio32_next, io_next;      /* where the next BAR goes */
 	void (*cf9_access)(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
-	void *cf9_opaque;                   /* the reset control register shares 0xcf9 */
+	void *cf9_opaque;                   /* the reset control register shares a CONF1 port */
 };
 
-/* Sets up bus 0 with its host bridge; cf9 handles byte accesses to port 0xcf9. */
+/* Sets up bus 0 with its host bridge; cf9 handles byte accesses to the reset control port. */
 void pci_bus_init(struct pci_bus *bus, struct bus *pio, struct bus *mmio,
 		  bus_access_fn cf9_access, void *cf9_opaque);
 
@@ -95,7 +89,7 @@ uint8_t pci_device_add_cap(struct pci_device *dev, uint8_t id, const void *body,
 /* Plugs dev into the next free slot, assigns its BARs and enables decoding, as firmware would. */
 int pci_bus_plug(struct pci_bus *bus, struct pci_device *dev);
 
-/* Bus handler for ports 0xcf8-0xcff. */
+/* Bus handler for the CONF1 ports. */
 void pci_conf1_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 
 /* Bus handler for the ECAM window. */

@@ -9,8 +9,6 @@
 
 #include "irq/irq.h"
 
-#define UART_COM1_BASE 0x3f8
-#define UART_COM1_IRQ  4
 #define UART_REGS      8
 #define UART_FIFO_SIZE 16
 

@@ -4,6 +4,8 @@
 #include <libfdt.h>
 #include <string.h>
 
+#include "abi/address_map.h"
+#include "devices/reset.h"
 #include "firmware/aml.h"
 #include "firmware/devicetree.h"
 
@@ -74,18 +76,18 @@ uint8_t acpi_checksum(const void *data, size_t len)
 	return (uint8_t)-sum;
 }
 
-/* Where the next table goes, inside [ACPI_BASE, ACPI_BASE + ACPI_SIZE). */
+/* Where the next table goes, inside [AM_ACPI_BASE, AM_ACPI_BASE + AM_ACPI_SIZE). */
 struct acpi_writer {
-	uint8_t *base;              /* host address of ACPI_BASE */
+	uint8_t *base;              /* host address of AM_ACPI_BASE */
 	uint64_t next;              /* guest address */
 };
 
 static uint64_t acpi_place(struct acpi_writer *w, const void *table, size_t len)
 {
 	uint64_t at = (w->next + 15) & ~15ULL;
-	if (at + len > ACPI_BASE + ACPI_SIZE)
+	if (at + len > AM_ACPI_BASE + AM_ACPI_SIZE)
 		return 0;
-	memcpy(w->base + (at - ACPI_BASE), table, len);
+	memcpy(w->base + (at - AM_ACPI_BASE), table, len);
 	w->next = at + len;
 	return at;
 }
@@ -113,27 +115,42 @@ static uint64_t acpi_table(struct acpi_writer *w, void *table, const char sig[4]
 	return acpi_place(w, table, len);
 }
 
+/* IO(Decode16, port, port, 1, len): a fixed range of ports. */
+static size_t io_descriptor(uint8_t *out, uint16_t port, uint8_t len)
+{
+	const uint8_t d[] = { 0x47, 0x01, (uint8_t)port, (uint8_t)(port >> 8), (uint8_t)port,
+			      (uint8_t)(port >> 8), 0x01, len };
+	memcpy(out, d, sizeof(d));
+	return sizeof(d);
+}
+
+/* A Word Address Space descriptor: len values from min of type (1 I/O, 2 bus numbers). */
+static size_t word_descriptor(uint8_t *out, uint8_t type, uint8_t type_flags, uint16_t min,
+			      uint32_t len)
+{
+	uint16_t max = (uint16_t)(min + len - 1);
+	const uint8_t d[] = { 0x88, 0x0d, 0x00, type, 0x0c, type_flags, 0, 0,
+			      (uint8_t)min, (uint8_t)(min >> 8), (uint8_t)max, (uint8_t)(max >> 8),
+			      0, 0, (uint8_t)len, (uint8_t)(len >> 8) };
+	memcpy(out, d, sizeof(d));
+	return sizeof(d);
+}
+
 /* The PCI host bridge's resources, as ACPI resource descriptors. */
-static size_t pci_crs(uint8_t *out, uint64_t mmio_base, uint64_t mmio_size)
+static size_t pci_crs(uint8_t *out, const struct fdt_pci_host *host)
 {
 	size_t n = 0;
-	/* Word bus number range 0-0. */
-	const uint8_t bus[] = { 0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
-	memcpy(out + n, bus, sizeof(bus));
-	n += sizeof(bus);
-	/* The configuration ports themselves. */
-	const uint8_t cf8[] = { 0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08 };
-	memcpy(out + n, cf8, sizeof(cf8));
-	n += sizeof(cf8);
-	/* Word I/O window 0xc000-0xffff, where I/O BARs go. */
-	const uint8_t io[] = { 0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0xc0, 0xff, 0xff, 0, 0,
-			       0x00, 0x40 };
-	memcpy(out + n, io, sizeof(io));
-	n += sizeof(io);
+
+	n += word_descriptor(out + n, 0x02, 0x00, (uint16_t)host->bus_first,
+			     host->bus_last - host->bus_first + 1);
+	/* The configuration ports themselves: not in the tree, which has ECAM only. */
+	n += io_descriptor(out + n, AM_PORT_PCI_CONF1, AM_PCI_CONF1_PORTS);
+	/* Where I/O BARs go; 0x03 (_RNG): both ISA and non-ISA ports pass. */
+	n += word_descriptor(out + n, 0x01, 0x03, (uint16_t)host->io_base, (uint32_t)host->io_size);
 	/* DWord memory window: the 32-bit BARs. */
 	uint8_t mem[26] = { 0x87, 0x17, 0x00, 0x00, 0x0c, 0x01 };
-	uint32_t min = (uint32_t)mmio_base, max = (uint32_t)(mmio_base + mmio_size - 1);
-	uint32_t len = (uint32_t)mmio_size;
+	uint32_t min = (uint32_t)host->mem_base, max = (uint32_t)(host->mem_base + host->mem_size - 1);
+	uint32_t len = (uint32_t)host->mem_size;
 	memcpy(&mem[10], &min, 4);
 	memcpy(&mem[14], &max, 4);
 	memcpy(&mem[22], &len, 4);
@@ -145,33 +162,31 @@ static size_t pci_crs(uint8_t *out, uint64_t mmio_base, uint64_t mmio_size)
 }
 
 /*
- * The serial port's resources: its 8 ports and its ISA IRQ. Without a PNP0501
+ * The serial port's resources: its ports and its ISA IRQ. Without a PNP0501
  * device Linux under hardware-reduced ACPI (no legacy IRQs pre-mapped) gives the
  * port no working interrupt, and the console's tty never transmits.
  */
 static size_t serial_crs(uint8_t *out, uint16_t port, uint8_t len, unsigned irq)
 {
-	const uint8_t crs[] = {
-		0x47, 0x01, (uint8_t)port, (uint8_t)(port >> 8), (uint8_t)port, (uint8_t)(port >> 8),
-		0x01, len,                                      /* IO(Decode16, port, port, 1, len) */
+	size_t n = io_descriptor(out, port, len);
+	const uint8_t tail[] = {
 		0x22, (uint8_t)(1u << irq), (uint8_t)((1u << irq) >> 8),   /* IRQNoFlags(){irq} */
 		0x79, 0x00,
 	};
-	memcpy(out, crs, sizeof(crs));
-	return sizeof(crs);
+	memcpy(out + n, tail, sizeof(tail));
+	return n + sizeof(tail);
 }
 
-/* The serial port node's I/O port, length and IRQ; 0 or -ENOENT. */
+/* The serial port node's I/O ports and IRQ; 0 or -ENOENT. */
 static int fdt_serial(const void *fdt, uint16_t *port, uint8_t *len, unsigned *irq)
 {
-	int size, node = fdt_path_offset(fdt, "/isa/serial@i3f8");
-	const fdt32_t *reg = node < 0 ? NULL : fdt_getprop(fdt, node, "reg", &size);
+	int size, node = fdt_node_offset_by_compatible(fdt, -1, FDT_COMPAT_SERIAL);
 	const fdt32_t *intr = node < 0 ? NULL : fdt_getprop(fdt, node, "interrupts", &size);
+	uint16_t ports;
 
-	if (!reg || !intr || fdt32_to_cpu(intr[0]) > 15)
+	if (!intr || fdt32_to_cpu(intr[0]) > 15 || fdt_isa_ports(fdt, FDT_COMPAT_SERIAL, port, &ports))
 		return -ENOENT;
-	*port = (uint16_t)fdt32_to_cpu(reg[1]);
-	*len = (uint8_t)fdt32_to_cpu(reg[2]);
+	*len = (uint8_t)ports;
 	*irq = fdt32_to_cpu(intr[0]);
 	return 0;
 }
@@ -181,19 +196,14 @@ static uint64_t build_dsdt(struct acpi_writer *w, const void *fdt, struct error 
 	struct aml aml;
 	uint8_t table[sizeof(struct acpi_header) + AML_MAX];
 	struct aml *a = &aml;
-	uint64_t mmio_base, mmio_size, ecam, ecam_size;
+	struct fdt_pci_host host;
 	uint8_t crs[128];
 
 	memset(a, 0, sizeof(*a));
-	/* The 32-bit window is the second range of the host bridge's ranges property. */
-	int node = fdt_path_offset(fdt, "/pci@e0000000"), len;
-	const fdt32_t *ranges = node < 0 ? NULL : fdt_getprop(fdt, node, "ranges", &len);
-	if (fdt_reg(fdt, "/pci@e0000000", &ecam, &ecam_size) || !ranges || len < 14 * 4) {
+	if (fdt_pci_host(fdt, &host)) {
 		error_set(err, ENOENT, "the device tree has no PCI host bridge with windows");
 		return 0;
 	}
-	mmio_base = fdt32_to_cpu(ranges[7 + 4]);
-	mmio_size = fdt32_to_cpu(ranges[7 + 6]);
 	uint16_t port;
 	uint8_t port_len;
 	unsigned irq;
@@ -214,7 +224,7 @@ static uint64_t build_dsdt(struct acpi_writer *w, const void *fdt, struct error 
 	aml_name_int(a, "_SEG", 0);
 	aml_name_int(a, "_BBN", 0);
 	aml_name_int(a, "_UID", 0);
-	aml_name_buffer(a, "_CRS", crs, pci_crs(crs, mmio_base, mmio_size));
+	aml_name_buffer(a, "_CRS", crs, pci_crs(crs, &host));
 	aml_wrap_device(a, dev, "PCI0");
 	aml_wrap_scope(a, sb, "\\_SB_");
 	const uint64_t s5[] = { ACPI_S5_TYPE, ACPI_S5_TYPE, 0, 0 };
@@ -227,7 +237,8 @@ static uint64_t build_dsdt(struct acpi_writer *w, const void *fdt, struct error 
 	return acpi_table(w, table, "DSDT", (uint32_t)(sizeof(struct acpi_header) + a->len), 2);
 }
 
-static uint64_t build_fadt(struct acpi_writer *w, uint64_t dsdt, uint16_t sleep_port)
+static uint64_t build_fadt(struct acpi_writer *w, uint64_t dsdt, uint16_t sleep_port,
+			   uint16_t reset_port)
 {
 	struct acpi_fadt f = { 0 };
 
@@ -235,8 +246,8 @@ static uint64_t build_fadt(struct acpi_writer *w, uint64_t dsdt, uint16_t sleep_
 	f.x_dsdt = dsdt;
 	f.flags = FADT_WBINVD | FADT_RESET_REG_SUP | FADT_HW_REDUCED_ACPI;
 	f.iapc_boot_arch = BOOT_ARCH_VGA_ABSENT | BOOT_ARCH_NO_CMOS_RTC;
-	f.reset_reg = (struct acpi_gas){ GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, 0xcf9 };
-	f.reset_value = 0x06;               /* RST_CPU | SYS_RST */
+	f.reset_reg = (struct acpi_gas){ GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, reset_port };
+	f.reset_value = RESET_CONTROL_RST | RESET_CONTROL_SYS;
 	f.sleep_control = (struct acpi_gas){ GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, sleep_port };
 	f.sleep_status = (struct acpi_gas){ GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, sleep_port + 1u };
 	memcpy(&f.hypervisor_id, "RINGVM\0\0", 8);
@@ -249,16 +260,18 @@ static uint64_t build_madt(struct acpi_writer *w, const void *fdt, int split, st
 	uint8_t t[44 + 8 * MAX_CPUS + 12 + 10 + 6];
 	uint32_t ids[MAX_CPUS];
 	int n = fdt_cpus(fdt, ids, MAX_CPUS);
-	uint64_t ioapic, ioapic_size;
-	uint32_t lapic = 0xfee00000, flags = split ? 0 : 1;   /* PCAT_COMPAT: 8259s present */
+	uint64_t ioapic, lapic, size;
+	uint32_t lapic32, flags = split ? 0 : 1;   /* PCAT_COMPAT: 8259s present */
 	size_t at = 44;
 
-	if (n <= 0 || fdt_reg(fdt, "/interrupt-controller@fec00000", &ioapic, &ioapic_size)) {
-		error_set(err, ENOENT, "the device tree lacks CPUs or the IOAPIC");
+	if (n <= 0 || fdt_mmio(fdt, FDT_COMPAT_IOAPIC, &ioapic, &size) ||
+	    fdt_mmio(fdt, FDT_COMPAT_LAPIC, &lapic, &size)) {
+		error_set(err, ENOENT, "the device tree lacks CPUs or an APIC");
 		return 0;
 	}
 	memset(t, 0, sizeof(t));
-	memcpy(&t[36], &lapic, 4);
+	lapic32 = (uint32_t)lapic;
+	memcpy(&t[36], &lapic32, 4);
 	memcpy(&t[40], &flags, 4);
 	for (int i = 0; i < n; i++, at += 8) {
 		uint32_t enabled = 1;
@@ -293,30 +306,30 @@ static uint64_t build_madt(struct acpi_writer *w, const void *fdt, int split, st
 static uint64_t build_mcfg(struct acpi_writer *w, const void *fdt)
 {
 	uint8_t t[44 + 16] = { 0 };
-	uint64_t ecam, size;
+	struct fdt_pci_host host;
 
-	if (fdt_reg(fdt, "/pci@e0000000", &ecam, &size))
+	if (fdt_pci_host(fdt, &host))
 		return 0;
-	memcpy(&t[44], &ecam, 8);
-	t[44 + 10] = 0;                             /* buses 0 ... */
-	t[44 + 11] = (uint8_t)((size >> 20) - 1);   /* ... to what ECAM covers */
+	memcpy(&t[44], &host.ecam, 8);
+	t[44 + 10] = (uint8_t)host.bus_first;
+	t[44 + 11] = (uint8_t)host.bus_last;
 	return acpi_table(w, t, "MCFG", sizeof(t), 1);
 }
 
 int acpi_build(const void *fdt, struct guest_memory *mem, int split_irqchip, struct error *err)
 {
-	struct acpi_writer w = { .base = gpa_to_hva(mem, ACPI_BASE, ACPI_SIZE), .next = ACPI_BASE + 64 };
-	int len, node = fdt_path_offset(fdt, "/isa/acpi-sleep@i600");
-	const fdt32_t *reg = node < 0 ? NULL : fdt_getprop(fdt, node, "reg", &len);
+	struct acpi_writer w = { .base = gpa_to_hva(mem, AM_ACPI_BASE, AM_ACPI_SIZE), .next = AM_ACPI_BASE + 64 };
+	uint16_t sleep_port, reset_port, len;
 
 	if (!w.base)
 		return error_set(err, ENOSPC, "no guest RAM at 0x%llx for the ACPI tables",
-				 (unsigned long long)ACPI_BASE);
-	if (!reg || len < 12)
-		return error_set(err, ENOENT, "the device tree has no ACPI sleep register");
-	memset(w.base, 0, ACPI_SIZE);
+				 (unsigned long long)AM_ACPI_BASE);
+	if (fdt_isa_ports(fdt, FDT_COMPAT_SLEEP, &sleep_port, &len) ||
+	    fdt_isa_ports(fdt, FDT_COMPAT_RESET, &reset_port, &len))
+		return error_set(err, ENOENT, "the device tree has no ACPI sleep or reset register");
+	memset(w.base, 0, AM_ACPI_SIZE);
 	uint64_t dsdt = build_dsdt(&w, fdt, err);
-	uint64_t fadt = dsdt ? build_fadt(&w, dsdt, (uint16_t)fdt32_to_cpu(reg[1])) : 0;
+	uint64_t fadt = dsdt ? build_fadt(&w, dsdt, sleep_port, reset_port) : 0;
 	uint64_t madt = fadt ? build_madt(&w, fdt, split_irqchip, err) : 0;
 	uint64_t mcfg = madt ? build_mcfg(&w, fdt) : 0;
 	if (!mcfg)

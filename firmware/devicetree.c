@@ -6,15 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/pci.h"
-#include "devices/uart.h"
+#include "abi/address_map.h"
 
 #define PHANDLE_IOAPIC 1
-
-/* Paths other parts of ringvm look up. */
-#define PATH_PCI      "/pci@e0000000"
-#define PATH_IOAPIC   "/interrupt-controller@fec00000"
-#define PATH_LAPIC    "/interrupt-controller@fee00000"
+#define PCI_SPACE_IO   0x01000000u      /* phys.hi of a PCI address: the space code */
+#define PCI_SPACE_MEM  0x02000000u
+#define PCI_SPACE_MASK 0x03000000u
+#define PCI_RANGE_CELLS 7               /* PCI address (3), CPU address (2), size (2) */
 
 /* A 64-bit address/size pair, big-endian as device trees store them. */
 static void put_range(fdt64_t *cells, uint64_t addr, uint64_t size)
@@ -32,6 +30,15 @@ static int reg_property(void *fdt, uint64_t addr, uint64_t size)
 
 /* Sequential-write calls return <0 on failure; the first one ends the build. */
 #define TRY(call) do { int r_ = (call); if (r_ < 0) return r_; } while (0)
+
+/* A node named for its address, as unit-address conventions want: "name@addr" ("@i" for ports). */
+static int begin_node_at(void *fdt, const char *name, const char *at, uint64_t addr)
+{
+	char full[64];
+
+	snprintf(full, sizeof(full), "%s%s%llx", name, at, (unsigned long long)addr);
+	return fdt_begin_node(fdt, full);
+}
 
 static int node_memory(void *fdt, const struct guest_memory *mem)
 {
@@ -83,17 +90,17 @@ static int node_cpus(void *fdt, unsigned cpus)
 
 static int node_interrupts(void *fdt)
 {
-	TRY(fdt_begin_node(fdt, "interrupt-controller@fec00000"));
-	TRY(fdt_property_string(fdt, "compatible", "intel,ce4100-ioapic"));
-	TRY(reg_property(fdt, MEM_IOAPIC_BASE, 0x1000));
+	TRY(begin_node_at(fdt, "interrupt-controller", "@", AM_IOAPIC_BASE));
+	TRY(fdt_property_string(fdt, "compatible", FDT_COMPAT_IOAPIC));
+	TRY(reg_property(fdt, AM_IOAPIC_BASE, AM_IOAPIC_SIZE));
 	TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
 	TRY(fdt_property_u32(fdt, "#interrupt-cells", 2));
 	TRY(fdt_property_u32(fdt, "#address-cells", 0));
 	TRY(fdt_property_u32(fdt, "phandle", PHANDLE_IOAPIC));
 	TRY(fdt_end_node(fdt));
-	TRY(fdt_begin_node(fdt, "interrupt-controller@fee00000"));
-	TRY(fdt_property_string(fdt, "compatible", "intel,ce4100-lapic"));
-	TRY(reg_property(fdt, MEM_LAPIC_BASE, 0x1000));
+	TRY(begin_node_at(fdt, "interrupt-controller", "@", AM_LAPIC_BASE));
+	TRY(fdt_property_string(fdt, "compatible", FDT_COMPAT_LAPIC));
+	TRY(reg_property(fdt, AM_LAPIC_BASE, AM_LAPIC_SIZE));
 	return fdt_end_node(fdt);
 }
 
@@ -103,53 +110,49 @@ static int isa_device(void *fdt, const char *name, const char *compatible, uint3
 {
 	fdt32_t reg[3] = { cpu_to_fdt32(1), cpu_to_fdt32(port), cpu_to_fdt32(len) };
 
-	TRY(fdt_begin_node(fdt, name));
+	TRY(begin_node_at(fdt, name, "@i", port));
 	TRY(fdt_property_string(fdt, "compatible", compatible));
 	return fdt_property(fdt, "reg", reg, sizeof(reg));
 }
 
 static int node_isa(void *fdt)
 {
-	char name[32];
-
 	TRY(fdt_begin_node(fdt, "isa"));
 	TRY(fdt_property_string(fdt, "compatible", "isa"));
 	TRY(fdt_property_u32(fdt, "#address-cells", 2));
 	TRY(fdt_property_u32(fdt, "#size-cells", 1));
 	/* No ranges: x86 reaches these ports with IN/OUT, not through a memory window. */
 
-	snprintf(name, sizeof(name), "serial@i%x", UART_COM1_BASE);
-	TRY(isa_device(fdt, name, "ns16550a", UART_COM1_BASE, UART_REGS));
+	TRY(isa_device(fdt, "serial", FDT_COMPAT_SERIAL, AM_PORT_COM1, AM_COM1_PORTS));
 	TRY(fdt_property_u32(fdt, "clock-frequency", 1843200));
-	fdt32_t irq[2] = { cpu_to_fdt32(UART_COM1_IRQ), cpu_to_fdt32(1) };   /* edge, active high */
+	fdt32_t irq[2] = { cpu_to_fdt32(AM_COM1_IRQ), cpu_to_fdt32(1) };   /* edge, active high */
 	TRY(fdt_property(fdt, "interrupts", irq, sizeof(irq)));
 	TRY(fdt_end_node(fdt));
 
-	snprintf(name, sizeof(name), "acpi-sleep@i%x", FDT_ACPI_SLEEP_PORT);
-	TRY(isa_device(fdt, name, "ringvm,acpi-sleep-control", FDT_ACPI_SLEEP_PORT, 2));
+	TRY(isa_device(fdt, "acpi-sleep", FDT_COMPAT_SLEEP, AM_PORT_ACPI_SLEEP, AM_ACPI_SLEEP_PORTS));
 	TRY(fdt_end_node(fdt));
 
-	TRY(isa_device(fdt, "reset@icf9", "ringvm,reset-control", 0xcf9, 1));
+	TRY(isa_device(fdt, "reset", FDT_COMPAT_RESET, AM_PORT_RESET_CONTROL, 1));
 	TRY(fdt_end_node(fdt));
 	return fdt_end_node(fdt);
 }
 
 static int node_pci(void *fdt)
 {
-	TRY(fdt_begin_node(fdt, "pci@e0000000"));
-	TRY(fdt_property_string(fdt, "compatible", "pci-host-ecam-generic"));
+	TRY(begin_node_at(fdt, "pci", "@", AM_ECAM_BASE));
+	TRY(fdt_property_string(fdt, "compatible", FDT_COMPAT_PCI));
 	TRY(fdt_property_string(fdt, "device_type", "pci"));
 	TRY(fdt_property_u32(fdt, "#address-cells", 3));
 	TRY(fdt_property_u32(fdt, "#size-cells", 2));
-	TRY(reg_property(fdt, PCI_ECAM_BASE, 1 << 20));      /* bus 0 only */
-	fdt32_t bus_range[2] = { 0, 0 };
+	TRY(reg_property(fdt, AM_ECAM_BASE, AM_ECAM_SIZE));
+	fdt32_t bus_range[2] = { 0, cpu_to_fdt32(AM_ECAM_BUSES - 1) };
 	TRY(fdt_property(fdt, "bus-range", bus_range, sizeof(bus_range)));
-	/* PCI address (3 cells), CPU address (2), size (2): the I/O and 32-bit memory windows. */
+	/* The I/O and 32-bit memory windows, identity-mapped; both lie below 4 GiB. */
 	fdt32_t ranges[] = {
-		cpu_to_fdt32(0x01000000), 0, cpu_to_fdt32(0xc000), 0, cpu_to_fdt32(0xc000),
-		0, cpu_to_fdt32(0x4000),
-		cpu_to_fdt32(0x02000000), 0, cpu_to_fdt32((uint32_t)PCI_MMIO32_BASE), 0,
-		cpu_to_fdt32((uint32_t)PCI_MMIO32_BASE), 0, cpu_to_fdt32((uint32_t)PCI_MMIO32_SIZE),
+		cpu_to_fdt32(PCI_SPACE_IO), 0, cpu_to_fdt32(AM_PCI_IO_BASE),
+		0, cpu_to_fdt32(AM_PCI_IO_BASE), 0, cpu_to_fdt32(AM_PCI_IO_SIZE),
+		cpu_to_fdt32(PCI_SPACE_MEM), 0, cpu_to_fdt32((uint32_t)AM_PCI_MMIO32_BASE),
+		0, cpu_to_fdt32((uint32_t)AM_PCI_MMIO32_BASE), 0, cpu_to_fdt32((uint32_t)AM_PCI_MMIO32_SIZE),
 	};
 	TRY(fdt_property(fdt, "ranges", ranges, sizeof(ranges)));
 	TRY(fdt_property_u32(fdt, "interrupt-parent", PHANDLE_IOAPIC));
@@ -167,9 +170,11 @@ static int fdt_build_tree(const struct machine_facts *f, void *fdt)
 	TRY(fdt_property_u32(fdt, "#size-cells", 2));
 	TRY(fdt_property_u32(fdt, "interrupt-parent", PHANDLE_IOAPIC));
 
+	char stdout_path[32];
+	snprintf(stdout_path, sizeof(stdout_path), "/isa/serial@i%x", AM_PORT_COM1);
 	TRY(fdt_begin_node(fdt, "chosen"));
 	TRY(fdt_property_string(fdt, "bootargs", f->cmdline ? f->cmdline : ""));
-	TRY(fdt_property_string(fdt, "stdout-path", "/isa/serial@i3f8"));
+	TRY(fdt_property_string(fdt, "stdout-path", stdout_path));
 	if (f->initrd_size) {
 		TRY(fdt_property_u64(fdt, "linux,initrd-start", f->initrd_addr));
 		TRY(fdt_property_u64(fdt, "linux,initrd-end", f->initrd_addr + f->initrd_size));
@@ -207,6 +212,57 @@ int fdt_reg(const void *fdt, const char *path, uint64_t *addr, uint64_t *size)
 	*addr = fdt64_ld(&reg[0]);
 	*size = fdt64_ld(&reg[1]);
 	return 0;
+}
+
+int fdt_mmio(const void *fdt, const char *compatible, uint64_t *addr, uint64_t *size)
+{
+	int len, node = fdt_node_offset_by_compatible(fdt, -1, compatible);
+	const fdt64_t *reg = node < 0 ? NULL : fdt_getprop(fdt, node, "reg", &len);
+
+	if (!reg || len < 16)
+		return -ENOENT;
+	*addr = fdt64_ld(&reg[0]);
+	*size = fdt64_ld(&reg[1]);
+	return 0;
+}
+
+int fdt_isa_ports(const void *fdt, const char *compatible, uint16_t *port, uint16_t *len)
+{
+	int size, node = fdt_node_offset_by_compatible(fdt, -1, compatible);
+	const fdt32_t *reg = node < 0 ? NULL : fdt_getprop(fdt, node, "reg", &size);
+
+	if (!reg || size < 12 || fdt32_to_cpu(reg[0]) != 1)     /* 1: the ISA I/O space */
+		return -ENOENT;
+	*port = (uint16_t)fdt32_to_cpu(reg[1]);
+	*len = (uint16_t)fdt32_to_cpu(reg[2]);
+	return 0;
+}
+
+int fdt_pci_host(const void *fdt, struct fdt_pci_host *host)
+{
+	int len, node = fdt_node_offset_by_compatible(fdt, -1, FDT_COMPAT_PCI);
+	const fdt32_t *ranges = node < 0 ? NULL : fdt_getprop(fdt, node, "ranges", &len);
+	const fdt32_t *bus = node < 0 ? NULL : fdt_getprop(fdt, node, "bus-range", NULL);
+
+	*host = (struct fdt_pci_host){ 0 };
+	if (!ranges || !bus || fdt_mmio(fdt, FDT_COMPAT_PCI, &host->ecam, &host->ecam_size))
+		return -ENOENT;
+	host->bus_first = fdt32_to_cpu(bus[0]);
+	host->bus_last = fdt32_to_cpu(bus[1]);
+	for (const fdt32_t *r = ranges; (r - ranges + PCI_RANGE_CELLS) * 4 <= len;
+	     r += PCI_RANGE_CELLS) {
+		uint32_t space = fdt32_to_cpu(r[0]) & PCI_SPACE_MASK;
+		uint64_t base = (uint64_t)fdt32_to_cpu(r[3]) << 32 | fdt32_to_cpu(r[4]);
+		uint64_t size = (uint64_t)fdt32_to_cpu(r[5]) << 32 | fdt32_to_cpu(r[6]);
+		if (space == PCI_SPACE_IO) {
+			host->io_base = base;
+			host->io_size = size;
+		} else if (space == PCI_SPACE_MEM) {
+			host->mem_base = base;
+			host->mem_size = size;
+		}
+	}
+	return host->io_size && host->mem_size ? 0 : -ENOENT;
 }
 
 static int cmp_e820(const void *a, const void *b)

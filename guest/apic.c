@@ -1,9 +1,9 @@
 #include "apic.h"
 
+#include "abi/address_map.h"
 #include "cpu.h"
 #include "layout.h"
 
-#define LAPIC_BASE     0xfee00000
 #define REG_EOI        0x0b0
 #define REG_SVR        0x0f0
 #define REG_ICR_LOW    0x300
@@ -20,12 +20,12 @@
 
 static uint32_t reg_read(unsigned reg)
 {
-	return mmio_read32(LAPIC_BASE + reg);
+	return mmio_read32(AM_LAPIC_BASE + reg);
 }
 
 static void reg_write(unsigned reg, uint32_t value)
 {
-	mmio_write32(LAPIC_BASE + reg, value);
+	mmio_write32(AM_LAPIC_BASE + reg, value);
 }
 
 void lapic_enable(void)

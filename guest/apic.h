@@ -1,4 +1,4 @@
-/* Local APIC in xAPIC mode at 0xfee00000. */
+/* Local APIC in xAPIC mode at AM_LAPIC_BASE. */
 #ifndef RINGVM_GUEST_APIC_H
 #define RINGVM_GUEST_APIC_H
 

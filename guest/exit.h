@@ -1,4 +1,4 @@
-/* Ending the guest: the status goes to the VMM through port 0xf4. */
+/* Ending the guest: the status goes to the VMM through the debug-exit port. */
 #ifndef RINGVM_GUEST_EXIT_H
 #define RINGVM_GUEST_EXIT_H
 

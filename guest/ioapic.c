@@ -1,8 +1,8 @@
 #include "ioapic.h"
 
+#include "abi/address_map.h"
 #include "cpu.h"
 
-#define IOAPIC_BASE   0xfec00000
 #define IOAPIC_SELECT 0x00
 #define IOAPIC_WINDOW 0x10
 #define REDIR_LOW(p)  (0x10 + 2 * (p))
@@ -12,8 +12,8 @@
 
 static void reg_write(uint8_t reg, uint32_t value)
 {
-	mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, reg);
-	mmio_write32(IOAPIC_BASE + IOAPIC_WINDOW, value);
+	mmio_write32(AM_IOAPIC_BASE + IOAPIC_SELECT, reg);
+	mmio_write32(AM_IOAPIC_BASE + IOAPIC_WINDOW, value);
 }
 
 static void route(unsigned pin, uint32_t low, uint8_t dest_apic)

@@ -1,4 +1,4 @@
-/* I/O APIC at 0xfec00000: routes ISA IRQs (pins 0..15) and test pins to local APIC vectors. */
+/* I/O APIC at AM_IOAPIC_BASE: routes ISA IRQs (pins 0..15) and test pins to local APIC vectors. */
 #ifndef RINGVM_GUEST_IOAPIC_H
 #define RINGVM_GUEST_IOAPIC_H
 

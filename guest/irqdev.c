@@ -10,13 +10,6 @@
 #define INFO_ABSENT 0xffffffffu     /* what a port nobody decodes reads as */
 #define SETTLE_NS   (20 * NS_PER_MS)
 
-/* CONFIG fields (README, "The irq-test device"). */
-#define CONFIG_PATH_SHIFT   2
-#define CONFIG_SOURCE_SHIFT 5
-#define CONFIG_VECTOR_SHIFT 8
-#define CONFIG_PIN_SHIFT    16
-#define CONFIG_DEST_SHIFT   24
-
 volatile uint32_t irqdev_count[IRQDEV_CHANNELS];
 volatile uint32_t irqdev_spurious[IRQDEV_CHANNELS];
 volatile uint64_t irqdev_tsc;
@@ -31,8 +24,8 @@ const char *const irqdev_source_names[IRQDEV_NR_SOURCES] = {
 
 const char *irqdev_probe(void)
 {
-	if (inl(IRQDEV_PORT_INFO) == INFO_ABSENT)
-		return "irq-test device absent (port 0x528 reads 0xffffffff)";
+	if (inl(IRQ_TEST_REG(IRQ_TEST_INFO)) == INFO_ABSENT)
+		return "irq-test device absent (its INFO port reads 0xffffffff)";
 	return NULL;
 }
 
@@ -43,12 +36,12 @@ uint32_t irqdev_config(unsigned channel, enum irqdev_path path, enum irqdev_sour
 	unsigned pin = IRQDEV_PIN0 + channel;
 	uint32_t status;
 
-	outl(IRQDEV_PORT_CONFIG, channel | (uint32_t)path << CONFIG_PATH_SHIFT |
-				 (uint32_t)source << CONFIG_SOURCE_SHIFT |
-				 (uint32_t)vector << CONFIG_VECTOR_SHIFT |
-				 (uint32_t)pin << CONFIG_PIN_SHIFT |
-				 (uint32_t)dest << CONFIG_DEST_SHIFT);
-	status = inl(IRQDEV_PORT_CONFIG);
+	outl(IRQ_TEST_REG(IRQ_TEST_CONFIG), channel | (uint32_t)path << IRQ_TEST_PATH_SHIFT |
+					    (uint32_t)source << IRQ_TEST_SOURCE_SHIFT |
+					    (uint32_t)vector << IRQ_TEST_VECTOR_SHIFT |
+					    (uint32_t)pin << IRQ_TEST_PIN_SHIFT |
+					    (uint32_t)dest << IRQ_TEST_DEST_SHIFT);
+	status = inl(IRQ_TEST_REG(IRQ_TEST_CONFIG));
 	if (status == IRQDEV_OK && source == IRQDEV_SRC_EDGE)
 		ioapic_route(pin, vector, dest);
 	else if (status == IRQDEV_OK && source == IRQDEV_SRC_LEVEL)

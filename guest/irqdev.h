@@ -2,18 +2,14 @@
  * The irq-test device (ringvm only): two channels, each raising one interrupt
  * per doorbell, by a host path and a source the guest configures. The
  * handlers that count the interrupts are isr.S's; this header is also
- * included there, for the port numbers.
+ * included there, for the registers (abi/irq_test.h, shared with the VMM).
  */
 #ifndef RINGVM_GUEST_IRQDEV_H
 #define RINGVM_GUEST_IRQDEV_H
 
-#define IRQDEV_PORT_DOORBELL0 0x510     /* + 4 * channel */
-#define IRQDEV_PORT_CONFIG    0x518     /* write: CONFIG; read: its STATUS */
-#define IRQDEV_PORT_ACK       0x51c     /* value: the channel whose level line to lower */
-#define IRQDEV_PORT_RAISED0   0x520     /* + 4 * channel */
-#define IRQDEV_PORT_INFO      0x528
-#define IRQDEV_PORT_PENDING   0x52c     /* bit N: channel N's level line is up */
-#define IRQDEV_PIN0           20        /* IOAPIC pin of channel 0; channel 1 has the next */
+#include "abi/irq_test.h"
+
+#define IRQDEV_PIN0           IRQ_TEST_FIRST_PIN    /* channel 0's IOAPIC pin; channel 1 the next */
 
 #ifndef __ASSEMBLER__
 
@@ -21,17 +17,25 @@
 
 #include "cpu.h"
 
-#define IRQDEV_CHANNELS       2
-#define IRQDEV_NOT_OBSERVABLE 0xffffffffu   /* RAISED on a path that cannot count */
+#define IRQDEV_CHANNELS       IRQ_TEST_CHANNELS
+#define IRQDEV_NOT_OBSERVABLE IRQ_TEST_NOT_OBSERVABLE
 
 enum irqdev_path {
-	IRQDEV_LIMIT, IRQDEV_LINKED, IRQDEV_IRQFD, IRQDEV_MSI, IRQDEV_LINE, IRQDEV_LOCAL,
-	IRQDEV_EXTERNAL, IRQDEV_NR_PATHS
+	IRQDEV_LIMIT = IRQ_TEST_PATH_LIMIT, IRQDEV_LINKED = IRQ_TEST_PATH_LINKED,
+	IRQDEV_IRQFD = IRQ_TEST_PATH_IRQFD, IRQDEV_MSI = IRQ_TEST_PATH_MSI,
+	IRQDEV_LINE = IRQ_TEST_PATH_LINE, IRQDEV_LOCAL = IRQ_TEST_PATH_LOCAL,
+	IRQDEV_EXTERNAL = IRQ_TEST_PATH_EXTERNAL, IRQDEV_NR_PATHS = IRQ_TEST_PATHS
 };
 
-enum irqdev_source { IRQDEV_SRC_MSI, IRQDEV_SRC_EDGE, IRQDEV_SRC_LEVEL, IRQDEV_NR_SOURCES };
+enum irqdev_source {
+	IRQDEV_SRC_MSI = IRQ_TEST_SOURCE_MSI, IRQDEV_SRC_EDGE = IRQ_TEST_SOURCE_EDGE,
+	IRQDEV_SRC_LEVEL = IRQ_TEST_SOURCE_LEVEL, IRQDEV_NR_SOURCES = IRQ_TEST_SOURCES
+};
 
-enum irqdev_status { IRQDEV_OK, IRQDEV_BAD_CHANNEL, IRQDEV_UNSUPPORTED, IRQDEV_HOST_ERROR };
+enum irqdev_status {
+	IRQDEV_OK = IRQ_TEST_OK, IRQDEV_BAD_CHANNEL = IRQ_TEST_BAD_CHANNEL,
+	IRQDEV_UNSUPPORTED = IRQ_TEST_UNSUPPORTED, IRQDEV_HOST_ERROR = IRQ_TEST_HOST_ERROR
+};
 
 /* Interrupts isr.S's handlers took per channel; tests zero them before each run. */
 extern volatile uint32_t irqdev_count[IRQDEV_CHANNELS];
@@ -80,13 +84,13 @@ const char *irqdev_parse_paths(const char *key, const char *list, uint8_t *paths
 /* Requests one interrupt on channel; the value written is ignored. */
 static inline void irqdev_ring(unsigned channel)
 {
-	outl((uint16_t)(IRQDEV_PORT_DOORBELL0 + 4 * channel), 0);
+	outl((uint16_t)IRQ_TEST_REG(IRQ_TEST_DOORBELL0 + 4 * channel), 0);
 }
 
 /* Interrupts the host raised on channel since its CONFIG, or IRQDEV_NOT_OBSERVABLE. */
 static inline uint32_t irqdev_raised(unsigned channel)
 {
-	return inl((uint16_t)(IRQDEV_PORT_RAISED0 + 4 * channel));
+	return inl((uint16_t)IRQ_TEST_REG(IRQ_TEST_RAISED0 + 4 * channel));
 }
 
 #endif

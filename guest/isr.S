@@ -57,7 +57,7 @@
 	.endif
 	.endif
 	.if \level
-	movl $IRQDEV_PORT_PENDING, %edx
+	movl $IRQ_TEST_REG(IRQ_TEST_PENDING), %edx
 	inl %dx, %eax
 	testb $(1 << \channel), %al
 	jnz 1f
@@ -70,7 +70,7 @@
 	.endif
 	incl irqdev_count + 4 * \channel(%rip)
 	movl $\channel, %eax
-	movl $IRQDEV_PORT_ACK, %edx
+	movl $IRQ_TEST_REG(IRQ_TEST_ACK), %edx
 	outl %eax, %dx
 2:
 	.else

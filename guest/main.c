@@ -20,7 +20,7 @@ _Noreturn void guest_main(uint32_t start_info);
 
 static void print_banner(void)
 {
-	/* The map leaves out holes such as 0xa0000-0xfffff: round up to whole MiB. */
+	/* The map leaves out holes such as the legacy one below 1 MiB: round up to whole MiB. */
 	uint64_t mib = (bootinfo_ram_bytes() + MIB - 1) / MIB;
 
 	printf("ringvm-guest: %u cpus, %lu MiB\n", cpus_count(), mib);

@@ -2,9 +2,9 @@
 
 #include <stddef.h>
 
+#include "abi/address_map.h"
 #include "cpu.h"
 
-#define MSI_ADDRESS     0xfee00000u /* fixed delivery, physical destination */
 
 const char *msix_init(struct msix *m, const struct pci_func *f)
 {
@@ -31,7 +31,7 @@ void msix_route(const struct msix *m, unsigned entry, uint8_t vector, uint8_t de
 {
 	uintptr_t e = m->table + entry * PCI_MSIX_ENTRY_SIZE;
 
-	mmio_write32(e + PCI_MSIX_ENTRY_LOWER_ADDR, MSI_ADDRESS | (uint32_t)dest << 12);
+	mmio_write32(e + PCI_MSIX_ENTRY_LOWER_ADDR, (uint32_t)AM_MSI_BASE | (uint32_t)dest << 12);
 	mmio_write32(e + PCI_MSIX_ENTRY_UPPER_ADDR, 0);
 	mmio_write32(e + PCI_MSIX_ENTRY_DATA, vector);
 	mmio_write32(e + PCI_MSIX_ENTRY_VECTOR_CTRL, 0);

@@ -3,6 +3,8 @@
  * that the guest spends no instructions on it. Accessed and dirty bits are
  * preset so the page walker never has to write them back.
  */
+#include "abi/address_map.h"
+
 #define PT_PRESENT  0x001
 #define PT_WRITE    0x002
 #define PT_PWT      0x008
@@ -12,7 +14,6 @@
 #define PT_LARGE    0x080
 #define PT_TABLE    (PT_PRESENT | PT_WRITE | PT_ACCESSED)
 #define PT_2M       (PT_PRESENT | PT_WRITE | PT_ACCESSED | PT_DIRTY | PT_LARGE)
-#define MMIO_START  0xc0000000      /* PCI windows, ECAM, IOAPIC, LAPIC: uncached */
 
 	.section .data.pagetables, "aw"
 	.balign 4096
@@ -29,7 +30,7 @@ boot_pdpt:
 boot_pd:
 	.set addr, 0
 	.rept 2048
-	.if addr >= MMIO_START
+	.if addr >= AM_MMIO32_START        /* PCI windows, ECAM, IOAPIC, LAPIC: uncached */
 	.quad addr + PT_2M + PT_PCD + PT_PWT
 	.else
 	.quad addr + PT_2M

@@ -3,12 +3,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "abi/address_map.h"
 #include "cpu.h"
 
-#define ECAM_BASE      0xe0000000ul
-#define MMIO32_BASE    0xc0000000ull   /* the window BARs are assigned from */
-#define MMIO32_END     0xe0000000ull
-
+#define MMIO32_END     (AM_PCI_MMIO32_BASE + AM_PCI_MMIO32_SIZE)   /* BARs are assigned below */
 #define HEADER_MULTI   0x80            /* PCI_HEADER_TYPE: more functions (PCI 3.0, 6.2.1) */
 #define BAR_FLAGS      ((uint64_t)(uint32_t)~PCI_BASE_ADDRESS_MEM_MASK)
 /* A capability takes a dword at least: a looping list ends after this many. */
@@ -23,7 +21,7 @@ static uint64_t bar_size[PCI_MAX_FUNCS][PCI_STD_NUM_BARS];
 
 static uintptr_t ecam(uint8_t devfn, unsigned offset)
 {
-	return ECAM_BASE + ((uintptr_t)devfn << 12) + offset;
+	return AM_ECAM_BASE + ((uintptr_t)devfn << 12) + offset;
 }
 
 uint8_t pci_read8(const struct pci_func *f, unsigned offset)
@@ -105,13 +103,13 @@ static void probe_function(uint8_t devfn, uint16_t vendor)
 /* Where the guest's own assignments start: above whatever the VMM assigned in the window. */
 static uint64_t first_free(void)
 {
-	uint64_t next = MMIO32_BASE;
+	uint64_t next = AM_PCI_MMIO32_BASE;
 
 	for (unsigned i = 0; i < nr_funcs; i++)
 		for (unsigned n = 0; n < PCI_STD_NUM_BARS; n++) {
 			uint64_t base = funcs[i].bar[n], end = base + bar_size[i][n];
 
-			if (base >= MMIO32_BASE && base < MMIO32_END && end > next)
+			if (base >= AM_PCI_MMIO32_BASE && base < MMIO32_END && end > next)
 				next = end;
 		}
 	return next;

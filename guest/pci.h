@@ -1,5 +1,5 @@
 /*
- * PCI bus 0 through ECAM at 0xe0000000: enumeration, BARs (assigned from the
+ * PCI bus 0 through ECAM at AM_ECAM_BASE: enumeration, BARs (assigned from the
  * 32-bit window where the VMM left them at 0) and the capability list. Every
  * configuration access is an exit, so the bus is scanned once and what the
  * drivers need is kept.

@@ -30,12 +30,12 @@ static uint8_t rx_head, rx_tail;
 
 static uint8_t reg_read(enum uart_reg reg)
 {
-	return inb(SERIAL_PORT + reg);
+	return inb(AM_PORT_COM1 + reg);
 }
 
 static void reg_write(enum uart_reg reg, uint8_t value)
 {
-	outb(SERIAL_PORT + reg, value);
+	outb(AM_PORT_COM1 + reg, value);
 }
 
 void serial_keep_input(uint8_t byte)
@@ -98,7 +98,7 @@ void serial_init(void)
 	/* A virtual UART ignores the baud rate, so the divisor is left alone. */
 	reg_write(UART_LCR, LCR_8N1);
 	reg_write(UART_MCR, MCR_DTR_RTS | MCR_OUT2);
-	idt_set_handler(VEC_ISA_BASE + SERIAL_IRQ, serial_interrupt);
+	idt_set_handler(VEC_ISA_BASE + AM_COM1_IRQ, serial_interrupt);
 }
 
 /*
@@ -115,7 +115,7 @@ void serial_write(const char *buf, size_t n)
 		}
 		size_t chunk = n < tx_room ? n : tx_room;
 
-		outsb(SERIAL_PORT + UART_THR, buf, chunk);
+		outsb(AM_PORT_COM1 + UART_THR, buf, chunk);
 		buf += chunk;
 		n -= chunk;
 		tx_room -= (unsigned)chunk;

@@ -1,4 +1,4 @@
-/* 16550A UART at 0x3f8: polled output, interrupt-driven input. */
+/* 16550A UART at AM_PORT_COM1: polled output, interrupt-driven input. */
 #ifndef RINGVM_GUEST_SERIAL_H
 #define RINGVM_GUEST_SERIAL_H
 
@@ -6,10 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SERIAL_PORT 0x3f8
-#define SERIAL_IRQ  4           /* ISA IRQ, IOAPIC pin 4 */
+#include "abi/address_map.h"
 
-/* Register offsets from SERIAL_PORT (DLAB clear). */
+/* Register offsets from AM_PORT_COM1 (DLAB clear). */
 enum uart_reg {
 	UART_RBR = 0, UART_THR = 0, UART_IER = 1, UART_IIR = 2, UART_FCR = 2,
 	UART_LCR = 3, UART_MCR = 4, UART_LSR = 5, UART_MSR = 6, UART_SCR = 7,

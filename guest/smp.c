@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "abi/address_map.h"
 #include "apic.h"
 #include "bootinfo.h"
 #include "cpu.h"
@@ -13,7 +14,6 @@
 #include "printf.h"
 
 /* The AP start code needs a page below 1 MiB; its page number is the SIPI vector. */
-#define TRAMPOLINE_ADDR 0x8000
 #define PAGE_SIZE       4096
 
 extern const char trampoline_start[], trampoline_end[];
@@ -30,9 +30,9 @@ const char *smp_start_aps(void)
 
 	if (started)
 		return NULL;
-	if (!bootinfo_is_ram(TRAMPOLINE_ADDR, PAGE_SIZE))
-		return "no RAM at 0x8000 for the AP start code";
-	memcpy((void *)TRAMPOLINE_ADDR, trampoline_start, size);
+	if (!bootinfo_is_ram(AM_AP_TRAMPOLINE, PAGE_SIZE))
+		return "no RAM for the AP start code below 1 MiB";
+	memcpy((void *)AM_AP_TRAMPOLINE, trampoline_start, size);
 	bsp_apic = cpu_apic_id();
 	started = true;
 
@@ -43,8 +43,8 @@ const char *smp_start_aps(void)
 	 */
 	static const uint32_t sequence[] = {
 		ICR_INIT,
-		ICR_STARTUP | (TRAMPOLINE_ADDR / PAGE_SIZE),
-		ICR_STARTUP | (TRAMPOLINE_ADDR / PAGE_SIZE),  /* in case the first is lost */
+		ICR_STARTUP | (AM_AP_TRAMPOLINE / PAGE_SIZE),
+		ICR_STARTUP | (AM_AP_TRAMPOLINE / PAGE_SIZE),  /* in case the first is lost */
 	};
 	for (unsigned step = 0; step < sizeof(sequence) / sizeof(sequence[0]); step++)
 		for (unsigned cpu = 0; cpu < cpus_count(); cpu++)

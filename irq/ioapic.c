@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "abi/address_map.h"
+
 #define IOAPIC_REG_SELECT   0x00
 #define IOAPIC_REG_WINDOW   0x10
 #define IOAPIC_REG_EOI      0x40     /* version 0x20 and later */
@@ -22,13 +24,11 @@
 #define REDIR_READ_ONLY     (REDIR_STATUS | REDIR_REMOTE_IRR)
 #define REDIR_DEST_SHIFT    56
 
-#define MSI_BASE            0xfee00000ULL
-
 struct msi_msg ioapic_entry_msi(uint64_t entry)
 {
 	uint64_t dest = entry >> REDIR_DEST_SHIFT;
 	struct msi_msg msi = {
-		.address = MSI_BASE | (dest << 12) | ((entry & REDIR_DEST_LOGICAL) ? 1ULL << 2 : 0),
+		.address = AM_MSI_BASE | (dest << 12) | ((entry & REDIR_DEST_LOGICAL) ? 1ULL << 2 : 0),
 		.data = (uint32_t)(entry & (REDIR_VECTOR | REDIR_DELIVERY)),
 	};
 	/* An MSI marked level-triggered is what tells KVM to report this vector's EOIs. */

@@ -13,7 +13,6 @@
 #include "irq/irq_routing.h"
 
 #define IOAPIC_PINS      IRQ_IOAPIC_PINS
-#define IOAPIC_MMIO_SIZE 0x1000
 
 /* What the IOAPIC needs from the VM; called with the IOAPIC locked. */
 struct ioapic_ops {

@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "abi/address_map.h"
 #include "machine/cpuid.h"
 
 struct required_cap {
@@ -110,9 +111,9 @@ int kvm_create_vm(struct kvm *kvm, struct error *err)
 	kvm->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
 
 	/* VMX without unrestricted guest runs real mode through these; harmless elsewhere. */
-	if (ioctl(kvm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)MEM_KVM_TSS))
+	if (ioctl(kvm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)AM_KVM_TSS))
 		return error_sys(err, errno, "KVM_SET_TSS_ADDR");
-	uint64_t identity = MEM_KVM_IDENTITY;
+	uint64_t identity = AM_KVM_IDENTITY_MAP;
 	if (ioctl(kvm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity))
 		return error_sys(err, errno, "KVM_SET_IDENTITY_MAP_ADDR");
 	return kvm_get_supported_cpuid(kvm, err);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "abi/address_map.h"
 #include "firmware/acpi.h"
 #include "boot/builtin.h"
 #include "firmware/reset_vector.h"
@@ -210,7 +211,7 @@ static int vm_add_irq_test(struct vm *vm, struct error *err)
 	struct loop *loops[IRQ_TEST_CHANNELS] = { &vm->loop, second };
 	irq_test_init(&vm->irq_test, &vm->irq, vm->kvm.vm_fd, loops, vm->cfg.irq_test_fds[0],
 		      vm->cfg.irq_test_fds[1]);
-	r = bus_register(&vm->pio, IRQ_TEST_PORT, IRQ_TEST_PORTS, irq_test_access, &vm->irq_test,
+	r = bus_register(&vm->pio, AM_PORT_IRQ_TEST, AM_IRQ_TEST_PORTS, irq_test_access, &vm->irq_test,
 			 "irq-test");
 	return r ? error_sys(err, -r, "cannot place the irq-test device") : 0;
 }
@@ -279,20 +280,22 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 		void *opaque;
 		const char *name;
 	} regions[] = {
-		{ &vm->pio, UART_COM1_BASE, UART_REGS, uart_access, &vm->com1, "com1" },
-		{ &vm->pio, DEBUG_EXIT_PORT, DEBUG_EXIT_PORTS, debug_exit_access, &vm->debug_exit, "debug-exit" },
-		{ &vm->pio, I8042_DATA_PORT, 1, i8042_data_access, &vm->reset, "i8042-data" },
-		{ &vm->pio, I8042_COMMAND_PORT, 1, i8042_command_access, &vm->reset, "i8042-command" },
-		{ &vm->pio, FDT_ACPI_SLEEP_PORT, 2, acpi_sleep_access, &vm->sleep, "acpi-sleep" },
-		/* 0xcf9, the reset control register, is inside the PCI host's ports. */
-		{ &vm->pio, PCI_CONF1_PORT, PCI_CONF1_PORTS, pci_conf1_access, &vm->pci, "pci-conf1" },
-		{ &vm->mmio, PCI_ECAM_BASE, PCI_ECAM_SIZE, pci_ecam_access, &vm->pci, "pci-ecam" },
-		{ &vm->mmio, MEM_IOAPIC_BASE, IOAPIC_MMIO_SIZE, ioapic_access, &vm->irq.ioapic, "ioapic" },
+		{ &vm->pio, AM_PORT_COM1, AM_COM1_PORTS, uart_access, &vm->com1, "com1" },
+		{ &vm->pio, AM_PORT_DEBUG_EXIT, AM_DEBUG_EXIT_PORTS, debug_exit_access, &vm->debug_exit,
+		  "debug-exit" },
+		{ &vm->pio, AM_PORT_I8042_DATA, 1, i8042_data_access, &vm->reset, "i8042-data" },
+		{ &vm->pio, AM_PORT_I8042_COMMAND, 1, i8042_command_access, &vm->reset, "i8042-command" },
+		{ &vm->pio, AM_PORT_ACPI_SLEEP, AM_ACPI_SLEEP_PORTS, acpi_sleep_access, &vm->sleep,
+		  "acpi-sleep" },
+		/* The reset control register is inside the PCI host's ports. */
+		{ &vm->pio, AM_PORT_PCI_CONF1, AM_PCI_CONF1_PORTS, pci_conf1_access, &vm->pci, "pci-conf1" },
+		{ &vm->mmio, AM_ECAM_BASE, AM_ECAM_SIZE, pci_ecam_access, &vm->pci, "pci-ecam" },
+		{ &vm->mmio, AM_IOAPIC_BASE, AM_IOAPIC_SIZE, ioapic_access, &vm->irq.ioapic, "ioapic" },
 	};
 	/* The IOAPIC is ours to emulate only with the split irqchip. */
 	size_t nr_regions = sizeof(regions) / sizeof(regions[0]) - (vm->irq.mode == IRQCHIP_KERNEL);
 
-	int r = irq_source_init_pin(&vm->com1_irq, &vm->irq, UART_COM1_IRQ, false,
+	int r = irq_source_init_pin(&vm->com1_irq, &vm->irq, AM_COM1_IRQ, false,
 				    irq_chip_pin_path(&vm->irq), -1, &vm->loop, err);
 	if (r)
 		return r;

@@ -11,12 +11,12 @@
 
 unsigned memory_layout(uint64_t size, struct mem_region regions[MEM_MAX_REGIONS])
 {
-	uint64_t low = size < MEM_LOW_RAM_END ? size : MEM_LOW_RAM_END;
+	uint64_t low = size < AM_LOW_RAM_END ? size : AM_LOW_RAM_END;
 
 	regions[0] = (struct mem_region){ .gpa = 0, .size = low };
 	if (size == low)
 		return 1;
-	regions[1] = (struct mem_region){ .gpa = MEM_4G, .size = size - low };
+	regions[1] = (struct mem_region){ .gpa = AM_HIGH_RAM_START, .size = size - low };
 	return 2;
 }
 
@@ -114,18 +114,18 @@ unsigned memory_e820(const struct guest_memory *mem, struct e820_entry *out, uns
 	const struct mem_region *low = &mem->regions[0];
 	unsigned n = 0;
 
-	if (low->size <= MEM_LEGACY_START) {
+	if (low->size <= AM_LEGACY_START) {
 		n = e820_add(out, n, max, 0, low->size, E820_RAM);
 	} else {
-		n = e820_add(out, n, max, 0, MEM_LEGACY_START, E820_RAM);
-		uint64_t legacy_end = low->size < MEM_LEGACY_END ? low->size : MEM_LEGACY_END;
-		n = e820_add(out, n, max, MEM_LEGACY_START, MEM_LEGACY_END - MEM_LEGACY_START,
+		n = e820_add(out, n, max, 0, AM_LEGACY_START, E820_RAM);
+		uint64_t legacy_end = low->size < AM_LEGACY_END ? low->size : AM_LEGACY_END;
+		n = e820_add(out, n, max, AM_LEGACY_START, AM_LEGACY_END - AM_LEGACY_START,
 			     E820_RESERVED);
 		n = e820_add(out, n, max, legacy_end, low->size - legacy_end, E820_RAM);
 	}
-	/* ECAM, as firmware reserves it; KVM's real-mode pages, the IOAPIC, the LAPIC. */
-	n = e820_add(out, n, max, MEM_PCI_ECAM, MEM_PCI_ECAM_SIZE, E820_RESERVED);
-	n = e820_add(out, n, max, MEM_IOAPIC_BASE, MEM_4G - MEM_IOAPIC_BASE, E820_RESERVED);
+	/* ECAM, as firmware reserves it (Linux trusts MCFG only then); the APICs, KVM's pages. */
+	n = e820_add(out, n, max, AM_ECAM_BASE, AM_ECAM_SIZE, E820_RESERVED);
+	n = e820_add(out, n, max, AM_SYSTEM_START, AM_HIGH_RAM_START - AM_SYSTEM_START, E820_RESERVED);
 	for (unsigned i = 1; i < mem->nr_regions; i++)
 		n = e820_add(out, n, max, mem->regions[i].gpa, mem->regions[i].size, E820_RAM);
 	return n;

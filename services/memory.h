@@ -1,4 +1,4 @@
-/* Guest RAM: one anonymous mapping laid out like a PC's, below and above the 32-bit MMIO hole. */
+/* Guest RAM: one anonymous mapping laid out like a PC's around the 32-bit hole (abi/address_map.h). */
 #ifndef RINGVM_MEMORY_H
 #define RINGVM_MEMORY_H
 
@@ -6,20 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "abi/address_map.h"
 #include "services/error.h"
 
-#define MEM_LOW_RAM_END    0xC0000000ULL   /* RAM below 4 GiB stops here ... */
-#define MEM_4G             0x100000000ULL  /* ... and resumes here */
-#define MEM_MMIO32_START   MEM_LOW_RAM_END /* PCI windows, IOAPIC, LAPIC */
-#define MEM_MMIO32_END     0xFEC00000ULL
-#define MEM_PCI_ECAM       0xE0000000ULL   /* PCI configuration space (devices/pci.h) */
-#define MEM_PCI_ECAM_SIZE  0x10000000ULL
-#define MEM_IOAPIC_BASE    0xFEC00000ULL
-#define MEM_LAPIC_BASE     0xFEE00000ULL
-#define MEM_KVM_TSS        0xFFFBD000ULL   /* three pages KVM needs for real mode on VMX */
-#define MEM_KVM_IDENTITY   0xFFFBC000ULL   /* one page: KVM's real-mode identity map */
-#define MEM_LEGACY_START   0xA0000ULL      /* VGA and option ROM space, never RAM */
-#define MEM_LEGACY_END     0x100000ULL
 #define MEM_MAX_REGIONS    2
 
 struct mem_region {

@@ -10,20 +10,6 @@
 #include "irq/ioeventfd.h"
 #include "services/util.h"
 
-enum { REG_DOORBELL0 = 0x00, REG_DOORBELL1 = 0x04, REG_CONFIG = 0x08, REG_ACK = 0x0c,
-       REG_RAISED0 = 0x10, REG_RAISED1 = 0x14, REG_INFO = 0x18, REG_PENDING = 0x1c };
-enum { PATH_LIMIT, PATH_LINKED, PATH_IRQFD, PATH_MSI, PATH_LINE, PATH_LOCAL, PATH_EXTERNAL,
-       PATH_COUNT };
-enum { SOURCE_MSI, SOURCE_EDGE, SOURCE_LEVEL, SOURCE_COUNT };
-enum { STATUS_OK, STATUS_BAD_CHANNEL, STATUS_UNSUPPORTED, STATUS_HOST_ERROR };
-
-#define RAISED_UNOBSERVABLE 0xffffffffu
-#define FIRST_TEST_PIN      20
-#define LAST_TEST_PIN       23
-#define INFO_SPLIT          (1u << 0)
-#define INFO_PATH_SHIFT     8
-#define INFO_EXTERNAL       (1u << 16)
-
 /* One CONFIG's resources. Built on a vCPU thread, then owned by the channel's loop. */
 struct irq_test_binding {
 	struct irq_test_channel *channel;
@@ -74,7 +60,7 @@ static void binding_arm(struct irq_test_binding *b)
 
 	if (b->retired)
 		return;
-	if (b->path == PATH_LINKED) {
+	if (b->path == IRQ_TEST_PATH_LINKED) {
 		/* The kernel completes the read when the doorbell rings, then runs the write. */
 		struct io_uring_sqe *sqe = loop_sqe(loop, &b->read_op);
 		io_uring_prep_read(sqe, b->doorbell_fd, &b->rings, sizeof(b->rings), 0);
@@ -82,7 +68,8 @@ static void binding_arm(struct irq_test_binding *b)
 		sqe = loop_sqe(loop, &b->write_op);
 		io_uring_prep_write(sqe, irq_source_eventfd(&b->src), &irqfd_one, sizeof(irqfd_one), 0);
 		b->in_flight += 2;
-	} else if (b->path == PATH_IRQFD || b->path == PATH_MSI || b->path == PATH_LINE) {
+	} else if (b->path == IRQ_TEST_PATH_IRQFD || b->path == IRQ_TEST_PATH_MSI ||
+		   b->path == IRQ_TEST_PATH_LINE) {
 		struct io_uring_sqe *sqe = loop_sqe(loop, &b->read_op);
 		io_uring_prep_read(sqe, b->doorbell_fd, &b->rings, sizeof(b->rings), 0);
 		b->in_flight++;
@@ -105,7 +92,7 @@ static void binding_read_done(struct loop_op *op, int res, unsigned flags)
 	(void)flags;
 	b->in_flight--;
 	/* Linked: the write's completion counts the raise and re-arms the pair. */
-	if (b->path != PATH_LINKED) {
+	if (b->path != IRQ_TEST_PATH_LINKED) {
 		if (res == (int)sizeof(b->rings) && !b->retired) {
 			/* One interrupt per ring: a guest that rings twice gets two, and RAISED says so. */
 			for (uint64_t i = 0; i < b->rings; i++)
@@ -147,7 +134,7 @@ static void binding_retire_work(struct loop_work *work)
 	if (b->in_flight) {
 		struct io_uring_sqe *sqe = loop_sqe(loop, NULL);
 		io_uring_prep_cancel(sqe, &b->read_op, 0);
-		if (b->path == PATH_LINKED) {
+		if (b->path == IRQ_TEST_PATH_LINKED) {
 			sqe = loop_sqe(loop, NULL);
 			io_uring_prep_cancel(sqe, &b->write_op, 0);
 		}
@@ -166,32 +153,34 @@ static uint32_t config_check(const struct irq_test *dev, unsigned path, unsigned
 			     unsigned vector, unsigned pin)
 {
 	bool split = dev->chip->mode == IRQCHIP_SPLIT;
-	bool pin_source = source != SOURCE_MSI;
-	bool kernel_only = path == PATH_LIMIT || path == PATH_LINKED || path == PATH_EXTERNAL;
+	bool pin_source = source != IRQ_TEST_SOURCE_MSI;
+	bool kernel_only = path == IRQ_TEST_PATH_LIMIT || path == IRQ_TEST_PATH_LINKED ||
+			   path == IRQ_TEST_PATH_EXTERNAL;
 
-	if (path >= PATH_COUNT || source >= SOURCE_COUNT)
-		return STATUS_UNSUPPORTED;
-	if (pin_source && (pin < FIRST_TEST_PIN || pin > LAST_TEST_PIN))
-		return STATUS_UNSUPPORTED;
+	if (path >= IRQ_TEST_PATHS || source >= IRQ_TEST_SOURCES)
+		return IRQ_TEST_UNSUPPORTED;
+	if (pin_source && (pin < IRQ_TEST_FIRST_PIN || pin > IRQ_TEST_LAST_PIN))
+		return IRQ_TEST_UNSUPPORTED;
 	if (!pin_source && vector < 32)
-		return STATUS_UNSUPPORTED;
-	if (path == PATH_MSI && pin_source && !split)
-		return STATUS_UNSUPPORTED;
-	if (kernel_only && (source == SOURCE_LEVEL || (pin_source && split)))
-		return STATUS_UNSUPPORTED;
-	if (path == PATH_EXTERNAL && (dev->external_doorbell_fd < 0 || dev->external_irq_fd < 0))
-		return STATUS_UNSUPPORTED;
-	return STATUS_OK;
+		return IRQ_TEST_UNSUPPORTED;
+	if (path == IRQ_TEST_PATH_MSI && pin_source && !split)
+		return IRQ_TEST_UNSUPPORTED;
+	if (kernel_only && (source == IRQ_TEST_SOURCE_LEVEL || (pin_source && split)))
+		return IRQ_TEST_UNSUPPORTED;
+	if (path == IRQ_TEST_PATH_EXTERNAL &&
+	    (dev->external_doorbell_fd < 0 || dev->external_irq_fd < 0))
+		return IRQ_TEST_UNSUPPORTED;
+	return IRQ_TEST_OK;
 }
 
 static enum irq_path source_path(const struct irq_test *dev, unsigned path, bool pin_source)
 {
 	switch (path) {
-	case PATH_MSI:
+	case IRQ_TEST_PATH_MSI:
 		return IRQ_PATH_MSI;
-	case PATH_LINE:
+	case IRQ_TEST_PATH_LINE:
 		return IRQ_PATH_LINE;
-	case PATH_LOCAL:
+	case IRQ_TEST_PATH_LOCAL:
 		return pin_source ? irq_chip_pin_path(dev->chip) : dev->chip->path;
 	default:
 		return IRQ_PATH_IRQFD;    /* limit, linked, irqfd, external */
@@ -201,8 +190,12 @@ static enum irq_path source_path(const struct irq_test *dev, unsigned path, bool
 static struct irq_test_binding *binding_build(struct irq_test *dev, uint32_t config,
 					      uint32_t *status)
 {
-	unsigned channel = config & 3, path = (config >> 2) & 7, source = (config >> 5) & 3;
-	unsigned vector = (config >> 8) & 0xff, pin = (config >> 16) & 0x1f, dest = config >> 24;
+	unsigned channel = config & IRQ_TEST_CHANNEL_MASK;
+	unsigned path = (config >> IRQ_TEST_PATH_SHIFT) & IRQ_TEST_PATH_MASK;
+	unsigned source = (config >> IRQ_TEST_SOURCE_SHIFT) & IRQ_TEST_SOURCE_MASK;
+	unsigned vector = (uint8_t)(config >> IRQ_TEST_VECTOR_SHIFT);
+	unsigned pin = (config >> IRQ_TEST_PIN_SHIFT) & IRQ_TEST_PIN_MASK;
+	unsigned dest = (uint8_t)(config >> IRQ_TEST_DEST_SHIFT);
 	struct error err = { 0 };
 
 	*status = config_check(dev, path, source, vector, pin);
@@ -210,23 +203,23 @@ static struct irq_test_binding *binding_build(struct irq_test *dev, uint32_t con
 		return NULL;
 	struct irq_test_binding *b = calloc(1, sizeof(*b));
 	if (!b) {
-		*status = STATUS_HOST_ERROR;
+		*status = IRQ_TEST_HOST_ERROR;
 		return NULL;
 	}
 	b->channel = &dev->channel[channel];
 	b->path = path;
-	b->level = source == SOURCE_LEVEL;
+	b->level = source == IRQ_TEST_SOURCE_LEVEL;
 	b->doorbell_fd = -1;
 	b->read_op.complete = binding_read_done;
 	b->write_op.complete = binding_write_done;
 	b->arm_work.run = binding_arm_work;
 	b->retire_work.run = binding_retire_work;
 
-	int irqfd = path == PATH_EXTERNAL ? dev->external_irq_fd : -1;
-	enum irq_path how = source_path(dev, path, source != SOURCE_MSI);
+	int irqfd = path == IRQ_TEST_PATH_EXTERNAL ? dev->external_irq_fd : -1;
+	enum irq_path how = source_path(dev, path, source != IRQ_TEST_SOURCE_MSI);
 	int r;
-	if (source == SOURCE_MSI) {
-		struct msi_msg msi = { .address = 0xfee00000ULL | ((uint64_t)dest << 12), .data = vector };
+	if (source == IRQ_TEST_SOURCE_MSI) {
+		struct msi_msg msi = { .address = AM_MSI_BASE | ((uint64_t)dest << 12), .data = vector };
 		r = irq_source_init_msi(&b->src, dev->chip, &msi, how, irqfd, &err);
 	} else {
 		r = irq_source_init_pin(&b->src, dev->chip, pin, b->level, how, irqfd,
@@ -234,11 +227,11 @@ static struct irq_test_binding *binding_build(struct irq_test *dev, uint32_t con
 	}
 	b->src.cancelled = binding_source_cancelled;
 	if (!r) {
-		if (path == PATH_LIMIT) {
+		if (path == IRQ_TEST_PATH_LIMIT) {
 			b->doorbell_fd = irq_source_eventfd(&b->src);     /* KVM alone, both ways */
-		} else if (path == PATH_EXTERNAL) {
+		} else if (path == IRQ_TEST_PATH_EXTERNAL) {
 			b->doorbell_fd = dev->external_doorbell_fd;
-		} else if (path != PATH_LOCAL) {
+		} else if (path != IRQ_TEST_PATH_LOCAL) {
 			b->doorbell_fd = eventfd(0, EFD_CLOEXEC);
 			b->doorbell_owned = b->doorbell_fd >= 0;
 			r = b->doorbell_fd < 0 ? -errno : 0;
@@ -247,7 +240,7 @@ static struct irq_test_binding *binding_build(struct irq_test *dev, uint32_t con
 	if (r) {
 		irq_source_destroy(&b->src);
 		free(b);
-		*status = r == -ENOTSUP ? STATUS_UNSUPPORTED : STATUS_HOST_ERROR;
+		*status = r == -ENOTSUP ? IRQ_TEST_UNSUPPORTED : IRQ_TEST_HOST_ERROR;
 		return NULL;
 	}
 	return b;
@@ -259,16 +252,16 @@ static int binding_connect(struct irq_test_binding *b)
 		return 0;
 	struct irq_test_channel *ch = b->channel;
 	return ioeventfd_assign(&b->ioev, ch->dev->vm_fd, b->doorbell_fd,
-				IRQ_TEST_PORT + 4 * ch->index, 4, true);
+				IRQ_TEST_REG(IRQ_TEST_DOORBELL0 + 4 * ch->index), 4, true);
 }
 
 /* CONFIG, with the device locked: swap the channel over to a new binding. */
 static void irq_test_configure(struct irq_test *dev, uint32_t config)
 {
-	unsigned channel = config & 3;
+	unsigned channel = config & IRQ_TEST_CHANNEL_MASK;
 
 	if (channel >= IRQ_TEST_CHANNELS) {
-		dev->status = STATUS_BAD_CHANNEL;
+		dev->status = IRQ_TEST_BAD_CHANNEL;
 		return;
 	}
 	struct irq_test_channel *ch = &dev->channel[channel];
@@ -286,18 +279,18 @@ static void irq_test_configure(struct irq_test *dev, uint32_t config)
 		if (b->doorbell_owned)
 			close(b->doorbell_fd);
 		free(b);
-		dev->status = STATUS_HOST_ERROR;
+		dev->status = IRQ_TEST_HOST_ERROR;
 		return;
 	}
 	b->next = dev->bindings;
 	dev->bindings = b;
 	ch->current = b;
-	bool observable = b->path != PATH_LIMIT && b->path != PATH_EXTERNAL;
-	atomic_store(&ch->raised, observable ? 0 : RAISED_UNOBSERVABLE);
+	bool observable = b->path != IRQ_TEST_PATH_LIMIT && b->path != IRQ_TEST_PATH_EXTERNAL;
+	atomic_store(&ch->raised, observable ? 0 : IRQ_TEST_NOT_OBSERVABLE);
 	if (old)
 		loop_post(ch->loop, &old->retire_work);
 	loop_post(ch->loop, &b->arm_work);
-	dev->status = STATUS_OK;
+	dev->status = IRQ_TEST_OK;
 }
 
 /* A doorbell that reached us: the local path (or a ring of a width no eventfd matches). */
@@ -305,21 +298,22 @@ static void irq_test_ring_local(struct irq_test *dev, unsigned channel)
 {
 	struct irq_test_binding *b = dev->channel[channel].current;
 
-	if (b && b->path == PATH_LOCAL)
+	if (b && b->path == IRQ_TEST_PATH_LOCAL)
 		binding_raise(b, NULL);
 }
 
 static uint32_t irq_test_info(const struct irq_test *dev)
 {
 	static const uint32_t path_code[] = {
-		[IRQ_PATH_IRQFD] = PATH_IRQFD, [IRQ_PATH_MSI] = PATH_MSI, [IRQ_PATH_LINE] = PATH_LINE,
+		[IRQ_PATH_IRQFD] = IRQ_TEST_PATH_IRQFD, [IRQ_PATH_MSI] = IRQ_TEST_PATH_MSI,
+		[IRQ_PATH_LINE] = IRQ_TEST_PATH_LINE,
 	};
-	uint32_t info = path_code[dev->chip->path] << INFO_PATH_SHIFT;
+	uint32_t info = path_code[dev->chip->path] << IRQ_TEST_INFO_PATH_SHIFT;
 
 	if (dev->chip->mode == IRQCHIP_SPLIT)
-		info |= INFO_SPLIT;
+		info |= IRQ_TEST_INFO_SPLIT;
 	if (dev->external_doorbell_fd >= 0 && dev->external_irq_fd >= 0)
-		info |= INFO_EXTERNAL;
+		info |= IRQ_TEST_INFO_EXTERNAL;
 	return info;
 }
 
@@ -337,34 +331,34 @@ void irq_test_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		memcpy(&value, data, 4);
 	pthread_mutex_lock(&dev->lock);
 	switch (offset) {
-	case REG_DOORBELL0:
-	case REG_DOORBELL1:
+	case IRQ_TEST_DOORBELL0:
+	case IRQ_TEST_DOORBELL0 + 4:
 		if (is_write)
 			irq_test_ring_local(dev, (unsigned)offset / 4);
 		else
 			value = 0;
 		break;
-	case REG_CONFIG:
+	case IRQ_TEST_CONFIG:
 		if (is_write)
 			irq_test_configure(dev, value);
 		else
 			value = dev->status;
 		break;
-	case REG_ACK:
+	case IRQ_TEST_ACK:
 		if (is_write && value < IRQ_TEST_CHANNELS) {
 			struct irq_test_binding *b = dev->channel[value].current;
 			if (b && b->level)
 				(void)irq_set_level(&b->src, false);
 		}
 		break;
-	case REG_RAISED0:
-	case REG_RAISED1:
-		value = atomic_load(&dev->channel[(offset - REG_RAISED0) / 4].raised);
+	case IRQ_TEST_RAISED0:
+	case IRQ_TEST_RAISED0 + 4:
+		value = atomic_load(&dev->channel[(offset - IRQ_TEST_RAISED0) / 4].raised);
 		break;
-	case REG_INFO:
+	case IRQ_TEST_INFO:
 		value = irq_test_info(dev);
 		break;
-	case REG_PENDING:
+	case IRQ_TEST_PENDING:
 		/* Level lines may interrupt spuriously (resampling, EOI races): handlers ask here. */
 		for (unsigned i = 0; i < IRQ_TEST_CHANNELS; i++) {
 			struct irq_test_binding *b = dev->channel[i].current;

@@ -1,6 +1,6 @@
 /*
  * The irq-test device: interrupts on request, by a chosen path, for the built-in
- * guest's self-tests and bench/irqlat. Registers and protocol: guest/README.md.
+ * guest's self-tests and bench/irqlat. Registers: abi/irq_test.h; protocol: guest/README.md.
  */
 #ifndef RINGVM_IRQ_TEST_H
 #define RINGVM_IRQ_TEST_H
@@ -10,12 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "abi/irq_test.h"
 #include "irq/irq.h"
 #include "services/loop.h"
-
-#define IRQ_TEST_PORT     0x510
-#define IRQ_TEST_PORTS    0x20
-#define IRQ_TEST_CHANNELS 2
 
 struct irq_test;
 struct irq_test_binding;

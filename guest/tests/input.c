@@ -31,13 +31,13 @@ static const char *test_input(void)
 {
 	length = 0;
 	complete = false;
-	ioapic_route(SERIAL_IRQ, VEC_ISA_BASE + SERIAL_IRQ, cpu_apic_id());
+	ioapic_route(AM_COM1_IRQ, VEC_ISA_BASE + AM_COM1_IRQ, cpu_apic_id());
 	serial_set_interrupts(UART_IER_RDI);
 	serial_drain_rx();  /* bytes that arrived before the interrupt was on */
 	bool ok = wait_until(line_complete, INPUT_TIMEOUT_NS);
 
 	serial_set_interrupts(0);
-	ioapic_mask(SERIAL_IRQ);
+	ioapic_mask(AM_COM1_IRQ);
 	if (!ok)
 		return "no line within 10 s";
 	line[length] = '\0';

@@ -22,12 +22,12 @@ static char reason[80];
 
 static uint8_t uart_read(enum uart_reg reg)
 {
-	return inb(SERIAL_PORT + reg);
+	return inb(AM_PORT_COM1 + reg);
 }
 
 static void uart_write(enum uart_reg reg, uint8_t value)
 {
-	outb(SERIAL_PORT + reg, value);
+	outb(AM_PORT_COM1 + reg, value);
 }
 
 static bool rx_ready(void)
@@ -113,12 +113,12 @@ static const char *check_loopback(void)
 static const char *check_thr_interrupt(void)
 {
 	serial_flush();  /* an empty THR raises the interrupt as soon as it is enabled */
-	ioapic_route(SERIAL_IRQ, VEC_ISA_BASE + SERIAL_IRQ, cpu_apic_id());
+	ioapic_route(AM_COM1_IRQ, VEC_ISA_BASE + AM_COM1_IRQ, cpu_apic_id());
 	serial_set_interrupts(UART_IER_THRI);
 	bool arrived = wait_until(serial_thr_empty_arrived, IRQ_TIMEOUT_NS);
 
 	serial_set_interrupts(0);
-	ioapic_mask(SERIAL_IRQ);
+	ioapic_mask(AM_COM1_IRQ);
 	if (!arrived)
 		return "no THR-empty interrupt through IOAPIC pin 4 within 1 s";
 	return NULL;

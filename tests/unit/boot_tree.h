@@ -15,6 +15,6 @@ static inline const void *tree(struct guest_memory *mem)
 	return blob;
 }
 
-#define TEST_RSDP 0xe0000
+#define TEST_RSDP AM_ACPI_BASE
 
 #endif

@@ -33,11 +33,11 @@ static uint64_t u64_at(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return 
 /* A table by guest address, after checking it lies in the ACPI area and sums to 0. */
 static const uint8_t *table_at(uint64_t gpa, const char sig[4])
 {
-	cr_assert_geq(gpa, ACPI_BASE);
+	cr_assert_geq(gpa, AM_ACPI_BASE);
 	const uint8_t *t = gpa_to_hva(&mem, gpa, 36);
 	cr_assert_not_null(t);
 	uint32_t len = u32_at(t + 4);
-	cr_assert_leq(gpa + len, ACPI_BASE + ACPI_SIZE, "%.4s runs past the ACPI area", sig);
+	cr_assert_leq(gpa + len, AM_ACPI_BASE + AM_ACPI_SIZE, "%.4s runs past the ACPI area", sig);
 	cr_assert_eq(memcmp(t, sig, 4), 0, "found %.4s, wanted %.4s", (const char *)t, sig);
 	cr_expect_eq(acpi_checksum(t, len), 0, "%.4s checksum", sig);
 	return t;
@@ -81,8 +81,8 @@ Test(acpi, fadt_is_hardware_reduced_with_sleep_and_reset)
 	cr_expect_eq(u64_at(f + 120), 0xcf9);
 	cr_expect_eq(f[128], 6, "reset value");
 	cr_expect_eq(f[244], 1, "sleep control in I/O space");
-	cr_expect_eq(u64_at(f + 248), FDT_ACPI_SLEEP_PORT);
-	cr_expect_eq(u64_at(f + 260), FDT_ACPI_SLEEP_PORT + 1);
+	cr_expect_eq(u64_at(f + 248), AM_PORT_ACPI_SLEEP);
+	cr_expect_eq(u64_at(f + 260), AM_PORT_ACPI_SLEEP + 1);
 	/* Both DSDT pointers name the same valid table. */
 	cr_expect_eq(u32_at(f + 40), u64_at(f + 140));
 	table_at(u64_at(f + 140), "DSDT");
@@ -132,7 +132,7 @@ Test(acpi, madt_has_every_cpu_and_the_ioapic)
 {
 	build(5, 0);
 	const uint8_t *m = find_table("APIC");
-	cr_expect_eq(u32_at(m + 36), MEM_LAPIC_BASE);
+	cr_expect_eq(u32_at(m + 36), AM_LAPIC_BASE);
 	cr_expect_eq(u32_at(m + 40) & 1, 1, "in-kernel irqchip: 8259s present");
 	cr_expect_eq(count_madt(m, 0), 5);
 	cr_expect_eq(count_madt(m, 1), 1);
@@ -143,7 +143,7 @@ Test(acpi, madt_has_every_cpu_and_the_ioapic)
 			cr_expect_eq(m[off + 3], apic++, "APIC IDs in order");
 			cr_expect_eq(u32_at(m + off + 4) & 1, 1, "enabled");
 		} else if (m[off] == 1) {
-			cr_expect_eq(u32_at(m + off + 4), MEM_IOAPIC_BASE);
+			cr_expect_eq(u32_at(m + off + 4), AM_IOAPIC_BASE);
 			cr_expect_eq(u32_at(m + off + 8), 0, "GSI base");
 		}
 }
@@ -158,7 +158,7 @@ Test(acpi, mcfg_points_at_ecam)
 {
 	build(1, 0);
 	const uint8_t *m = find_table("MCFG");
-	cr_expect_eq(u64_at(m + 44), MEM_PCI_ECAM);
+	cr_expect_eq(u64_at(m + 44), AM_ECAM_BASE);
 	cr_expect_eq(m[44 + 10], 0);
 	cr_expect_eq(m[44 + 11], 0, "bus 0 only");
 }

@@ -62,8 +62,8 @@ Test(devicetree, memory_split_around_the_hole)
 		if (map[i].type == E820_RAM)
 			ram += map[i].size;
 	/* All of RAM but the legacy hole at 640 KiB-1 MiB. */
-	cr_expect_eq(ram, 6 * GiB - (MEM_LEGACY_END - MEM_LEGACY_START));
-	cr_expect_eq(map[n - 1].addr + map[n - 1].size, MEM_4G + 6 * GiB - MEM_LOW_RAM_END);
+	cr_expect_eq(ram, 6 * GiB - (AM_LEGACY_END - AM_LEGACY_START));
+	cr_expect_eq(map[n - 1].addr + map[n - 1].size, AM_HIGH_RAM_START + 6 * GiB - AM_LOW_RAM_END);
 }
 
 Test(devicetree, cpus_are_apic_ids_in_order)
@@ -81,9 +81,9 @@ Test(devicetree, fixed_devices_at_their_addresses)
 	uint64_t addr, size;
 	build(256 * MiB, 1, "", 0, 0);
 	cr_assert_eq(fdt_reg(blob, "/interrupt-controller@fec00000", &addr, &size), 0);
-	cr_expect_eq(addr, MEM_IOAPIC_BASE);
+	cr_expect_eq(addr, AM_IOAPIC_BASE);
 	cr_assert_eq(fdt_reg(blob, "/pci@e0000000", &addr, &size), 0);
-	cr_expect_eq(addr, MEM_PCI_ECAM);
+	cr_expect_eq(addr, AM_ECAM_BASE);
 	cr_expect_eq(size, MiB, "ECAM for bus 0");
 	cr_expect_eq(fdt_reg(blob, "/no/such/node", &addr, &size), -ENOENT);
 

@@ -28,9 +28,9 @@ Test(memory, large_guest_resumes_above_4g)
 	struct mem_region r[MEM_MAX_REGIONS];
 	cr_assert_eq(memory_layout(6 * GiB, r), 2);
 	cr_assert_eq(r[0].gpa, 0);
-	cr_assert_eq(r[0].size, MEM_LOW_RAM_END);
-	cr_assert_eq(r[1].gpa, MEM_4G);
-	cr_assert_eq(r[1].size, 6 * GiB - MEM_LOW_RAM_END);
+	cr_assert_eq(r[0].size, AM_LOW_RAM_END);
+	cr_assert_eq(r[1].gpa, AM_HIGH_RAM_START);
+	cr_assert_eq(r[1].size, 6 * GiB - AM_LOW_RAM_END);
 }
 
 /* Address space only (PROT_NONE): the tests compute addresses, they never touch RAM. */
@@ -55,13 +55,13 @@ Test(memory, gpa_to_hva_checks_bounds_without_wrapping)
 
 	cr_assert_eq(gpa_to_hva(&m, 0, 16), base);
 	cr_assert_eq(gpa_to_hva(&m, 0x1000, 1), base + 0x1000);
-	cr_assert_not_null(gpa_to_hva(&m, MEM_LOW_RAM_END - 8, 8));
-	cr_assert_null(gpa_to_hva(&m, MEM_LOW_RAM_END - 8, 9), "straddles into the hole");
-	cr_assert_null(gpa_to_hva(&m, MEM_LOW_RAM_END, 1), "in the hole");
-	cr_assert_null(gpa_to_hva(&m, MEM_4G - 1, 2), "straddles into high RAM");
-	cr_assert_eq(gpa_to_hva(&m, MEM_4G, 1), base + MEM_LOW_RAM_END);
-	cr_assert_not_null(gpa_to_hva(&m, MEM_4G + 3 * GiB - 1, 1), "last byte");
-	cr_assert_null(gpa_to_hva(&m, MEM_4G + 3 * GiB, 1), "past the end");
+	cr_assert_not_null(gpa_to_hva(&m, AM_LOW_RAM_END - 8, 8));
+	cr_assert_null(gpa_to_hva(&m, AM_LOW_RAM_END - 8, 9), "straddles into the hole");
+	cr_assert_null(gpa_to_hva(&m, AM_LOW_RAM_END, 1), "in the hole");
+	cr_assert_null(gpa_to_hva(&m, AM_HIGH_RAM_START - 1, 2), "straddles into high RAM");
+	cr_assert_eq(gpa_to_hva(&m, AM_HIGH_RAM_START, 1), base + AM_LOW_RAM_END);
+	cr_assert_not_null(gpa_to_hva(&m, AM_HIGH_RAM_START + 3 * GiB - 1, 1), "last byte");
+	cr_assert_null(gpa_to_hva(&m, AM_HIGH_RAM_START + 3 * GiB, 1), "past the end");
 	cr_assert_null(gpa_to_hva(&m, 0x1000, UINT64_MAX), "huge length");
 	cr_assert_null(gpa_to_hva(&m, UINT64_MAX, 2), "address wraps");
 	cr_assert_not_null(gpa_to_hva(&m, 0x1000, 0), "an empty range inside RAM");
@@ -80,18 +80,18 @@ Test(memory, e820_describes_ram_holes_and_devices)
 	cr_assert_eq(e[1].addr, 0xa0000);
 	cr_assert_eq(e[1].type, E820_RESERVED);
 	cr_assert_eq(e[2].addr, 0x100000);
-	cr_assert_eq(e[2].addr + e[2].size, MEM_LOW_RAM_END);
+	cr_assert_eq(e[2].addr + e[2].size, AM_LOW_RAM_END);
 	cr_assert_eq(e[2].type, E820_RAM);
-	cr_assert_eq(e[3].addr, MEM_PCI_ECAM, "PCI configuration space, as firmware reserves it");
-	cr_assert_eq(e[3].size, MEM_PCI_ECAM_SIZE);
+	cr_assert_eq(e[3].addr, AM_ECAM_BASE, "PCI configuration space, as firmware reserves it");
+	cr_assert_eq(e[3].size, AM_ECAM_SIZE);
 	cr_assert_eq(e[3].type, E820_RESERVED);
-	cr_assert_eq(e[4].addr, MEM_IOAPIC_BASE);
-	cr_assert_eq(e[4].addr + e[4].size, MEM_4G);
+	cr_assert_eq(e[4].addr, AM_IOAPIC_BASE);
+	cr_assert_eq(e[4].addr + e[4].size, AM_HIGH_RAM_START);
 	cr_assert_eq(e[4].type, E820_RESERVED);
-	cr_assert_eq(e[5].addr, MEM_4G);
-	cr_assert_eq(e[5].size, 6 * GiB - MEM_LOW_RAM_END);
+	cr_assert_eq(e[5].addr, AM_HIGH_RAM_START);
+	cr_assert_eq(e[5].size, 6 * GiB - AM_LOW_RAM_END);
 	/* KVM's real-mode helper pages sit in a reserved range. */
-	cr_assert(MEM_KVM_IDENTITY >= e[4].addr && MEM_KVM_TSS + 3 * 4096 <= MEM_4G);
+	cr_assert(AM_KVM_IDENTITY_MAP >= e[4].addr && AM_KVM_TSS + 3 * 4096 <= AM_HIGH_RAM_START);
 	for (unsigned i = 1; i < n; i++)
 		cr_assert_geq(e[i].addr, e[i - 1].addr + e[i - 1].size, "sorted, no overlap");
 }
@@ -142,12 +142,12 @@ Test(memory, host_ram_checked_without_mapping)
 Test(memory, layout_describes_ram_that_is_not_there)
 {
 	struct guest_memory m;
-	guest_memory_layout(&m, MEM_LOW_RAM_END + 8 * MiB);
+	guest_memory_layout(&m, AM_LOW_RAM_END + 8 * MiB);
 	cr_assert_null(m.host, "nothing mapped");
-	cr_assert_eq(m.size, MEM_LOW_RAM_END + 8 * MiB);
+	cr_assert_eq(m.size, AM_LOW_RAM_END + 8 * MiB);
 	cr_assert_eq(m.nr_regions, 2, "split around the MMIO hole");
-	cr_assert_eq(m.regions[0].size, MEM_LOW_RAM_END);
-	cr_assert_eq(m.regions[1].gpa, MEM_4G);
+	cr_assert_eq(m.regions[0].size, AM_LOW_RAM_END);
+	cr_assert_eq(m.regions[1].gpa, AM_HIGH_RAM_START);
 	cr_assert_eq(m.regions[1].size, 8 * MiB);
 	guest_memory_destroy(&m);       /* nothing to unmap: harmless */
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "abi/address_map.h"
 #include "devices/msix.h"
 #include "devices/pci.h"
 
@@ -96,7 +97,7 @@ Test(pci, plug_assigns_bars_and_maps_them)
 	cr_assert_eq(bar4 & ~PCI_BASE_ADDRESS_IO_MASK, PCI_BASE_ADDRESS_SPACE_IO, "I/O");
 	cr_assert_eq((bar0 & PCI_BASE_ADDRESS_MEM_MASK) % 0x4000, 0, "naturally aligned");
 	cr_assert_eq((bar2 & PCI_BASE_ADDRESS_MEM_MASK) % 0x100000, 0);
-	cr_assert_geq(bar0 & PCI_BASE_ADDRESS_MEM_MASK, PCI_MMIO32_BASE);
+	cr_assert_geq(bar0 & PCI_BASE_ADDRESS_MEM_MASK, AM_PCI_MMIO32_BASE);
 	uint8_t b[4];
 	cr_assert(bus_dispatch(&mmio, (bar0 & PCI_BASE_ADDRESS_MEM_MASK) + 0x3ffc, b, 4, false));
 	cr_assert(bus_dispatch(&pio, (bar4 & PCI_BASE_ADDRESS_IO_MASK) + 4, b, 1, true));

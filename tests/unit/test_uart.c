@@ -1,6 +1,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "abi/address_map.h"
 #include "devices/uart.h"
 
 /*
@@ -29,7 +30,7 @@ static const struct ioapic_ops fake_ioapic_ops = { count_delivery, ignore_route 
 
 static bool line_level(const struct fake_irq *f)
 {
-	return f->chip.ioapic.asserted & (1u << UART_COM1_IRQ);
+	return f->chip.ioapic.asserted & (1u << AM_COM1_IRQ);
 }
 
 struct fake_backend {
@@ -69,8 +70,8 @@ static void setup(void)
 	memset(&irq, 0, sizeof(irq));
 	irq.chip.mode = IRQCHIP_SPLIT;
 	ioapic_init(&irq.chip.ioapic, &fake_ioapic_ops, &irq);
-	irq.chip.ioapic.redir[UART_COM1_IRQ] = 0x30;   /* unmasked, edge, vector 0x30 */
-	irq.src = (struct irq_source){ .chip = &irq.chip, .kind = IRQ_KIND_PIN, .gsi = UART_COM1_IRQ };
+	irq.chip.ioapic.redir[AM_COM1_IRQ] = 0x30;   /* unmasked, edge, vector 0x30 */
+	irq.src = (struct irq_source){ .chip = &irq.chip, .kind = IRQ_KIND_PIN, .gsi = AM_COM1_IRQ };
 	be = (struct fake_backend){ .room = sizeof(be.out) };
 	uart_init(&u, &irq.src, &fb_ops, &be);
 }
