@@ -1,0 +1,24 @@
+/* virtio-rng behind virtio-pci, driven by virtio_fuzz.h's guest. */
+#include "devices/virtio_rng.h"
+#include "virtio_fuzz.h"
+
+static struct vf rig;           /* large; fully reset by vf_init for each input */
+static struct virtio_rng rng;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fz f = { data, size };
+	struct error err = { 0 };
+
+	vf_init(&rig);
+	if (virtio_rng_init(&rng, &rig.mem, &rig.chip, &rig.loop, -1, &err))
+		fz_fail("virtio_rng_init: %s", err.msg);
+	if (pci_bus_plug(&rig.pci, &rng.vp.pci))
+		fz_fail("plug");
+	vf_plugged(&rig, &rng.vp);
+	vf_run(&rig, &f, NULL);
+	vf_finish(&rig);
+	vf_fini(&rig);
+	virtio_rng_destroy(&rng);
+	return 0;
+}
