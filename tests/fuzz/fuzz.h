@@ -67,6 +67,17 @@ static inline void fz_fail(const char *fmt, ...)
 	abort();
 }
 
+/* FUZZ_DEBUG=1 in the environment: targets say how far an input got (checking seeds). */
+static inline bool fz_debug(void)
+{
+	static int on = -1;     /* the environment, read once per process */
+	if (on < 0)
+		on = getenv("FUZZ_DEBUG") != NULL;
+	return on;
+}
+
+#define FZ_DEBUG(...) do { if (fz_debug()) fprintf(stderr, __VA_ARGS__); } while (0)
+
 #define FZ_CHECK(cond, ...) do { if (!(cond)) fz_fail(__VA_ARGS__); } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -309,6 +309,12 @@ static inline void vf_finish(struct vf *v)
 {
 	vf_poll(v, 1);
 	vf_check_queues(v);
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		if (v->qsize[q])
+			FZ_DEBUG("queue %u: %u used of %u made available%s\n", q,
+				 v->vp->queue[q].vq.used_idx, v->avail_idx[q],
+				 v->vp->queue[q].vq.broken ? " (broken)" : "");
+	FZ_DEBUG("device status 0x%x\n", (unsigned)vf_common_read(v, device_status));
 	vf_reset(v);
 }
 

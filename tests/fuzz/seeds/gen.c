@@ -174,6 +174,223 @@ static void seeds_virtqueue(void)
 	emit("indirect");
 }
 
+
+/* ---- fuzz_pci.c: op (bit 7: write; % 5: where), width (log2), value if written, where ---- */
+enum { PCI_CONF1, PCI_ECAM, PCI_BAR, PCI_PORT, PCI_WINDOW };
+#define W 0x80
+
+static void conf1_write(unsigned slot, unsigned reg, uint32_t val)
+{
+	u8(PCI_CONF1 | W); u8(2); u64(0x80000000u | slot << 11 | (reg & 0xfc)); u8(0);
+	u8(PCI_CONF1 | W); u8(2); u64(val); u8(4);
+}
+
+static void ecam(bool write, unsigned slot, unsigned reg, unsigned log2_len, uint32_t val)
+{
+	u8(PCI_ECAM | (write ? W : 0)); u8(log2_len);
+	if (write)
+		u64(val);
+	u32(slot << 15 | reg);
+}
+
+static void seeds_pci(void)
+{
+	/* Size BAR 0 of slot 1 through ECAM, move it, enable decoding, touch it (MSI-X too). */
+	ecam(true, 1, 0x10, 2, 0xffffffff);
+	ecam(false, 1, 0x10, 2, 0);
+	ecam(true, 1, 0x10, 2, 0xc0100000);
+	ecam(true, 1, 0x04, 1, 0x0006);
+	for (unsigned off = 0; off < 0x4000; off += 0x800) {
+		u8(PCI_BAR); u8(2); u8(0); u8(0); u16(off);
+		u8(PCI_BAR | W); u8(2); u64(0xfee00000); u8(0); u8(0); u16(off);
+	}
+	/* The capability list of slot 2 through CONF1, and MSI-X enabled there. */
+	conf1_write(2, 0x04, 0x0006);
+	for (unsigned reg = 0x34; reg < 0x100; reg += 4) {
+		u8(PCI_CONF1 | W); u8(2); u64(0x80000000u | 2 << 11 | reg); u8(0);
+		u8(PCI_CONF1); u8(2); u8(4);
+	}
+	ecam(true, 2, 0x42, 1, 0xc000);
+	/* Both BARs onto the same address; the reset register. */
+	ecam(true, 2, 0x10, 2, 0xc0100000);
+	u8(PCI_CONF1 | W); u8(0); u64(0x06); u8(1);
+	emit("bars");
+}
+
+/* ---- fuzz_uart.c: room, then op (% 4: read, write, receive, drain) ---- */
+static void uart_op(bool write, unsigned reg, uint8_t val)
+{
+	u8(write ? 1 : 0); u8(0); u64(val); u8(reg);
+}
+
+static void seeds_uart(void)
+{
+	u8(4);                                  /* the backend takes 4 bytes, then stalls */
+	uart_op(true, 3, 0x80); uart_op(true, 0, 1); uart_op(true, 1, 0); uart_op(true, 3, 0x03);
+	uart_op(true, 2, 0xc7); uart_op(true, 4, 0x0b); uart_op(true, 1, 0x0f);
+	for (int i = 0; i < 8; i++)
+		uart_op(true, 0, (uint8_t)('a' + i));
+	uart_op(false, 2, 0); uart_op(false, 5, 0);
+	u8(2); u8(20); bytes("0123456789abcdefghij", 20);
+	for (int i = 0; i < 6; i++)
+		uart_op(false, 0, 0);
+	uart_op(false, 2, 0); uart_op(false, 5, 0); uart_op(false, 6, 0);
+	u8(3); u8(16);
+	uart_op(true, 4, 0x10);                 /* loopback */
+	uart_op(true, 0, 'x'); uart_op(false, 0, 0);
+	emit("echo");
+}
+
+/* ---- fuzz_ioapic.c ---- */
+static void ioapic_reg(uint8_t sel, uint32_t val) { u8(2); u8(sel); u32(val); }
+
+static void seeds_ioapic(void)
+{
+	ioapic_reg(0x10 + 2 * 4, 0x8030);       /* pin 4: level, vector 0x30, unmasked */
+	ioapic_reg(0x11 + 2 * 4, 0x01000000);
+	ioapic_reg(0x10 + 2 * 1, 0x0031);       /* pin 1: edge */
+	u8(3); u8(0x80 | 4); u8(3); u8(0x80 | 1); u8(3); u8(1);
+	u8(4); u8(0x30);                        /* EOI while still asserted: redelivers */
+	u8(3); u8(4); u8(4); u8(0x30);
+	u8(0); u8(2); u64(0); u8(0x10);         /* IOWIN read */
+	u8(1); u8(2); u64(0x30); u8(0x40);      /* the EOI register */
+	ioapic_reg(0x01, 0); ioapic_reg(0x00, 0x0f000000);
+	emit("level");
+}
+
+/* ---- fuzz_boot.c: flags, kernel length and bytes, initrd length, command line ---- */
+static uint8_t image[64 * 1024];
+
+static void put(size_t off, uint64_t v, unsigned n) { memcpy(image + off, &v, n); }
+
+static void boot_seed(const char *name, size_t image_len, uint32_t initrd_len)
+{
+	u8(1);                                  /* 64 MiB of RAM */
+	u32(image_len); bytes(image, image_len);
+	u32(initrd_len);
+	bytes("console=ttyS0 root=/dev/vda", 27);
+	emit(name);
+	memset(image, 0, sizeof(image));
+}
+
+/* A bzImage as Linux's build makes them (tests/unit/test_bzimage.c). */
+static size_t build_bzimage(unsigned setup_sects, size_t kernel_bytes)
+{
+	image[0x1f1] = (uint8_t)setup_sects;
+	put(0x1fe, 0xaa55, 2);
+	image[0x200] = 0xeb;
+	image[0x201] = 0x6a;
+	put(0x202, 0x53726448, 4);              /* "HdrS" */
+	put(0x206, 0x020f, 2);
+	image[0x211] = 0x01;                    /* LOADED_HIGH */
+	put(0x22c, 0x7fffffff, 4);
+	put(0x230, 0x200000, 4);
+	image[0x234] = 1;
+	image[0x236] = 0x03;                    /* XLF_KERNEL_64, above 4 GiB */
+	put(0x238, 2047, 4);
+	put(0x258, 0x1000000, 8);
+	put(0x260, 0x400000, 4);                /* init_size */
+	for (size_t i = 0; i < kernel_bytes; i++)
+		image[(setup_sects + 1) * 512 + i] = (uint8_t)(i * 13 + 1);
+	return (setup_sects + 1) * 512 + kernel_bytes;
+}
+
+/* An ELF64 with one PT_LOAD at 1 MiB and the PVH note (tests/unit/test_pvh_elf.c). */
+static size_t build_pvh_elf(bool elf32)
+{
+	static const uint8_t ident[] = { 0x7f, 'E', 'L', 'F' };
+	memcpy(image, ident, 4);
+	image[5] = 1; image[6] = 1;             /* little-endian, EV_CURRENT */
+	uint32_t note[6] = { 4, elf32 ? 4 : 8, 18, 0x006e6558 /* "Xen\0" */, 0x100000, 0 };
+	if (!elf32) {
+		image[4] = 2;                   /* ELFCLASS64 */
+		put(16, 2, 2); put(18, 62, 2); put(20, 1, 4);   /* ET_EXEC, EM_X86_64 */
+		put(24, 0x100000, 8); put(32, 64, 8);           /* entry, phoff */
+		put(52, 64, 2); put(54, 56, 2); put(56, 2, 2);  /* ehsize, phentsize, phnum */
+		size_t ph = 64, data = 64 + 2 * 56;
+		put(ph, 4, 4); put(ph + 8, data, 8); put(ph + 32, sizeof(note), 8);    /* PT_NOTE */
+		memcpy(image + data, note, sizeof(note));
+		ph += 56;
+		data += sizeof(note);
+		put(ph, 1, 4); put(ph + 8, data, 8);                    /* PT_LOAD */
+		put(ph + 16, 0x100000, 8); put(ph + 24, 0x100000, 8);
+		put(ph + 32, 256, 8); put(ph + 40, 0x2000, 8);
+		memset(image + data, 0x90, 256);
+		return data + 256;
+	}
+	image[4] = 1;                           /* ELFCLASS32 */
+	put(16, 2, 2); put(18, 3, 2); put(20, 1, 4);            /* ET_EXEC, EM_386 */
+	put(24, 0x100000, 4); put(28, 52, 4);
+	put(40, 52, 2); put(42, 32, 2); put(44, 2, 2);
+	size_t ph = 52, data = 52 + 2 * 32;
+	put(ph, 4, 4); put(ph + 4, data, 4); put(ph + 16, 20, 4);
+	memcpy(image + data, note, 20);
+	ph += 32;
+	data += 20;
+	put(ph, 1, 4); put(ph + 4, data, 4); put(ph + 8, 0x100000, 4); put(ph + 12, 0x100000, 4);
+	put(ph + 16, 256, 4); put(ph + 20, 0x2000, 4);
+	memset(image + data, 0x90, 256);
+	return data + 256;
+}
+
+/* Multiboot with the address kludge (tests/unit/test_multiboot.c), and as a plain ELF. */
+static size_t build_multiboot(uint32_t flags)
+{
+	uint32_t h[8] = { 0x1badb002, flags | (1u << 16), 0, 0x100040, 0x100000, 0x101000, 0x102000,
+			  0x100080 };
+	h[2] = (uint32_t)-(h[0] + h[1]);
+	memcpy(image + 0x40, h, sizeof(h));
+	memset(image + 0x80, 0x90, 16);
+	return 0x1000;
+}
+
+static void seeds_bzimage(void)
+{
+	boot_seed("bzimage", build_bzimage(4, 4096), 4096);
+	boot_seed("bzimage-no-initrd", build_bzimage(1, 512), 0);
+}
+
+static void seeds_pvh_elf(void)
+{
+	boot_seed("pvh-elf64", build_pvh_elf(false), 4096);
+	boot_seed("pvh-elf32", build_pvh_elf(true), 0);
+}
+
+static void seeds_multiboot(void)
+{
+	boot_seed("multiboot-kludge", build_multiboot(0x3), 4096);
+	boot_seed("multiboot-video", build_multiboot(0x7), 0);
+}
+
+static void seeds_boot(void)
+{
+	seeds_bzimage();
+	seeds_pvh_elf();
+	seeds_multiboot();
+}
+
+/* ---- fuzz_cli.c: argv, NUL-separated ---- */
+static void args(const char *name, const char *const *argv)
+{
+	for (; *argv; argv++)
+		bytes(*argv, strlen(*argv) + 1);
+	len--;                                  /* no NUL after the last one */
+	emit(name);
+}
+
+static void seeds_cli(void)
+{
+	args("run", (const char *const[]){ "run", "--kernel", "bzImage", "--initrd", "initrd.img",
+		"--cmdline", "console=ttyS0", "--cpus", "4", "--memory", "2G", "--irqchip", "split",
+		"--irq", "msi", "--disk", "path=disk.img,readonly=on,queues=2,serial=abc",
+		"--net", "tap=tap0,mac=02:00:00:00:00:01,queues=2", "--rng", "--stats",
+		"--", "guest", "args", NULL });
+	args("disk-iothreads", (const char *const[]){ "run", "--disk",
+		"path=a.img,direct=on,iothread=1", "--disk", "path=b,queues=4", "--dump-dtb", "x.dtb",
+		"--irq-test-fds", "5,6", NULL });
+	args("help", (const char *const[]){ "--help", NULL });
+}
+
 struct target {
 	const char *name;
 	void (*seeds)(void);
@@ -184,6 +401,14 @@ static const struct target targets[] = {
 	{ "virtio-blk", seeds_virtio_blk },
 	{ "virtio-net", seeds_virtio_net },
 	{ "virtio-rng", seeds_virtio_rng },
+	{ "pci", seeds_pci },
+	{ "uart", seeds_uart },
+	{ "ioapic", seeds_ioapic },
+	{ "boot", seeds_boot },
+	{ "bzimage", seeds_bzimage },
+	{ "pvh-elf", seeds_pvh_elf },
+	{ "multiboot", seeds_multiboot },
+	{ "cli", seeds_cli },
 };
 
 int main(int argc, char **argv)
