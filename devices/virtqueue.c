@@ -88,6 +88,13 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 		return 0;
 	if (pending > size)
 		return virtq_fail(vq, "avail index moved by %u entries in a queue of %u", pending, size);
+	/*
+	 * A driver has size descriptors, so at most size chains are the device's at once;
+	 * more means the ring names heads still in flight, and devices allocate per chain.
+	 */
+	if ((uint16_t)(vq->last_avail - vq->used_idx) >= size)
+		return virtq_fail(vq, "%u chains already in flight in a queue of %u",
+				  (uint16_t)(vq->last_avail - vq->used_idx), size);
 	uint16_t head = load16(&vq->ring.avail->ring[vq->last_avail % size]);
 	if (head >= size)
 		return virtq_fail(vq, "chain head %u in a queue of %u", head, size);

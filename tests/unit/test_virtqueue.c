@@ -159,6 +159,35 @@ Test(virtq, avail_index_jump)
 	expect_broken("avail index moved by 9");
 }
 
+/*
+ * The avail index may move by a whole queue again while the chains taken are still
+ * the device's: each new entry then names a head already in flight. Found by
+ * tests/fuzz (fuzz-virtqueue); devices allocate per chain, so this bounds them.
+ */
+Test(virtq, more_chains_in_flight_than_the_queue_holds)
+{
+	set_desc(0, DATA, 8, 0, 0);
+	for (unsigned i = 0; i < QSIZE; i++) {
+		offer(0);
+		cr_assert_eq(virtq_pop(&vq, &chain), 1, "chain %u of %u", i, QSIZE);
+	}
+	offer(0);
+	expect_broken("in flight");
+}
+
+Test(virtq, a_full_queue_again_once_chains_are_used)
+{
+	set_desc(0, DATA, 8, 0, 0);
+	for (unsigned round = 0; round < 3; round++) {
+		for (unsigned i = 0; i < QSIZE; i++) {
+			offer(0);
+			cr_assert_eq(virtq_pop(&vq, &chain), 1, "round %u, chain %u", round, i);
+		}
+		for (unsigned i = 0; i < QSIZE; i++)
+			virtq_push(&vq, 0, 0);
+	}
+}
+
 Test(virtq, index_wraparound)
 {
 	/* Start just below 2^16: indices wrap while the ring position keeps cycling. */
