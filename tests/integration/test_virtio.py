@@ -63,23 +63,30 @@ def test_blk_four_queues_beside_a_readonly_disk(ctx):
 
 # Run where ringvm runs (here, or in the lab's L1, whose /var/tmp is this machine's over
 # 9p): creates a file in argv[1], opens it with O_DIRECT and writes one aligned block,
-# as ringvm's direct=on does; exit 0, or 1 with the reason on stdout.
+# as ringvm's direct=on does. Exit 0: it can; 3: it cannot, why on stdout; anything
+# else: the probe itself broke.
 O_DIRECT_PROBE = """
 import mmap, os, sys, tempfile
-fd, path = tempfile.mkstemp(dir=sys.argv[1])
-os.close(fd)
-try:
-    fd = os.open(path, os.O_RDWR | os.O_DIRECT)
+def probe(directory):
+    fd, path = tempfile.mkstemp(dir=directory)
+    os.close(fd)
     try:
-        buf = mmap.mmap(-1, 4096)
-        os.pwrite(fd, buf, 0)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_DIRECT)
+        except OSError as e:
+            return str(e)
+        try:
+            os.pwrite(fd, mmap.mmap(-1, 4096), 0)
+        except OSError as e:
+            return str(e)
+        finally:
+            os.close(fd)
     finally:
-        os.close(fd)
-except OSError as e:
-    print(e)
-    sys.exit(1)
-finally:
-    os.unlink(path)
+        os.unlink(path)
+why = probe(sys.argv[1])
+if why:
+    print(why)
+    sys.exit(3)
 """
 
 
@@ -89,7 +96,8 @@ def o_direct_unsupported(ctx, directory):
     probe = ctx.host(["python3", "-c", O_DIRECT_PROBE, directory], check=False)
     if probe.returncode == 0:
         return None
-    assert probe.returncode == 1, "the O_DIRECT probe broke: %s%s" % (probe.stdout, probe.stderr)
+    assert probe.returncode == 3, "the O_DIRECT probe broke (exit %d): %s%s" % (
+        probe.returncode, probe.stdout, probe.stderr)
     return probe.stdout.strip()
 
 
