@@ -7,6 +7,8 @@
 #define RINGVM_TEST_IRQ_RECORDER_H
 
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +198,24 @@ static inline void rec_fail(struct irq_recorder *rec, enum rec_kind kind, int er
 	rec->fail[kind] = -errnum;
 	rec->fail_times[kind] = times;
 	pthread_mutex_unlock(&rec->lock);
+}
+
+/* Open fds of this process: what a leaked eventfd shows up in. */
+static inline unsigned open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	cr_assert_not_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static inline bool fd_is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
 }
 
 #endif

@@ -23,24 +23,6 @@ static struct irq_chip chip;
 static struct irq_source src;
 static struct error err;
 
-/* Open fds of this process: what a leak shows up in. */
-static unsigned open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	unsigned n = 0;
-
-	cr_assert_not_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
-static bool fd_is_open(int fd)
-{
-	return fcntl(fd, F_GETFD) >= 0;
-}
-
 static void assert_msi(struct msi_msg got, struct msi_msg want)
 {
 	cr_assert_eq(got.address, want.address, "address %#llx, expected %#llx",

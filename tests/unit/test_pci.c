@@ -298,17 +298,6 @@ Test(pci, msix_table_rewrite_repoints_the_route)
 	rec_chip_destroy(&chip, rec);
 }
 
-static unsigned open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	unsigned n = 0;
-	cr_assert_not_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 /* --irq irqfd: a vector whose irqfd KVM refuses is tried again later, leaking nothing. */
 Test(pci, msix_source_retried_without_leaks)
 {
