@@ -15,6 +15,7 @@
 #include "boot/builtin.h"
 #include "firmware/reset_vector.h"
 #include "firmware/devicetree.h"
+#include "machine/sandbox.h"
 #include "machine/stats.h"
 #include "services/util.h"
 
@@ -170,6 +171,16 @@ static void vm_iothread_failed(void *ctx, int err)
 	vm_fail(ctx, -err, "an I/O thread's loop failed: %s", strerror(-err));
 }
 
+/* On each extra I/O thread, before its loop runs: seccomp filters are per thread. */
+static int vm_iothread_sandbox(void *ctx)
+{
+	struct vm *vm = ctx;
+	struct error err = { 0 };
+
+	return sandbox_apply(SANDBOX_IOTHREAD, vm->cfg.seccomp, &err) ? vm_fail(vm, err.code, "%s", err.msg)
+								       : 0;
+}
+
 static int vm_add_irq_test(struct vm *vm, struct error *err)
 {
 	/* Channel 1 has a thread of its own, so that two host threads raise interrupts at once. */
@@ -177,6 +188,7 @@ static int vm_add_irq_test(struct vm *vm, struct error *err)
 	int r = iothread_init(&vm->iothread1, "io1", vm_iothread_failed, vm, err);
 	if (r)
 		return r;
+	vm->iothread1.on_start = vm_iothread_sandbox;
 	struct loop *loops[IRQ_TEST_CHANNELS] = { &vm->loop, &vm->iothread1.loop };
 	irq_test_init(&vm->irq_test, &vm->irq, vm->kvm.vm_fd, loops, vm->cfg.irq_test_fds[0],
 		      vm->cfg.irq_test_fds[1]);
@@ -451,6 +463,12 @@ int vm_run(struct vm *vm)
 		if (vcpu_start(&vm->vcpus[i], &err))
 			vm_fail(vm, err.code, "%s", err.msg);
 	}
+	/*
+	 * Last, the main thread's own filter: everything it opens and creates exists by
+	 * now, and the threads above were not born under it (filters are inherited).
+	 */
+	if (!err.code && sandbox_apply(SANDBOX_MAIN, vm->cfg.seccomp, &err))
+		vm_fail(vm, err.code, "%s", err.msg);
 	int r = loop_run(&vm->loop);
 	if (r)
 		vm_fail(vm, -r, "the I/O loop failed: %s", strerror(-r));
