@@ -76,6 +76,7 @@ static const int sanitizer_calls[] = {
 	SCMP_SYS(sigaltstack), SCMP_SYS(prctl), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
 	SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(open), SCMP_SYS(openat),
 	SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek), SCMP_SYS(getdents64),
+	SCMP_SYS(getdents),                      /* LeakSanitizer lists /proc/self/task with it */
 	SCMP_SYS(sched_getaffinity), SCMP_SYS(uname), SCMP_SYS(rt_sigaction), SCMP_SYS(mmap),
 	SCMP_SYS(mprotect),
 	/* LeakSanitizer's tracer, at exit. */
