@@ -60,8 +60,15 @@ class Context:
 
     def run(self, args, stdin=b"", timeout=60, expect_rc=None):
         """Runs ringvm with args; returns (rc, stdout, stderr) as text, checked for sanitizer reports."""
-        proc = subprocess.run(self.argv([self.ringvm] + list(args)), input=stdin, capture_output=True,
-                              timeout=timeout)
+        try:
+            proc = subprocess.run(self.argv([self.ringvm] + list(args)), input=stdin,
+                                  capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            # What the guest said before it went quiet is what tells a hang from a slow host.
+            raise AssertionError("ringvm %s: no exit within %d s\nstdout (last 2000 bytes):\n%s\n"
+                                 "stderr:\n%s" % (" ".join(args), timeout,
+                                                   (e.stdout or b"")[-2000:].decode(errors="replace"),
+                                                   (e.stderr or b"")[-2000:].decode(errors="replace")))
         out = proc.stdout.decode(errors="replace")
         err = proc.stderr.decode(errors="replace")
         check_sanitizers(err)
