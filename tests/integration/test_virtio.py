@@ -188,6 +188,27 @@ def test_completed_writes_survive_kill9(ctx):
             assert bad_sectors(disk) == [], "lost writes with%s" % (direct or " buffered I/O")
 
 
+def test_sigterm_stops_a_storm_within_1s(ctx):
+    # The guest re-publishes the chains the disk still holds, without end (guest test
+    # virtio-storm): the I/O thread, shared with the console and the stop request here,
+    # must still come back to its loop between handler calls, so SIGTERM ends ringvm in 1 s.
+    with tempfile.TemporaryDirectory() as tmp:
+        disk = image(tmp, "d.img", 64)
+        proc = start(ctx, ["--disk", "path=" + disk, "--", "test=virtio-storm"])
+        try:
+            read_until(proc, r"^virtio-storm: storming")
+            time.sleep(0.5)
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=30)
+            took = time.monotonic() - sent
+        finally:
+            proc.kill()
+            out, err = proc.communicate()
+        assert rc == 128 + signal.SIGTERM, (rc, err)
+        assert took < 1.0, "ringvm took %.2f s to stop during the storm" % took
+
+
 def test_a_disk_in_use_is_refused(ctx):
     with tempfile.TemporaryDirectory() as tmp:
         disk = image(tmp, "d.img", 64)
