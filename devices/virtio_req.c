@@ -112,9 +112,15 @@ void vreq_queue_notify(struct vreq_queue *q, struct virtq *vq)
 			virtio_pci_queue_again(q->vp, q->index);
 			break;
 		}
-		/* The virtqueue refuses more than num in flight, and the pool has VIRTQ_MAX_SIZE. */
+		/*
+		 * Every request out means num (VIRTQ_MAX_SIZE) chains in flight: a full queue,
+		 * which is fine, unless the driver offers one more, which it cannot have.
+		 */
 		if (!q->nr_free) {
-			snprintf(vq->error, sizeof(vq->error), "more requests in flight than the pool holds");
+			if (!virtq_pending(vq) && !virtq_enable_notify(vq))
+				break;
+			snprintf(vq->error, sizeof(vq->error), "more than %u chains in flight in a queue of %u",
+				 q->in_flight, vq->ring.num);
 			broken(q, vq);
 			break;
 		}

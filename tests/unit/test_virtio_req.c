@@ -17,7 +17,7 @@ struct hold {
 	struct vreq_queue rq;
 	bool immediate;             /* complete each request as it starts, else hold it */
 	unsigned republish;         /* immediate: re-publish the chain this many times more */
-	struct vreq *held[64];
+	struct vreq *held[VIRTQ_MAX_SIZE];
 	unsigned nr_held;
 	struct loop_work complete_work;     /* completes every held request, from the mailbox */
 };
@@ -30,7 +30,7 @@ static int hold_start(void *dev, struct vreq *r)
 	struct hold *h = dev;
 
 	if (!h->immediate) {
-		cr_assert_lt(h->nr_held, 64);
+		cr_assert_lt(h->nr_held, VIRTQ_MAX_SIZE);
 		h->held[h->nr_held++] = r;
 		return 0;
 	}
@@ -278,4 +278,52 @@ Test(virtio_req, reset_twice_with_a_reinit_between)
 	expect_recovers();
 	cr_assert_eq(hold.rq.epoch, 2);
 	cr_assert_eq(hold.rq.in_flight, 0);
+}
+
+/* A queue of the largest size ringvm offers, full: every request of the pool is out. */
+Test(virtio_req, a_full_queue_of_the_largest_size_works)
+{
+	const uint64_t rings = 0x400000;
+	set_status(&rig, 0);
+	wait_reset_done();
+	cr_assert(negotiate(&rig, F_V1));
+	memset(gpa(&rig, rings, 0x3000), 0, 0x3000);
+	common_write(&rig, queue_select, 0);
+	common_write(&rig, queue_size, VIRTQ_MAX_SIZE);
+	bar_write(&rig, rig.at.common + TD_COMMON(queue_desc_lo), rings, 8);
+	bar_write(&rig, rig.at.common + TD_COMMON(queue_avail_lo), rings + 0x1000, 8);
+	bar_write(&rig, rig.at.common + TD_COMMON(queue_used_lo), rings + 0x2000, 8);
+	common_write(&rig, queue_enable, 1);
+	driver_ok(&rig);
+	struct vring_desc *d = gpa(&rig, rings, sizeof(*d) * VIRTQ_MAX_SIZE);
+	struct vring_avail *avail = gpa(&rig, rings + 0x1000, 0x1000);
+	for (unsigned i = 0; i < VIRTQ_MAX_SIZE; i++) {
+		d[i] = (struct vring_desc){ TD_BUFFERS + 64 * i, 64, VRING_DESC_F_WRITE, 0 };
+		avail->ring[i] = (uint16_t)i;
+	}
+	avail->idx = VIRTQ_MAX_SIZE;
+	notify(&rig, 0);
+	rig_settle(&rig);
+	cr_assert_eq(hold.rq.in_flight, VIRTQ_MAX_SIZE);
+	cr_assert_eq(device_status(&rig), TD_RUNNING, "a full queue is a working one");
+	loop_post(&rig.loop, &hold.complete_work);
+	rig_settle(&rig);
+	cr_assert_eq(((struct vring_used *)gpa(&rig, rings + 0x2000, 0x1000))->idx, VIRTQ_MAX_SIZE);
+	/* All back: the same chains again, and then one more than the queue can hold. */
+	for (unsigned i = 0; i < VIRTQ_MAX_SIZE; i++)
+		avail->ring[i] = (uint16_t)i;
+	avail->idx = 2 * VIRTQ_MAX_SIZE;
+	notify(&rig, 0);
+	rig_settle(&rig);
+	cr_assert_eq(device_status(&rig), TD_RUNNING);
+	avail->ring[0] = 0;
+	avail->idx = 2 * VIRTQ_MAX_SIZE + 1;
+	notify(&rig, 0);
+	rig_settle(&rig);
+	cr_assert(device_status(&rig) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	cr_assert_eq(hold.rq.stats.max_in_flight, VIRTQ_MAX_SIZE);
+	set_status(&rig, 0);
+	loop_post(&rig.loop, &hold.complete_work);
+	wait_reset_done();
+	expect_recovers();
 }
