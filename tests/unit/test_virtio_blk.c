@@ -456,6 +456,13 @@ Test(virtio_blk, discard_without_punch_hole_at_run_time_is_a_hint_not_taken)
 #define BIG_RINGS  0x800000ULL              /* descriptors; avail +4 KiB, used +8 KiB */
 #define STORM_BUF  0x810000ULL
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 struct storm {
 	pthread_t thread;
 	_Atomic bool stop;
@@ -529,10 +536,14 @@ Test(virtio_blk, republish_storm_is_bounded)
 	start_big_queue();
 	cr_assert_eq(pthread_create(&s.thread, NULL, storm_guest, &s), 0);
 	int64_t end = rig_now_ms() + 500, longest_poll = 0;
+	uint64_t most_cpu = 0;      /* of one wake-up: what the thread itself spent, not the host's noise */
 	unsigned polls = 0;
 	while (rig_now_ms() < end) {
 		int64_t t = rig_now_ms();
+		uint64_t cpu = thread_cpu_ns();
 		cr_assert_geq(loop_poll(&rig.loop, 10), 0);
+		if (thread_cpu_ns() - cpu > most_cpu)
+			most_cpu = thread_cpu_ns() - cpu;
 		if (rig_now_ms() - t > longest_poll)
 			longest_poll = rig_now_ms() - t;
 		polls++;
@@ -543,15 +554,18 @@ Test(virtio_blk, republish_storm_is_bounded)
 	const struct vreq_stats *st = &blk.queue[0].rq.stats;
 	fprintf(stderr, "storm: %llu chains published in 500 ms; most in flight %u (queue %u); "
 		"most chains in one handler call %u; longest handler call %.3f ms; %llu calls, "
-		"%llu cut by the budget; %u loop wake-ups, the longest %lld ms\n",
+		"%llu cut by the budget; %u loop wake-ups, the longest %lld ms (CPU %.3f ms)\n",
 		(unsigned long long)s.published, st->max_in_flight, BIG_QSIZE, st->max_per_call,
 		st->max_call_ns / 1e6, (unsigned long long)st->calls, (unsigned long long)st->deferred,
-		polls, (long long)longest_poll);
+		polls, (long long)longest_poll, most_cpu / 1e6);
 	cr_assert_gt(s.published, BIG_QSIZE, "the storm ran");
 	cr_assert_leq(st->max_in_flight, BIG_QSIZE);
 	cr_assert_leq(st->max_per_call, BIG_QSIZE);
-	cr_assert_lt(st->max_call_ns, 100 * 1000000ULL, "one call held the thread %llu ns",
+	/* The finding: 0.77 s in one call. Wall time here includes a busy host's preemption. */
+	cr_assert_lt(st->max_call_ns, 500 * 1000000ULL, "one call held the thread %llu ns",
 		     (unsigned long long)st->max_call_ns);
+	cr_assert_lt(most_cpu, 50 * 1000000ULL, "one wake-up took %llu ns of CPU",
+		     (unsigned long long)most_cpu);
 	/* A clean re-initialisation, and a good read and write. */
 	cr_assert(negotiate(&rig, F_V1));
 	setup_queue(&rig, 0);
