@@ -578,7 +578,7 @@ Test(virtio_blk, republish_storm_is_bounded)
 	cr_assert_eq(((uint8_t *)gpa(&rig, DATA, 512))[100], 0x3c);
 }
 
-/* A vCPU resetting and re-initialising the device over and over while its reads complete. */
+/* A vCPU resetting and re-initialising the device over and over while its reads are in flight. */
 static void *resetting_guest(void *arg)
 {
 	struct storm *s = arg;
@@ -614,19 +614,61 @@ static void *resetting_guest(void *arg)
 	return NULL;
 }
 
+/* The disk's bytes, a few at a time at moments of its own: reads complete when they like. */
+struct feeder {
+	pthread_t thread;
+	int fd;
+	_Atomic bool stop;
+};
+
+static void *feed(void *arg)
+{
+	struct feeder *f = arg;
+	static const uint8_t bytes[8192];
+	unsigned x = 1;
+
+	while (!atomic_load(&f->stop)) {
+		x = x * 1103515245u + 12345u;
+		(void)!write(f->fd, bytes, 1 + (x >> 8) % sizeof(bytes));
+		for (volatile unsigned spin = 0; spin < (x >> 4) % 5000u; spin++)
+			;
+	}
+	return NULL;
+}
+
+/*
+ * A vCPU resets and re-initialises the device over and over while its reads are in
+ * flight; the disk is a pipe fed by a third thread, so the reads end at moments
+ * that fall before, during and after each reset's batch.
+ */
 Test(virtio_blk, reset_races_completions_from_another_thread)
 {
 	struct storm s = { .rounds = 300 };
+	struct feeder f = { 0 };
+	int p[2];
 	start(false, 0);
+	int disk = dup(blk.fd);
+	cr_assert_eq(pipe2(p, O_NONBLOCK), 0);
+	cr_assert_geq(dup2(p[0], blk.fd), 0);
+	f.fd = p[1];
 	struct virtio_blk_outhdr *hdr = gpa(&rig, HDR, sizeof(*hdr));
 	*hdr = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_IN, .sector = 8 };
+	cr_assert_eq(pthread_create(&f.thread, NULL, feed, &f), 0);
 	cr_assert_eq(pthread_create(&s.thread, NULL, resetting_guest, &s), 0);
 	while (!atomic_load(&s.stop))
 		cr_assert_geq(loop_poll(&rig.loop, 1), 0);
 	pthread_join(s.thread, NULL);
-	rig_settle(&rig);
-	cr_assert_eq(device_status(&rig), TD_RUNNING, "the last session runs");
-	cr_assert_eq(blk.queue[0].rq.stats.max_in_flight <= TD_QSIZE, true);
+	atomic_store(&f.stop, true);
+	pthread_join(f.thread, NULL);
+	close(p[1]);                    /* what still waits reads the end of the pipe */
+	int64_t deadline = rig_now_ms() + TD_DEADLINE_MS;
+	while (blk.queue[0].rq.in_flight)
+		rig_poll_until(&rig, deadline, "the last reads");
+	cr_assert_eq(dup2(disk, blk.fd), blk.fd);
+	close(disk);
+	close(p[0]);
+	cr_assert_eq(device_status(&rig) & ~TD_RUNNING, 0, "the last session runs, unbroken");
+	cr_assert_leq(blk.queue[0].rq.stats.max_in_flight, TD_QSIZE);
 	/* And works after one more clean re-initialisation. */
 	cr_assert(negotiate(&rig, F_V1));
 	setup_queue(&rig, 0);
