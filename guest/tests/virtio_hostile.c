@@ -379,7 +379,7 @@ static const char *run_session_case(struct target *t, enum session_case c)
 	case SESSION_STORM: {
 		uint64_t n = storm(t, a, b, STORM_NS, false);
 
-		printf("virtio-hostile %s %u storm: %lu chains in %lu ms%s\n", kind_names[t->kind],
+		printf("virtio-storm %s %u: %lu chains in %lu ms%s\n", kind_names[t->kind],
 		       t->n, (unsigned long)n, (unsigned long)(STORM_NS / NS_PER_MS),
 		       virtio_status(t->dev) & VIRTIO_CONFIG_S_NEEDS_RESET ? ", DEVICE_NEEDS_RESET" : "");
 		break;
