@@ -26,6 +26,7 @@ static const struct option run_options[] = {
 	{ "irq",     required_argument, NULL, OPT_IRQ },
 	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
 	{ "stats",   no_argument,       NULL, OPT_STATS },
+	/* Benchmarks only (bench/irqlat's epoll peer, testdev/irq_test.h): not in --help. */
 	{ "irq-test-fds", required_argument, NULL, OPT_IRQ_TEST_FDS },
 	{ "disk",    required_argument, NULL, OPT_DISK },
 	{ "net",     required_argument, NULL, OPT_NET },
@@ -69,8 +70,6 @@ void cli_usage(FILE *out)
 	      "  --stats           print each vCPU's posted-interrupt counters at exit\n"
 	      "  --dump-dtb FILE   write the machine description (a flattened device tree)\n"
 	      "                    to FILE and exit without running the guest\n"
-	      "  --irq-test-fds D,I  the built-in guest's irq-test device: eventfds another\n"
-	      "                    process services (bench/irqlat's epoll baseline)\n"
 	      "  -h, --help        show this help\n"
 	      "\n"
 	      "GUEST ARGS are appended to the kernel command line.\n"
