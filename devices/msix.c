@@ -1,4 +1,5 @@
 #include "devices/msix.h"
+#include "services/log.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@ _Static_assert(sizeof(struct msix_entry) == PCI_MSIX_ENTRY_SIZE, "one table entr
 _Static_assert(offsetof(struct msix_entry, addr_hi) == PCI_MSIX_ENTRY_UPPER_ADDR, "upper address");
 _Static_assert(offsetof(struct msix_entry, data) == PCI_MSIX_ENTRY_DATA, "data");
 _Static_assert(offsetof(struct msix_entry, ctrl) == PCI_MSIX_ENTRY_VECTOR_CTRL, "vector control");
+#define MSIX_LOG_BUDGET 4       /* delivery failures logged per device */
 
 static uint16_t msix_control(const struct msix *m)
 {
@@ -33,8 +35,10 @@ static int msix_fire(struct msix *m, unsigned v, struct loop *via)
 
 	if (!m->src_ready[v]) {
 		int r = irq_source_init_msi(&m->src[v], m->chip, &msg, m->chip->path, -1, &err);
-		if (r)
+		if (r) {
+			irq_source_destroy(&m->src[v]);   /* the next interrupt tries afresh */
 			return r;
+		}
 		m->src_ready[v] = true;
 		m->src_msg[v] = msg;
 	} else if (m->src_msg[v].address != msg.address || m->src_msg[v].data != msg.data) {
@@ -46,13 +50,30 @@ static int msix_fire(struct msix *m, unsigned v, struct loop *via)
 	return irq_trigger(&m->src[v], via);
 }
 
+/*
+ * With the lock held: msix_fire, counting what fails. The guest chooses the
+ * address and data (and how many vectors take routes), so a failure may be its
+ * doing: a few lines at most, and the device goes on.
+ */
+static int msix_send(struct msix *m, unsigned v, struct loop *via)
+{
+	int r = msix_fire(m, v, via);
+
+	if (r) {
+		m->delivery_errors++;
+		log_guest_warning(&m->log_budget, "%s: MSI-X vector %u: interrupt not delivered: %s",
+				  m->pci->name, v, strerror(-r));
+	}
+	return r;
+}
+
 /* With the lock held: deliver what became deliverable. */
 static void msix_release_pending(struct msix *m)
 {
 	for (unsigned v = 0; v < m->nr; v++) {
 		if ((m->pending & (1ULL << v)) && !vector_masked(m, v)) {
 			m->pending &= ~(1ULL << v);
-			(void)msix_fire(m, v, NULL);
+			(void)msix_send(m, v, NULL);   /* counted there; no one to hand it to here */
 		}
 	}
 }
@@ -70,6 +91,7 @@ int msix_init(struct msix *m, struct pci_device *pci, struct irq_chip *chip, uns
 	m->pci = pci;
 	m->chip = chip;
 	m->nr = nr;
+	m->log_budget = MSIX_LOG_BUDGET;
 	for (unsigned v = 0; v < nr; v++)
 		m->table[v].ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT;
 	pci_set16(&cap[PCI_MSIX_FLAGS], (uint16_t)(nr - 1));
@@ -152,7 +174,7 @@ int msix_notify(struct msix *m, unsigned vector, struct loop *via)
 	if (vector_masked(m, vector))
 		m->pending |= 1ULL << vector;
 	else
-		r = msix_fire(m, vector, via);
+		r = msix_send(m, vector, via);
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }

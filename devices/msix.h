@@ -2,6 +2,7 @@
  * MSI-X: the capability, the vector table and the pending-bit array of a PCI
  * function. Each vector becomes an MSI source (irq/irq) when first used; a
  * masked vector's interrupts set its pending bit and are delivered on unmask.
+ * A delivery that fails is counted and logged (rate-limited), never fatal.
  */
 #ifndef RINGVM_MSIX_H
 #define RINGVM_MSIX_H
@@ -32,6 +33,8 @@ struct msix {
 	struct irq_source src[MSIX_MAX_VECTORS];
 	bool src_ready[MSIX_MAX_VECTORS];
 	struct msi_msg src_msg[MSIX_MAX_VECTORS];   /* what each source was last pointed at */
+	uint64_t delivery_errors;   /* interrupts KVM did not take (or no source could be made for) */
+	unsigned log_budget;        /* lines left to say so: a guest cannot flood the log */
 };
 
 /* Adds the capability for nr vectors; table and PBA at the given offsets of BAR bir. */

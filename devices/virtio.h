@@ -47,6 +47,9 @@ struct virtio_device_info {
 /* Queue q's I/O thread: the device used buffers on q; interrupts the driver if it wants one. */
 void virtio_pci_notify_used(struct virtio_pci *vp, unsigned q, struct loop *via);
 
+/* Queue q's I/O thread: chains are left in q; run queue_notify again from the mailbox. */
+void virtio_pci_queue_again(struct virtio_pci *vp, unsigned q);
+
 /* Any thread: the guest broke the device (vq->error, if given, says how); NEEDS_RESET. */
 void virtio_pci_needs_reset(struct virtio_pci *vp, const struct virtq *vq);
 

@@ -30,15 +30,14 @@
 enum step { STEP_ONE, STEP_DATA, STEP_FALLOCATE, STEP_FILL };
 
 struct blk_request {
+	struct vreq req;            /* the chain, and the session that took it */
 	struct blk_queue *queue;
 	struct loop_op op;          /* every SQE of the request completes here */
-	struct virtq_chain chain;
 	uint32_t type;
 	enum step step;
 	int falloc_mode;            /* STEP_FALLOCATE's mode */
 	bool unmap;                 /* WRITE_ZEROES may deallocate */
 	uint64_t offset;            /* bytes into the image */
-	unsigned generation;
 	uint8_t *status;            /* the last writable byte */
 	struct iovec data[VIRTQ_CHAIN_MAX];
 	unsigned nr_data;
@@ -47,59 +46,16 @@ struct blk_request {
 	uint64_t skipped;           /* of those, the bytes data[] was already advanced past */
 	unsigned ops_left;
 	int error;
-	struct blk_request *next_free;
 };
 
 /* --- requests ----------------------------------------------------------------- */
 
-static void request_cqe(struct loop_op *op, int res, unsigned flags);
-
-static struct blk_request *request_get(struct blk_queue *q)
-{
-	struct blk_request *r = q->free;
-
-	if (r)
-		q->free = r->next_free;
-	else if (!(r = malloc(sizeof(*r))))
-		return NULL;
-	r->queue = q;
-	r->op.complete = request_cqe;
-	return r;
-}
-
-static void request_put(struct blk_request *r)
-{
-	struct blk_queue *q = r->queue;
-
-	r->next_free = q->free;
-	q->free = r;
-}
-
-static void blk_queue_notify_batch(struct loop_work *work)
-{
-	struct blk_queue *q = container_of(work, struct blk_queue, notify_work);
-	virtio_pci_notify_used(&q->blk->vp, q->index, q->loop);
-}
-
-static void blk_in_flight_ended(struct blk_queue *q)
-{
-	if (!--q->in_flight && q->resetting) {
-		q->resetting = false;
-		virtio_pci_reset_done(&q->blk->vp, q->index);
-	}
-}
-
 static void request_complete(struct blk_request *r, uint8_t status, uint32_t written)
 {
-	struct blk_queue *q = r->queue;
-
-	/* A request of a session the driver has since reset must not touch its new rings. */
-	if (r->generation == q->generation) {
+	/* The status byte is the guest's memory of the session r belongs to: only while it lives. */
+	if (vreq_live(&r->req))
 		*r->status = status;
-		virtq_push(q->vq, r->chain.head, written + 1);
-		loop_after_batch(q->loop, &q->notify_work);
-	}
-	request_put(r);
+	vreq_complete(&r->req, written + 1);
 }
 
 static void request_submit(struct blk_request *r);
@@ -146,7 +102,6 @@ static bool request_continue(struct blk_request *r, int res)
 static void request_cqe(struct loop_op *op, int res, unsigned flags)
 {
 	struct blk_request *r = container_of(op, struct blk_request, op);
-	struct blk_queue *q = r->queue;
 
 	(void)flags;
 	if (res < 0 && !r->error)
@@ -155,14 +110,13 @@ static void request_cqe(struct loop_op *op, int res, unsigned flags)
 		r->done += (uint64_t)res;
 	if (--r->ops_left)
 		return;
-	if (r->generation == q->generation && request_continue(r, res))
+	if (vreq_live(&r->req) && request_continue(r, res))
 		return;
 	bool counted = r->step == STEP_DATA || r->step == STEP_FILL;
 	uint8_t status = r->error || (counted && r->done != r->data_len) ? VIRTIO_BLK_S_IOERR :
 									   VIRTIO_BLK_S_OK;
 	request_complete(r, status, r->type == VIRTIO_BLK_T_IN && status == VIRTIO_BLK_S_OK ?
 				    (uint32_t)r->data_len : 0);
-	blk_in_flight_ended(q);
 }
 
 /* Queues the data operation for what is left of r. */
@@ -224,7 +178,7 @@ static void request_submit_range(struct blk_request *r)
 /* Collects data buffers: writable ones but the status byte (IN), readable ones past the header. */
 static void request_collect(struct blk_request *r, bool writable, uint64_t skip)
 {
-	const struct virtq_chain *c = &r->chain;
+	const struct virtq_chain *c = &r->req.chain;
 	unsigned from = writable ? c->nr_out : 0, to = writable ? c->nr_out + c->nr_in : c->nr_out;
 
 	r->nr_data = 0;
@@ -252,26 +206,30 @@ static bool in_bounds(const struct virtio_blk *blk, uint64_t sector, uint64_t se
 	return sector <= blk->capacity && sectors <= blk->capacity - sector;
 }
 
-/* Starts one request; false if the guest broke the protocol (NEEDS_RESET). */
-static bool blk_start(struct blk_queue *q, struct blk_request *r)
+/* Starts one request (the engine's start); -EINVAL if the guest broke the protocol. */
+static int blk_start(void *dev, struct vreq *req)
 {
+	struct blk_queue *q = dev;
 	struct virtio_blk *blk = q->blk;
-	const struct virtq_chain *c = &r->chain;
+	struct blk_request *r = container_of(req, struct blk_request, req);
+	const struct virtq_chain *c = &req->chain;
 	struct virtio_blk_outhdr hdr;
+
+	r->queue = q;
+	r->op.complete = request_cqe;
 
 	/* Header first (readable), status last (writable): anything less is not a request. */
 	if (c->out_len < sizeof(hdr) || c->in_len < 1) {
-		snprintf(q->vq->error, sizeof(q->vq->error),
+		snprintf(q->rq.vq->error, sizeof(q->rq.vq->error),
 			 "request with %llu readable and %llu writable bytes",
 			 (unsigned long long)c->out_len, (unsigned long long)c->in_len);
-		return false;
+		return -EINVAL;
 	}
 	virtq_chain_read(c, 0, &hdr, sizeof(hdr));
 	const struct iovec *last = &c->iov[c->nr_out + c->nr_in - 1];
 	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
 	r->type = hdr.type;
 	r->step = STEP_ONE;
-	r->generation = q->generation;
 	r->done = r->skipped = 0;
 	r->error = 0;
 	r->ops_left = 0;
@@ -283,23 +241,23 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 		bool in = hdr.type == VIRTIO_BLK_T_IN;
 		/* Data only where the direction says: a read into readable memory is refused. */
 		if ((in && c->out_len != sizeof(hdr)) || (!in && c->in_len != 1)) {
-			snprintf(q->vq->error, sizeof(q->vq->error),
+			snprintf(q->rq.vq->error, sizeof(q->rq.vq->error),
 				 "%s request with data in the wrong direction", in ? "read" : "write");
-			return false;
+			return -EINVAL;
 		}
 		request_collect(r, in, in ? 0 : sizeof(hdr));
 		if (!in && blk->opt.readonly) {
 			request_complete(r, VIRTIO_BLK_S_IOERR, 0);
-			return true;
+			return 0;
 		}
 		if (r->data_len % SECTOR || hdr.sector > UINT64_MAX / SECTOR ||
 		    !in_bounds(blk, hdr.sector, r->data_len / SECTOR)) {
 			request_complete(r, VIRTIO_BLK_S_IOERR, 0);
-			return true;
+			return 0;
 		}
 		if (!r->data_len) {
 			request_complete(r, VIRTIO_BLK_S_OK, 0);
-			return true;
+			return 0;
 		}
 		request_submit(r);
 		break;
@@ -317,7 +275,7 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 		size_t n = room < sizeof(id) ? (size_t)room : sizeof(id);
 		virtq_chain_write(c, 0, id, n);
 		request_complete(r, VIRTIO_BLK_S_OK, (uint32_t)n);
-		return true;
+		return 0;
 	}
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES: {
@@ -325,27 +283,27 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 		bool zeroes = hdr.type == VIRTIO_BLK_T_WRITE_ZEROES;
 		if (!(zeroes ? blk->write_zeroes : blk->discard)) {
 			request_complete(r, VIRTIO_BLK_S_UNSUPP, 0);
-			return true;
+			return 0;
 		}
 		if (c->out_len < sizeof(hdr) + sizeof(range)) {
 			request_complete(r, VIRTIO_BLK_S_IOERR, 0);
-			return true;
+			return 0;
 		}
 		virtq_chain_read(c, sizeof(hdr), &range, sizeof(range));
 		/* Only WRITE_ZEROES may ask to unmap; no other flag is defined. */
 		if (range.flags & ~(zeroes ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0u)) {
 			request_complete(r, VIRTIO_BLK_S_UNSUPP, 0);
-			return true;
+			return 0;
 		}
 		if (range.num_sectors > MAX_RANGE_SECTORS ||
 		    !in_bounds(blk, range.sector, range.num_sectors)) {
 			request_complete(r, VIRTIO_BLK_S_IOERR, 0);
-			return true;
+			return 0;
 		}
 		/* A discard the file system cannot do is a hint not taken: still a success. */
 		if (!range.num_sectors || (!zeroes && !blk->punch_hole)) {
 			request_complete(r, VIRTIO_BLK_S_OK, 0);
-			return true;
+			return 0;
 		}
 		r->offset = range.sector * SECTOR;
 		r->data_len = (uint64_t)range.num_sectors * SECTOR;
@@ -355,10 +313,9 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 	}
 	default:
 		request_complete(r, VIRTIO_BLK_S_UNSUPP, 0);
-		return true;
+		return 0;
 	}
-	q->in_flight++;
-	return true;
+	return 0;
 }
 
 /* --- the device ------------------------------------------------------------------ */
@@ -366,27 +323,8 @@ static bool blk_start(struct blk_queue *q, struct blk_request *r)
 static void blk_queue_notify(void *impl, unsigned qi, struct virtq *vq)
 {
 	struct virtio_blk *blk = impl;
-	struct blk_queue *q = &blk->queue[qi];
 
-	q->vq = vq;
-	do {
-		for (;;) {
-			struct blk_request *r = request_get(q);
-			if (!r)
-				return;         /* out of memory: the chains wait in the ring */
-			int got = virtq_pop(vq, &r->chain);
-			if (got == 0) {
-				request_put(r);
-				break;
-			}
-			if (got < 0 || !blk_start(q, r)) {
-				request_put(r);
-				vq->broken = true;
-				virtio_pci_needs_reset(&blk->vp, vq);
-				return;
-			}
-		}
-	} while (virtq_enable_notify(vq));
+	vreq_queue_notify(&blk->queue[qi].rq, vq);
 }
 
 static void blk_config_read(void *impl, uint32_t offset, uint8_t *data, uint32_t len)
@@ -423,15 +361,8 @@ static int blk_activate(void *impl, uint64_t features)
 static bool blk_reset(void *impl, unsigned qi)
 {
 	struct virtio_blk *blk = impl;
-	struct blk_queue *q = &blk->queue[qi];
 
-	q->generation++;
-	q->vq = NULL;
-	if (!q->in_flight)
-		return true;
-	/* Writes already in the kernel cannot be recalled: the reset ends when they do. */
-	q->resetting = true;
-	return false;
+	return vreq_queue_reset(&blk->queue[qi].rq);
 }
 
 static const struct virtio_device_ops blk_ops = {
@@ -527,9 +458,15 @@ int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struc
 	blk->nr_queues = opt->queues ? opt->queues : (nr_vcpus < VIRTIO_MAX_QUEUES ? nr_vcpus : VIRTIO_MAX_QUEUES);
 	if (!nr_loops)
 		return error_set(err, EINVAL, "virtio-blk %u: no I/O thread for its queues", index);
-	for (unsigned i = 0; i < blk->nr_queues; i++)
-		blk->queue[i] = (struct blk_queue){ .blk = blk, .index = i, .loop = loops[i % nr_loops],
-						    .notify_work.run = blk_queue_notify_batch };
+	for (unsigned i = 0; i < blk->nr_queues; i++) {
+		struct blk_queue *q = &blk->queue[i];
+		q->blk = blk;
+		q->index = i;
+		q->loop = loops[i % nr_loops];
+		if (vreq_queue_init(&q->rq, &blk->vp, i, q->loop, sizeof(struct blk_request),
+				    offsetof(struct blk_request, req), blk_start, q))
+			return error_set(err, ENOMEM, "out of memory for virtio-blk %u's requests", index);
+	}
 	snprintf(blk->name, sizeof(blk->name), "virtio-blk %u", index);
 	uint64_t features = VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) |
 			    VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) |
@@ -548,13 +485,8 @@ int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struc
 void virtio_blk_destroy(struct virtio_blk *blk)
 {
 	virtio_pci_destroy(&blk->vp);
-	for (unsigned i = 0; i < blk->nr_queues; i++) {
-		while (blk->queue[i].free) {
-			struct blk_request *r = blk->queue[i].free;
-			blk->queue[i].free = r->next_free;
-			free(r);
-		}
-	}
+	for (unsigned i = 0; i < blk->nr_queues; i++)
+		vreq_queue_destroy(&blk->queue[i].rq);
 	if (blk->zeroes)
 		munmap(blk->zeroes, ZERO_BUF);
 	if (blk->fd >= 0)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "devices/virtio_pci.h"
+#include "devices/virtio_req.h"
 #include "services/error.h"
 
 #define BLK_SERIAL_MAX VIRTIO_BLK_ID_BYTES  /* GET_ID's answer, unterminated when full */
@@ -26,19 +27,12 @@ struct disk_config {
 	unsigned nr_iothreads;      /* queue i on I/O thread iothread + i % nr_iothreads (0: 1) */
 };
 
-struct blk_request;
-
 /* Everything of a queue is its I/O thread's alone: queues on different threads share no state. */
 struct blk_queue {
 	struct virtio_blk *blk;
 	unsigned index;
 	struct loop *loop;          /* its I/O thread: every SQE of its requests goes there */
-	struct virtq *vq;
-	struct blk_request *free;   /* recycled requests */
-	struct loop_work notify_work;   /* one interrupt decision per batch */
-	unsigned in_flight;         /* requests started and not completed: a reset waits for 0 */
-	unsigned generation;        /* bumped by reset: late completions of old sessions are dropped */
-	bool resetting;
+	struct vreq_queue rq;       /* its requests: pool, budget, sessions, reset */
 };
 
 /* A disk image, opened, locked and sized before the VM exists, and what its file system can do. */

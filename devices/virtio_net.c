@@ -26,85 +26,45 @@ struct net_ctrl_msg {
 };
 
 struct net_tx_request {
+	struct vreq req;
 	struct net_tx *tx;
 	struct loop_op op;
-	struct virtq_chain chain;
-	unsigned generation;
-	struct net_tx_request *next_free;
 };
 
-static void net_in_flight_ended(struct virtio_net *net)
-{
-	if (!--net->in_flight && net->resetting) {
-		net->resetting = false;
-		virtio_pci_reset_done(&net->vp, 0);     /* the queue whose reset waited: net_reset */
-	}
-}
+/* A control command holds nothing but its chain: it completes as it starts. */
+struct net_ctrl_request {
+	struct vreq req;
+};
 
 /* --- transmit ------------------------------------------------------------------- */
-
-static void tx_notify_batch(struct loop_work *work)
-{
-	struct net_tx *tx = container_of(work, struct net_tx, notify_work);
-	virtio_pci_notify_used(&tx->net->vp, 2 * tx->index + 1, tx->net->loop);
-}
 
 static void tx_done(struct loop_op *op, int res, unsigned flags)
 {
 	struct net_tx_request *r = container_of(op, struct net_tx_request, op);
-	struct net_tx *tx = r->tx;
-	struct virtio_net *net = tx->net;
 
 	/* A frame the tap refused (a bad offload header) is dropped, as on a wire. */
 	(void)res, (void)flags;
-	if (r->generation == net->generation) {
-		virtq_push(tx->vq, r->chain.head, 0);
-		loop_after_batch(net->loop, &tx->notify_work);
-	}
-	r->next_free = tx->free;
-	tx->free = r;
-	net_in_flight_ended(net);
+	vreq_complete(&r->req, 0);
 }
 
-static void tx_process(struct net_tx *tx, struct virtq *vq)
+static int tx_start(void *dev, struct vreq *req)
 {
-	struct virtio_net *net = tx->net;
+	struct net_tx *tx = dev;
+	struct net_tx_request *r = container_of(req, struct net_tx_request, req);
+	const struct virtq_chain *c = &req->chain;
 
-	tx->vq = vq;
-	do {
-		for (;;) {
-			struct net_tx_request *r = tx->free;
-			if (r)
-				tx->free = r->next_free;
-			else if (!(r = malloc(sizeof(*r))))
-				return;
-			r->tx = tx;
-			r->op.complete = tx_done;
-			int got = virtq_pop(vq, &r->chain);
-			/* A frame is read by the device, never written: writable buffers are a bug. */
-			if (got > 0 && (r->chain.nr_in || r->chain.out_len < NET_HDR_SIZE ||
-					r->chain.out_len > NET_FRAME_MAX)) {
-				snprintf(vq->error, sizeof(vq->error), "transmit chain of %llu readable and "
-					 "%llu writable bytes", (unsigned long long)r->chain.out_len,
-					 (unsigned long long)r->chain.in_len);
-				got = -EINVAL;
-			}
-			if (got <= 0) {
-				r->next_free = tx->free;
-				tx->free = r;
-				if (got < 0) {
-					vq->broken = true;
-					virtio_pci_needs_reset(&net->vp, vq);
-					return;
-				}
-				break;
-			}
-			r->generation = net->generation;
-			struct io_uring_sqe *sqe = loop_sqe(net->loop, &r->op);
-			io_uring_prep_writev(sqe, tx->fd, r->chain.iov, r->chain.nr_out, 0);
-			net->in_flight++;
-		}
-	} while (virtq_enable_notify(vq));
+	/* A frame is read by the device, never written: writable buffers are a bug. */
+	if (c->nr_in || c->out_len < NET_HDR_SIZE || c->out_len > NET_FRAME_MAX) {
+		snprintf(tx->rq.vq->error, sizeof(tx->rq.vq->error), "transmit chain of %llu readable "
+			 "and %llu writable bytes", (unsigned long long)c->out_len,
+			 (unsigned long long)c->in_len);
+		return -EINVAL;
+	}
+	r->tx = tx;
+	r->op.complete = tx_done;
+	struct io_uring_sqe *sqe = loop_sqe(tx->net->loop, &r->op);
+	io_uring_prep_writev(sqe, tx->fd, c->iov, c->nr_out, 0);
+	return 0;
 }
 
 /* --- receive -------------------------------------------------------------------- */
@@ -216,7 +176,12 @@ static void rx_read_done(struct loop_op *op, int res, unsigned flags)
 
 	(void)flags;
 	rx->reading = false;
-	net_in_flight_ended(net);
+	if (rx->resetting) {
+		/* The read the reset of this queue waited for (cancelled, or done): it is over. */
+		rx->resetting = false;
+		virtio_pci_reset_done(&net->vp, 2 * rx->index);
+		return;
+	}
 	if (res == -ECANCELED || !net->vp.active)
 		return;
 	if (res > (int)NET_HDR_SIZE) {
@@ -237,7 +202,6 @@ static void rx_arm(struct net_rx *rx)
 	struct io_uring_sqe *sqe = loop_sqe(net->loop, &rx->read_op);
 	io_uring_prep_read(sqe, rx->fd, rx->frame, NET_FRAME_MAX, 0);
 	rx->reading = true;
-	net->in_flight++;
 }
 
 static void rx_process(struct net_rx *rx, struct virtq *vq)
@@ -268,38 +232,28 @@ static int set_active_pairs(struct virtio_net *net, unsigned n)
 	return 0;
 }
 
-static void ctrl_process(struct virtio_net *net, struct virtq *vq)
+static int ctrl_start(void *dev, struct vreq *req)
 {
-	struct virtq_chain c;
+	struct virtio_net *net = dev;
+	const struct virtq_chain *c = &req->chain;
+	struct net_ctrl_msg msg = { 0 };
+	uint8_t ack = VIRTIO_NET_OK;
 
-	do {
-		int got;
-		while ((got = virtq_pop(vq, &c)) > 0) {
-			struct net_ctrl_msg msg = { 0 };
-			uint8_t ack = VIRTIO_NET_OK;
-			virtq_chain_read(&c, 0, &msg, sizeof(msg));
-			if (c.in_len < 1 || c.out_len < sizeof(msg.hdr)) {
-				got = -EINVAL;
-				snprintf(vq->error, sizeof(vq->error), "control command of %llu bytes",
-					 (unsigned long long)c.out_len);
-				break;
-			}
-			/* Filtering is the tap's business: RX, MAC and VLAN commands are just acknowledged. */
-			uint16_t pairs = msg.mq.virtqueue_pairs;
-			if (msg.hdr.class == VIRTIO_NET_CTRL_MQ)
-				ack = msg.hdr.cmd == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET &&
-				      c.out_len >= sizeof(msg) && pairs >= 1 && pairs <= net->pairs &&
-				      !set_active_pairs(net, pairs) ? VIRTIO_NET_OK : VIRTIO_NET_ERR;
-			virtq_chain_write(&c, c.in_len - 1, &ack, 1);
-			virtq_push(vq, c.head, 1);
-		}
-		if (got < 0) {
-			vq->broken = true;
-			virtio_pci_needs_reset(&net->vp, vq);
-			return;
-		}
-		virtio_pci_notify_used(&net->vp, 2 * net->pairs, net->loop);
-	} while (virtq_enable_notify(vq));
+	virtq_chain_read(c, 0, &msg, sizeof(msg));
+	if (c->in_len < 1 || c->out_len < sizeof(msg.hdr)) {
+		snprintf(net->ctrl.vq->error, sizeof(net->ctrl.vq->error), "control command of %llu bytes",
+			 (unsigned long long)c->out_len);
+		return -EINVAL;
+	}
+	/* Filtering is the tap's business: RX, MAC and VLAN commands are just acknowledged. */
+	uint16_t pairs = msg.mq.virtqueue_pairs;
+	if (msg.hdr.class == VIRTIO_NET_CTRL_MQ)
+		ack = msg.hdr.cmd == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET &&
+		      c->out_len >= sizeof(msg) && pairs >= 1 && pairs <= net->pairs &&
+		      !set_active_pairs(net, pairs) ? VIRTIO_NET_OK : VIRTIO_NET_ERR;
+	virtq_chain_write(c, c->in_len - 1, &ack, 1);
+	vreq_complete(req, 1);
+	return 0;
 }
 
 static void net_queue_notify(void *impl, unsigned q, struct virtq *vq)
@@ -307,9 +261,9 @@ static void net_queue_notify(void *impl, unsigned q, struct virtq *vq)
 	struct virtio_net *net = impl;
 
 	if (q == 2 * net->pairs)
-		ctrl_process(net, vq);
+		vreq_queue_notify(&net->ctrl, vq);
 	else if (q % 2)
-		tx_process(&net->tx[q / 2], vq);
+		vreq_queue_notify(&net->tx[q / 2].rq, vq);
 	else
 		rx_process(&net->rx[q / 2], vq);
 }
@@ -351,31 +305,28 @@ static int net_activate(void *impl, uint64_t features)
 }
 
 /*
- * The device's state is shared by its queues (the generation, the in-flight count, the
- * control queue arming the receive queues), so they all run on one loop and queue 0's
- * reset resets them all; the others have nothing left to do.
+ * Each queue resets on its own: transmit and control through the engine, a receive
+ * queue by cancelling its read and waiting for it (the read writes into rx->frame).
  */
 static bool net_reset(void *impl, unsigned q)
 {
 	struct virtio_net *net = impl;
 
-	if (q)
-		return true;
-	net->generation++;
-	for (unsigned i = 0; i < net->pairs; i++) {
-		struct net_rx *rx = &net->rx[i];
-		if (rx->reading) {
-			struct io_uring_sqe *sqe = loop_sqe(net->loop, NULL);
-			io_uring_prep_cancel(sqe, &rx->read_op, 0);
-		}
-		rx->vq = NULL;
-		rx->frame_len = 0;
-		rx->nr_held = 0;
-		rx->held_room = 0;
-		net->tx[i].vq = NULL;
-	}
-	net->resetting = net->in_flight > 0;
-	return !net->resetting;
+	if (q == 2 * net->pairs)
+		return vreq_queue_reset(&net->ctrl);
+	if (q % 2)
+		return vreq_queue_reset(&net->tx[q / 2].rq);
+	struct net_rx *rx = &net->rx[q / 2];
+	rx->vq = NULL;
+	rx->frame_len = 0;
+	rx->nr_held = 0;
+	rx->held_room = 0;
+	if (!rx->reading || rx->resetting)
+		return !rx->reading;
+	struct io_uring_sqe *sqe = loop_sqe(net->loop, NULL);
+	io_uring_prep_cancel(sqe, &rx->read_op, 0);
+	rx->resetting = true;
+	return false;
 }
 
 static const struct virtio_device_ops net_ops = {
@@ -451,8 +402,7 @@ int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, struct
 		net->rx[i] = (struct net_rx){ .net = net, .index = i, .fd = fd,
 					      .read_op.complete = rx_read_done,
 					      .notify_work.run = rx_notify_batch };
-		net->tx[i] = (struct net_tx){ .net = net, .index = i, .fd = fd,
-					      .notify_work.run = tx_notify_batch };
+		net->tx[i] = (struct net_tx){ .net = net, .index = i, .fd = fd };
 		net->rx[i].frame = malloc(NET_FRAME_MAX);
 		if (!net->rx[i].frame)
 			return error_set(err, ENOMEM, "out of memory for tap '%s'", cfg->tap);
@@ -479,19 +429,24 @@ int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, struct
 		.num_queues = 2 * net->pairs + (net->pairs > 1), .config_size = CONFIG_SIZE,
 	};
 	int r = virtio_pci_init(&net->vp, &info, &net_ops, net, mem, chip, &loop, 1, vm_fd);
+	for (unsigned i = 0; i < net->pairs && !r; i++)
+		r = vreq_queue_init(&net->tx[i].rq, &net->vp, 2 * i + 1, loop,
+				    sizeof(struct net_tx_request), offsetof(struct net_tx_request, req),
+				    tx_start, &net->tx[i]);
+	if (!r && net->pairs > 1)
+		r = vreq_queue_init(&net->ctrl, &net->vp, 2 * net->pairs, loop,
+				    sizeof(struct net_ctrl_request), offsetof(struct net_ctrl_request, req),
+				    ctrl_start, net);
 	return r ? error_sys(err, -r, "cannot create %s", net->name) : 0;
 }
 
 void virtio_net_destroy(struct virtio_net *net)
 {
 	virtio_pci_destroy(&net->vp);
+	vreq_queue_destroy(&net->ctrl);
 	for (unsigned i = 0; i < NET_MAX_PAIRS; i++) {
 		free(net->rx[i].frame);
-		while (net->tx[i].free) {
-			struct net_tx_request *r = net->tx[i].free;
-			net->tx[i].free = r->next_free;
-			free(r);
-		}
+		vreq_queue_destroy(&net->tx[i].rq);
 		if (net->fds[i] >= 0)
 			close(net->fds[i]);
 	}

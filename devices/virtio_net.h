@@ -11,6 +11,7 @@
 #include <linux/virtio_net.h>
 
 #include "devices/virtio_pci.h"
+#include "devices/virtio_req.h"
 #include "services/error.h"
 
 /* A receive and a transmit queue per pair, and with several pairs a control queue. */
@@ -30,7 +31,6 @@ struct net_config {
 };
 
 struct virtio_net;
-struct net_tx_request;
 
 /* A receive chain, kept small: many of them wait while a frame fills them. */
 struct net_rx_chain {
@@ -47,6 +47,7 @@ struct net_rx {
 	struct virtq *vq;
 	struct loop_op read_op;
 	bool reading;
+	bool resetting;                         /* the queue's reset waits for the read */
 	uint8_t *frame;                         /* NET_FRAME_MAX bytes */
 	uint32_t frame_len;                     /* a frame waiting for guest buffers, or 0 */
 	struct net_rx_chain held[NET_HELD_MAX]; /* chains taken for it so far */
@@ -61,9 +62,7 @@ struct net_tx {
 	struct virtio_net *net;
 	unsigned index;
 	int fd;
-	struct virtq *vq;
-	struct net_tx_request *free;
-	struct loop_work notify_work;
+	struct vreq_queue rq;       /* its frames in flight */
 };
 
 /* A tap attached once per queue pair, before the VM exists. */
@@ -82,9 +81,7 @@ struct virtio_net {
 	struct net_rx rx[NET_MAX_PAIRS];
 	struct net_tx tx[NET_MAX_PAIRS];
 	uint64_t features;                      /* negotiated */
-	unsigned generation;
-	unsigned in_flight;                     /* reads and writes the kernel holds */
-	bool resetting;
+	struct vreq_queue ctrl;                 /* the control queue (several pairs only) */
 	struct loop *loop;
 	char name[24];
 };

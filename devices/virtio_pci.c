@@ -141,6 +141,12 @@ void virtio_pci_reset_done(struct virtio_pci *vp, unsigned q)
 		virtio_pci_finish_reset(vp);
 }
 
+void virtio_pci_queue_again(struct virtio_pci *vp, unsigned q)
+{
+	/* Through the mailbox, as a trapped doorbell: the loop sees its other work first. */
+	loop_post(vp->queue[q].loop, &vp->queue[q].kick);
+}
+
 void virtio_pci_notify_used(struct virtio_pci *vp, unsigned q, struct loop *via)
 {
 	struct virtio_pci_queue *queue = &vp->queue[q];

@@ -12,42 +12,46 @@
 #define RNG_MAX_BYTES (64 * 1024)   /* per request: a guest may not drain the pool in one go */
 
 struct rng_request {
+	struct vreq req;
 	struct virtio_rng *rng;
 	struct loop_op op;
-	struct virtq_chain chain;
-	unsigned generation;
 	struct iovec data[VIRTQ_CHAIN_MAX];
 	unsigned nr_data;
-	struct rng_request *next_free;
 };
-
-static void rng_put(struct rng_request *r)
-{
-	r->next_free = r->rng->free;
-	r->rng->free = r;
-}
-
-static void rng_notify_batch(struct loop_work *work)
-{
-	struct virtio_rng *rng = container_of(work, struct virtio_rng, notify_work);
-	virtio_pci_notify_used(&rng->vp, 0, rng->loop);
-}
 
 static void rng_cqe(struct loop_op *op, int res, unsigned flags)
 {
 	struct rng_request *r = container_of(op, struct rng_request, op);
-	struct virtio_rng *rng = r->rng;
 
 	(void)flags;
-	if (r->generation == rng->generation) {
-		virtq_push(rng->vq, r->chain.head, res > 0 ? (uint32_t)res : 0);
-		loop_after_batch(rng->loop, &rng->notify_work);
+	vreq_complete(&r->req, res > 0 ? (uint32_t)res : 0);
+}
+
+static int rng_start(void *dev, struct vreq *req)
+{
+	struct virtio_rng *rng = dev;
+	struct rng_request *r = container_of(req, struct rng_request, req);
+	const struct virtq_chain *c = &req->chain;
+
+	r->rng = rng;
+	r->op.complete = rng_cqe;
+	/* Only the writable buffers get bytes, at most RNG_MAX_BYTES of them. */
+	uint64_t room = RNG_MAX_BYTES;
+	r->nr_data = 0;
+	for (unsigned i = c->nr_out; i < c->nr_out + c->nr_in && room; i++) {
+		struct iovec v = c->iov[i];
+		if (v.iov_len > room)
+			v.iov_len = room;
+		room -= v.iov_len;
+		r->data[r->nr_data++] = v;
 	}
-	rng_put(r);
-	if (!--rng->in_flight && rng->resetting) {
-		rng->resetting = false;
-		virtio_pci_reset_done(&rng->vp, 0);
+	if (!r->nr_data) {
+		vreq_complete(req, 0);
+		return 0;
 	}
+	struct io_uring_sqe *sqe = loop_sqe(rng->loop, &r->op);
+	io_uring_prep_readv(sqe, rng->fd, r->data, r->nr_data, 0);
+	return 0;
 }
 
 static void rng_queue_notify(void *impl, unsigned q, struct virtq *vq)
@@ -55,48 +59,7 @@ static void rng_queue_notify(void *impl, unsigned q, struct virtq *vq)
 	struct virtio_rng *rng = impl;
 
 	(void)q;
-	rng->vq = vq;
-	do {
-		for (;;) {
-			struct rng_request *r = rng->free;
-			if (r)
-				rng->free = r->next_free;
-			else if (!(r = malloc(sizeof(*r))))
-				return;
-			r->rng = rng;
-			r->op.complete = rng_cqe;
-			int got = virtq_pop(vq, &r->chain);
-			if (got < 0) {
-				rng_put(r);
-				virtio_pci_needs_reset(&rng->vp, vq);
-				return;
-			}
-			if (!got) {
-				rng_put(r);
-				break;
-			}
-			/* Only the writable buffers get bytes, at most RNG_MAX_BYTES of them. */
-			uint64_t room = RNG_MAX_BYTES;
-			r->nr_data = 0;
-			for (unsigned i = r->chain.nr_out; i < r->chain.nr_out + r->chain.nr_in && room; i++) {
-				struct iovec v = r->chain.iov[i];
-				if (v.iov_len > room)
-					v.iov_len = room;
-				room -= v.iov_len;
-				r->data[r->nr_data++] = v;
-			}
-			if (!r->nr_data) {
-				virtq_push(vq, r->chain.head, 0);
-				loop_after_batch(rng->loop, &rng->notify_work);
-				rng_put(r);
-				continue;
-			}
-			r->generation = rng->generation;
-			struct io_uring_sqe *sqe = loop_sqe(rng->loop, &r->op);
-			io_uring_prep_readv(sqe, rng->fd, r->data, r->nr_data, 0);
-			rng->in_flight++;
-		}
-	} while (virtq_enable_notify(vq));
+	vreq_queue_notify(&rng->rq, vq);
 }
 
 static void rng_config_read(void *impl, uint32_t offset, uint8_t *data, uint32_t len)
@@ -121,10 +84,7 @@ static bool rng_reset(void *impl, unsigned q)
 	struct virtio_rng *rng = impl;
 
 	(void)q;        /* its only queue */
-	rng->generation++;
-	rng->vq = NULL;
-	rng->resetting = rng->in_flight > 0;
-	return !rng->resetting;
+	return vreq_queue_reset(&rng->rq);
 }
 
 static const struct virtio_device_ops rng_ops = {
@@ -140,7 +100,6 @@ int virtio_rng_init(struct virtio_rng *rng, struct guest_memory *mem, struct irq
 {
 	memset(rng, 0, sizeof(*rng));
 	rng->loop = loop;
-	rng->notify_work.run = rng_notify_batch;
 	rng->fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 	if (rng->fd < 0)
 		return error_sys(err, errno, "cannot open /dev/urandom for virtio-rng");
@@ -149,17 +108,16 @@ int virtio_rng_init(struct virtio_rng *rng, struct guest_memory *mem, struct irq
 		.num_queues = 1,
 	};
 	int r = virtio_pci_init(&rng->vp, &info, &rng_ops, rng, mem, chip, &loop, 1, vm_fd);
+	if (!r)
+		r = vreq_queue_init(&rng->rq, &rng->vp, 0, loop, sizeof(struct rng_request),
+				    offsetof(struct rng_request, req), rng_start, rng);
 	return r ? error_sys(err, -r, "cannot create virtio-rng") : 0;
 }
 
 void virtio_rng_destroy(struct virtio_rng *rng)
 {
 	virtio_pci_destroy(&rng->vp);
-	while (rng->free) {
-		struct rng_request *r = rng->free;
-		rng->free = r->next_free;
-		free(r);
-	}
+	vreq_queue_destroy(&rng->rq);
 	if (rng->fd >= 0)
 		close(rng->fd);
 }

@@ -3,19 +3,13 @@
 #define RINGVM_VIRTIO_RNG_H
 
 #include "devices/virtio_pci.h"
+#include "devices/virtio_req.h"
 #include "services/error.h"
-
-struct rng_request;
 
 struct virtio_rng {
 	struct virtio_pci vp;
 	int fd;                     /* /dev/urandom: getrandom()'s pool, readable by io_uring */
-	struct virtq *vq;
-	struct rng_request *free;
-	unsigned in_flight;
-	unsigned generation;
-	bool resetting;
-	struct loop_work notify_work;
+	struct vreq_queue rq;       /* its one queue's requests */
 	struct loop *loop;
 };
 

@@ -89,12 +89,11 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 	if (pending > size)
 		return virtq_fail(vq, "avail index moved by %u entries in a queue of %u", pending, size);
 	/*
-	 * A driver has size descriptors, so at most size chains are the device's at once;
-	 * more means the ring names heads still in flight, and devices allocate per chain.
+	 * Only num descriptors exist, so a driver cannot have more than num chains with
+	 * us: another one re-uses a chain we hold, and would pin host memory without end.
 	 */
-	if ((uint16_t)(vq->last_avail - vq->used_idx) >= size)
-		return virtq_fail(vq, "%u chains already in flight in a queue of %u",
-				  (uint16_t)(vq->last_avail - vq->used_idx), size);
+	if (vq->in_flight >= size)
+		return virtq_fail(vq, "more than %u chains in flight in a queue of %u", size, size);
 	uint16_t head = load16(&vq->ring.avail->ring[vq->last_avail % size]);
 	if (head >= size)
 		return virtq_fail(vq, "chain head %u in a queue of %u", head, size);
@@ -137,7 +136,13 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 					  table_size);
 	}
 	vq->last_avail++;
+	vq->in_flight++;
 	return 1;
+}
+
+uint16_t virtq_pending(const struct virtq *vq)
+{
+	return vq->broken ? 0 : (uint16_t)(load16(&vq->ring.avail->idx) - vq->last_avail);
 }
 
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
@@ -145,6 +150,8 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	vq->ring.used->ring[vq->used_idx % vq->ring.num] = (struct vring_used_elem){ .id = head,
 										      .len = len };
 	vq->used_idx++;
+	if (vq->in_flight)
+		vq->in_flight--;
 	/* The element is visible before the index that publishes it. */
 	__atomic_store_n(&vq->ring.used->idx, vq->used_idx, __ATOMIC_RELEASE);
 }

@@ -31,6 +31,7 @@ struct virtq {
 	uint16_t last_avail;        /* the next ring entry to take */
 	uint16_t used_idx;          /* the next used entry to fill */
 	uint16_t signalled_used;    /* used_idx when the driver was last interrupted */
+	uint16_t in_flight;         /* chains taken and not yet returned: never more than num */
 	bool event_idx, indirect;   /* negotiated features */
 	bool broken;
 	char error[96];             /* what the guest got wrong, for the log */
@@ -40,11 +41,17 @@ struct virtq {
 int virtq_init(struct virtq *vq, struct guest_memory *mem, uint16_t size, uint64_t desc_gpa,
 	       uint64_t avail_gpa, uint64_t used_gpa, bool event_idx, bool indirect);
 
-/* Takes the next available chain: 1, 0 when none, -EINVAL when the guest broke the queue. */
+/*
+ * Takes the next available chain: 1, 0 when none, -EINVAL when the guest broke the queue
+ * (also when it offers a chain while num are in flight: it re-published chains we hold).
+ */
 int virtq_pop(struct virtq *vq, struct virtq_chain *chain);
 
 /* Returns chain head as used, len bytes written into its device-writable buffers. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+
+/* Chains the driver made available that are not taken yet. */
+uint16_t virtq_pending(const struct virtq *vq);
 
 /* After pushes: whether the driver wants an interrupt now (NO_INTERRUPT / used_event). */
 bool virtq_should_interrupt(struct virtq *vq);

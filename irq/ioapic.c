@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "abi/address_map.h"
+#include "services/bus.h"
 
 #define IOAPIC_REG_SELECT   0x00
 #define IOAPIC_REG_WINDOW   0x10
@@ -122,16 +123,11 @@ static void ioapic_eoi_locked(struct ioapic *io, uint8_t vector)
 void ioapic_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct ioapic *io = opaque;
-	uint32_t value = 0;
+	uint32_t value;
 
-	/* Registers are 32 bits wide at 16-byte strides; anything else is ignored. */
-	if (len != 4 || (offset & 3)) {
-		if (!is_write)
-			memset(data, 0xff, len);
+	/* Registers are 32 bits wide at 16-byte strides. */
+	if (!bus_dword_begin(offset, data, len, is_write, &value))
 		return;
-	}
-	if (is_write)
-		memcpy(&value, data, 4);
 	pthread_mutex_lock(&io->lock);
 	switch (offset) {
 	case IOAPIC_REG_SELECT:
@@ -155,8 +151,7 @@ void ioapic_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, b
 		break;
 	}
 	pthread_mutex_unlock(&io->lock);
-	if (!is_write)
-		memcpy(data, &value, 4);
+	bus_dword_end(data, is_write, value);
 }
 
 void ioapic_set_pin(struct ioapic *io, unsigned pin, bool level)

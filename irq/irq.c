@@ -39,24 +39,27 @@ static unsigned gsi_to_pin(uint32_t gsi)
 	return gsi == 0 ? 2 : gsi;
 }
 
-static int kvm_signal_msi(int vm_fd, const struct msi_msg *msi)
+/* --- the KVM backend ------------------------------------------------------ */
+
+static int kvm_signal_msi(struct irq_chip *chip, const struct msi_msg *msi)
 {
 	struct kvm_msi m = {
 		.address_lo = (uint32_t)msi->address, .address_hi = (uint32_t)(msi->address >> 32),
 		.data = msi->data,
 	};
 	/* 0 means the guest's LAPIC refused it (masked, no such destination): its business. */
-	return ioctl(vm_fd, KVM_SIGNAL_MSI, &m) < 0 ? -errno : 0;
+	return ioctl(chip->vm_fd, KVM_SIGNAL_MSI, &m) < 0 ? -errno : 0;
 }
 
-static int kvm_irq_line(int vm_fd, uint32_t gsi, bool level)
+static int kvm_irq_line(struct irq_chip *chip, uint32_t gsi, bool level)
 {
 	struct kvm_irq_level irq = { .irq = gsi, .level = level };
-	return ioctl(vm_fd, KVM_IRQ_LINE, &irq) ? -errno : 0;
+	return ioctl(chip->vm_fd, KVM_IRQ_LINE, &irq) ? -errno : 0;
 }
 
-static int eventfd_signal(int fd, struct loop *via)
+static int kvm_irqfd_signal(struct irq_chip *chip, int fd, struct loop *via)
 {
+	(void)chip;
 	if (via) {
 		/* Goes out with whatever else this wake-up of the loop submits. */
 		struct io_uring_sqe *sqe = loop_sqe(via, NULL);
@@ -66,13 +69,7 @@ static int eventfd_signal(int fd, struct loop *via)
 	return write(fd, &irqfd_one, sizeof(irqfd_one)) == sizeof(irqfd_one) ? 0 : -errno;
 }
 
-/* The source's loop if we are running on it: then writes can go through its ring. */
-static struct loop *own_loop(const struct irq_source *src)
-{
-	return src->loop && loop_on_thread(src->loop) ? src->loop : NULL;
-}
-
-static int kvm_irqfd(int vm_fd, int fd, uint32_t gsi, int resamplefd, bool assign)
+static int kvm_irqfd(struct irq_chip *chip, int fd, uint32_t gsi, int resamplefd, bool assign)
 {
 	struct kvm_irqfd req = { .fd = (uint32_t)fd, .gsi = gsi };
 
@@ -82,52 +79,13 @@ static int kvm_irqfd(int vm_fd, int fd, uint32_t gsi, int resamplefd, bool assig
 		req.flags = KVM_IRQFD_FLAG_RESAMPLE;
 		req.resamplefd = (uint32_t)resamplefd;
 	}
-	return ioctl(vm_fd, KVM_IRQFD, &req) ? -errno : 0;
+	return ioctl(chip->vm_fd, KVM_IRQFD, &req) ? -errno : 0;
 }
 
-/* Split irqchip: our IOAPIC hands over an MSI for one of its pins. */
-static void split_deliver(void *ctx, unsigned pin, const struct msi_msg *msi)
+static int kvm_set_routing(struct irq_chip *chip, const struct kvm_irq_routing *table)
 {
-	struct irq_chip *chip = ctx;
-
-	switch (chip->pin_path[pin]) {
-	case IRQ_PATH_IRQFD:
-		if (chip->pin_irqfd[pin] < 0) {
-			/* Made on first use, so pins nobody raises cost no eventfd. */
-			int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-			if (fd >= 0 && kvm_irqfd(chip->vm_fd, fd, pin, -1, true)) {
-				close(fd);
-				fd = -1;
-			}
-			chip->pin_irqfd[pin] = fd;
-		}
-		if (chip->pin_irqfd[pin] >= 0) {
-			(void)eventfd_signal(chip->pin_irqfd[pin], NULL);
-			break;
-		}
-		/* No irqfd could be made: an MSI gets there too. */
-		__attribute__((fallthrough));
-	case IRQ_PATH_MSI:
-		(void)kvm_signal_msi(chip->vm_fd, msi);
-		break;
-	case IRQ_PATH_LINE:
-		(void)kvm_irq_line(chip->vm_fd, pin, true);   /* the pin's GSI is an MSI route */
-		break;
-	}
+	return ioctl(chip->vm_fd, KVM_SET_GSI_ROUTING, table) ? -errno : 0;
 }
-
-static void split_route(void *ctx, unsigned pin, const struct msi_msg *msi, bool masked)
-{
-	struct irq_chip *chip = ctx;
-
-	(void)masked;   /* KVM keeps the last route; a masked pin is never delivered anyway */
-	(void)irq_routing_set_msi(&chip->routing, pin, msi);
-}
-
-static const struct ioapic_ops split_ioapic_ops = {
-	.deliver = split_deliver,
-	.route = split_route,
-};
 
 /*
  * The 8259s as firmware leaves them: initialized (vectors 0x08 and 0x70) and masked
@@ -153,19 +111,11 @@ static int pic_firmware_state(int vm_fd)
 	return 0;
 }
 
-int irq_chip_init(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, enum irq_path path,
-		  struct error *err)
+static int kvm_create(struct irq_chip *chip, struct error *err)
 {
-	memset(chip, 0, sizeof(*chip));
-	chip->vm_fd = vm_fd;
-	chip->mode = mode;
-	chip->path = path;
-	for (unsigned i = 0; i < IOAPIC_PINS; i++) {
-		chip->pin_irqfd[i] = -1;
-		chip->pin_path[i] = path;
-	}
+	int vm_fd = chip->vm_fd;
 
-	if (mode == IRQCHIP_KERNEL) {
+	if (chip->mode == IRQCHIP_KERNEL) {
 		if (ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0))
 			return error_sys(err, errno, "cannot create the in-kernel irqchip");
 		int r = pic_firmware_state(vm_fd);
@@ -174,7 +124,7 @@ int irq_chip_init(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, enum
 		struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 		if (ioctl(vm_fd, KVM_CREATE_PIT2, &pit))
 			return error_sys(err, errno, "cannot create the in-kernel PIT");
-		return irq_routing_init(&chip->routing, vm_fd, true, err);
+		return 0;
 	}
 	if (ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SPLIT_IRQCHIP) <= 0)
 		return error_set(err, ENOTSUP, "KVM on this host lacks KVM_CAP_SPLIT_IRQCHIP "
@@ -182,15 +132,143 @@ int irq_chip_init(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, enum
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { IOAPIC_PINS } };
 	if (ioctl(vm_fd, KVM_ENABLE_CAP, &cap))
 		return error_sys(err, errno, "cannot enable the split irqchip");
-	ioapic_init(&chip->ioapic, &split_ioapic_ops, chip);
-	return irq_routing_init(&chip->routing, vm_fd, false, err);
+	return 0;
+}
+
+static const struct irq_ops kvm_ops = {
+	.create = kvm_create,
+	.set_routing = kvm_set_routing,
+	.irqfd = kvm_irqfd,
+	.signal_msi = kvm_signal_msi,
+	.irq_line = kvm_irq_line,
+	.irqfd_signal = kvm_irqfd_signal,
+};
+
+/* --- the chip -------------------------------------------------------------- */
+
+static const struct irq_ops *ops_of(const struct irq_chip *chip)
+{
+	return chip->ops ? chip->ops : &kvm_ops;
+}
+
+static int signal_msi(struct irq_chip *chip, const struct msi_msg *msi)
+{
+	return ops_of(chip)->signal_msi(chip, msi);
+}
+
+static int irq_line(struct irq_chip *chip, uint32_t gsi, bool level)
+{
+	return ops_of(chip)->irq_line(chip, gsi, level);
+}
+
+static int irqfd_attach(struct irq_chip *chip, int fd, uint32_t gsi, int resamplefd, bool assign)
+{
+	return ops_of(chip)->irqfd(chip, fd, gsi, resamplefd, assign);
+}
+
+static int irqfd_signal(struct irq_chip *chip, int fd, struct loop *via)
+{
+	return ops_of(chip)->irqfd_signal(chip, fd, via);
+}
+
+static int routing_commit(void *ctx, const struct kvm_irq_routing *table)
+{
+	struct irq_chip *chip = ctx;
+	return ops_of(chip)->set_routing(chip, table);
+}
+
+/* The source's loop if we are running on it: then writes can go through its ring. */
+static struct loop *own_loop(const struct irq_source *src)
+{
+	return src->loop && loop_on_thread(src->loop) ? src->loop : NULL;
+}
+
+/* Split irqchip: our IOAPIC hands over an MSI for one of its pins. */
+static void split_deliver(void *ctx, unsigned pin, const struct msi_msg *msi)
+{
+	struct irq_chip *chip = ctx;
+
+	switch (chip->pin_path[pin]) {
+	case IRQ_PATH_IRQFD:
+		if (chip->pin_irqfd[pin] < 0) {
+			/* Made on first use, so pins nobody raises cost no eventfd. */
+			int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+			if (fd >= 0 && irqfd_attach(chip, fd, pin, -1, true)) {
+				close(fd);
+				fd = -1;
+			}
+			chip->pin_irqfd[pin] = fd;
+		}
+		if (chip->pin_irqfd[pin] >= 0) {
+			(void)irqfd_signal(chip, chip->pin_irqfd[pin], NULL);
+			break;
+		}
+		/* No irqfd could be made: an MSI gets there too. */
+		__attribute__((fallthrough));
+	case IRQ_PATH_MSI:
+		(void)signal_msi(chip, msi);
+		break;
+	case IRQ_PATH_LINE:
+		(void)irq_line(chip, pin, true);   /* the pin's GSI is an MSI route */
+		break;
+	}
+}
+
+static void split_route(void *ctx, unsigned pin, const struct msi_msg *msi, bool masked)
+{
+	struct irq_chip *chip = ctx;
+
+	(void)masked;   /* KVM keeps the last route; a masked pin is never delivered anyway */
+	(void)irq_routing_set_msi(&chip->routing, pin, msi);
+}
+
+static const struct ioapic_ops split_ioapic_ops = {
+	.deliver = split_deliver,
+	.route = split_route,
+};
+
+static int chip_init(struct irq_chip *chip, int vm_fd, const struct irq_ops *ops, void *ctx,
+		     enum irqchip_mode mode, enum irq_path path, struct error *err)
+{
+	memset(chip, 0, sizeof(*chip));
+	chip->vm_fd = vm_fd;
+	chip->ops = ops;
+	chip->ops_ctx = ctx;
+	chip->mode = mode;
+	chip->path = path;
+	for (unsigned i = 0; i < IOAPIC_PINS; i++) {
+		chip->pin_irqfd[i] = -1;
+		chip->pin_path[i] = path;
+	}
+	int r = ops->create(chip, err);
+	if (r)
+		return r;
+	if (mode == IRQCHIP_SPLIT)
+		ioapic_init(&chip->ioapic, &split_ioapic_ops, chip);
+	return irq_routing_init(&chip->routing, routing_commit, chip, mode == IRQCHIP_KERNEL, err);
+}
+
+int irq_chip_init(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, enum irq_path path,
+		  struct error *err)
+{
+	return chip_init(chip, vm_fd, &kvm_ops, NULL, mode, path, err);
+}
+
+int irq_chip_init_ops(struct irq_chip *chip, const struct irq_ops *ops, void *ctx,
+		      enum irqchip_mode mode, enum irq_path path, struct error *err)
+{
+	return chip_init(chip, -1, ops, ctx, mode, path, err);
 }
 
 void irq_chip_destroy(struct irq_chip *chip)
 {
-	for (unsigned i = 0; i < IOAPIC_PINS; i++)
-		if (chip->pin_irqfd[i] >= 0)
+	for (unsigned i = 0; i < IOAPIC_PINS; i++) {
+		if (chip->pin_irqfd[i] >= 0) {
+			(void)irqfd_attach(chip, chip->pin_irqfd[i], i, -1, false);
 			close(chip->pin_irqfd[i]);
+			chip->pin_irqfd[i] = -1;
+		}
+	}
 	if (chip->mode == IRQCHIP_SPLIT)
 		ioapic_destroy(&chip->ioapic);
 	irq_routing_destroy(&chip->routing);
@@ -209,6 +287,8 @@ void irq_chip_eoi(struct irq_chip *chip, uint8_t vector)
 		ioapic_eoi(&chip->ioapic, vector);
 }
 
+/* --- sources --------------------------------------------------------------- */
+
 static void resample_arm(struct irq_source *src);
 
 /* The guest EOId a level pin KVM had asserted: KVM lowered it; raise it again if still up. */
@@ -224,7 +304,7 @@ static void resample_done(struct loop_op *op, int res, unsigned flags)
 		return;
 	}
 	if (atomic_load(&src->asserted))
-		(void)eventfd_signal(src->irqfd, src->loop);
+		(void)irqfd_signal(src->chip, src->irqfd, src->loop);
 	resample_arm(src);
 }
 
@@ -254,7 +334,7 @@ static int source_open_irqfd(struct irq_source *src, int irqfd, bool resample, s
 		if (src->resamplefd < 0)
 			return error_sys(err, errno, "cannot create a resample eventfd");
 	}
-	int r = kvm_irqfd(src->chip->vm_fd, src->irqfd, src->gsi, src->resamplefd, true);
+	int r = irqfd_attach(src->chip, src->irqfd, src->gsi, src->resamplefd, true);
 	if (r)
 		return error_sys(err, -r, "cannot attach an irqfd to GSI %u", src->gsi);
 	src->irqfd_assigned = true;
@@ -273,14 +353,31 @@ static void source_reset(struct irq_source *src, struct irq_chip *chip, enum irq
 	pthread_mutex_init(&src->level_lock, NULL);
 }
 
-int irq_source_init_pin(struct irq_source *src, struct irq_chip *chip, uint32_t gsi,
-			bool level_triggered, enum irq_path path, int irqfd, struct loop *loop,
-			struct error *err)
+/* Gives back the source's fds and route; the lock stays for irq_source_destroy. */
+static void source_release(struct irq_source *src)
 {
-	source_reset(src, chip, IRQ_KIND_PIN, path);
-	src->gsi = gsi;
-	src->level_triggered = level_triggered;
-	src->loop = loop;
+	if (src->irqfd_assigned)
+		(void)irqfd_attach(src->chip, src->irqfd, src->gsi, -1, false);
+	if (src->irqfd >= 0 && src->irqfd_owned)
+		close(src->irqfd);
+	if (src->resamplefd >= 0)
+		close(src->resamplefd);
+	if (src->has_route)
+		(void)irq_routing_remove(&src->chip->routing, src->gsi);
+	src->irqfd = src->resamplefd = -1;
+	src->irqfd_assigned = src->has_route = src->irqfd_owned = false;
+}
+
+/* A failed init leaves nothing behind, so a caller that tries again leaks nothing. */
+static int source_failed(struct irq_source *src, int r)
+{
+	source_release(src);
+	return r;
+}
+
+static int source_init_pin(struct irq_source *src, struct irq_chip *chip, uint32_t gsi,
+			   bool level_triggered, enum irq_path path, int irqfd, struct error *err)
+{
 	if (gsi >= IRQ_IOAPIC_PINS || gsi == 2)
 		return error_set(err, EINVAL, "GSI %u is not an IOAPIC pin", gsi);
 	/* A split-irqchip pin goes to our IOAPIC, which sends its MSIs this source's way. */
@@ -296,11 +393,23 @@ int irq_source_init_pin(struct irq_source *src, struct irq_chip *chip, uint32_t 
 	case IRQ_PATH_LINE:
 		return 0;
 	case IRQ_PATH_IRQFD:
-		if (level_triggered && !loop)
+		if (level_triggered && !src->loop)
 			return error_set(err, EINVAL, "a level-triggered irqfd needs a loop for resampling");
 		return source_open_irqfd(src, irqfd, level_triggered, err);
 	}
 	return error_set(err, EINVAL, "unknown interrupt path");
+}
+
+int irq_source_init_pin(struct irq_source *src, struct irq_chip *chip, uint32_t gsi,
+			bool level_triggered, enum irq_path path, int irqfd, struct loop *loop,
+			struct error *err)
+{
+	source_reset(src, chip, IRQ_KIND_PIN, path);
+	src->gsi = gsi;
+	src->level_triggered = level_triggered;
+	src->loop = loop;
+	int r = source_init_pin(src, chip, gsi, level_triggered, path, irqfd, err);
+	return r ? source_failed(src, r) : 0;
 }
 
 int irq_source_init_msi(struct irq_source *src, struct irq_chip *chip, const struct msi_msg *msi,
@@ -314,7 +423,8 @@ int irq_source_init_msi(struct irq_source *src, struct irq_chip *chip, const str
 	if (r)
 		return error_sys(err, -r, "cannot add an MSI route");
 	src->has_route = true;
-	return path == IRQ_PATH_IRQFD ? source_open_irqfd(src, irqfd, false, err) : 0;
+	r = path == IRQ_PATH_IRQFD ? source_open_irqfd(src, irqfd, false, err) : 0;
+	return r ? source_failed(src, r) : 0;
 }
 
 void irq_source_start(struct irq_source *src)
@@ -344,38 +454,31 @@ bool irq_source_busy(const struct irq_source *src)
 
 void irq_source_destroy(struct irq_source *src)
 {
-	if (src->irqfd_assigned)
-		kvm_irqfd(src->chip->vm_fd, src->irqfd, src->gsi, -1, false);
-	if (src->irqfd >= 0 && src->irqfd_owned)
-		close(src->irqfd);
-	if (src->resamplefd >= 0)
-		close(src->resamplefd);
-	if (src->has_route)
-		irq_routing_remove(&src->chip->routing, src->gsi);
-	src->irqfd = src->resamplefd = -1;
-	src->irqfd_assigned = src->has_route = src->irqfd_owned = false;
+	source_release(src);
 	pthread_mutex_destroy(&src->level_lock);
 }
 
 /* Hands a new line level to the chip; called with src->level_lock held. */
 static int propagate_level(struct irq_source *src, bool level)
 {
-	if (src->chip->mode == IRQCHIP_SPLIT && src->kind == IRQ_KIND_PIN) {
-		ioapic_set_pin(&src->chip->ioapic, gsi_to_pin(src->gsi), level);
+	struct irq_chip *chip = src->chip;
+
+	if (chip->mode == IRQCHIP_SPLIT && src->kind == IRQ_KIND_PIN) {
+		ioapic_set_pin(&chip->ioapic, gsi_to_pin(src->gsi), level);
 		return 0;
 	}
 	switch (src->path) {
 	case IRQ_PATH_LINE:
-		return kvm_irq_line(src->chip->vm_fd, src->gsi, level);
+		return irq_line(chip, src->gsi, level);
 	case IRQ_PATH_IRQFD:
 		/*
 		 * An edge irqfd pulses the pin; a level one holds it until the guest's EOI,
 		 * when KVM lowers it and resample_done raises it again if we still are.
 		 * On the source's I/O thread the write joins that thread's next submission.
 		 */
-		return level ? eventfd_signal(src->irqfd, own_loop(src)) : 0;
+		return level ? irqfd_signal(chip, src->irqfd, own_loop(src)) : 0;
 	case IRQ_PATH_MSI:
-		return level ? kvm_signal_msi(src->chip->vm_fd, &src->msi) : 0;
+		return level ? signal_msi(chip, &src->msi) : 0;
 	}
 	return -EINVAL;
 }
@@ -400,24 +503,26 @@ int irq_set_level(struct irq_source *src, bool level)
 
 int irq_trigger(struct irq_source *src, struct loop *via)
 {
+	struct irq_chip *chip = src->chip;
+
 	if (src->kind == IRQ_KIND_PIN) {
-		if (src->chip->mode == IRQCHIP_SPLIT) {
-			ioapic_set_pin(&src->chip->ioapic, gsi_to_pin(src->gsi), true);
-			ioapic_set_pin(&src->chip->ioapic, gsi_to_pin(src->gsi), false);
+		if (chip->mode == IRQCHIP_SPLIT) {
+			ioapic_set_pin(&chip->ioapic, gsi_to_pin(src->gsi), true);
+			ioapic_set_pin(&chip->ioapic, gsi_to_pin(src->gsi), false);
 			return 0;
 		}
 		if (src->path == IRQ_PATH_IRQFD)
-			return eventfd_signal(src->irqfd, via ? via : own_loop(src));
-		int r = kvm_irq_line(src->chip->vm_fd, src->gsi, true);
-		return r ? r : kvm_irq_line(src->chip->vm_fd, src->gsi, false);
+			return irqfd_signal(chip, src->irqfd, via ? via : own_loop(src));
+		int r = irq_line(chip, src->gsi, true);
+		return r ? r : irq_line(chip, src->gsi, false);
 	}
 	switch (src->path) {
 	case IRQ_PATH_IRQFD:
-		return eventfd_signal(src->irqfd, via ? via : own_loop(src));
+		return irqfd_signal(chip, src->irqfd, via ? via : own_loop(src));
 	case IRQ_PATH_MSI:
-		return kvm_signal_msi(src->chip->vm_fd, &src->msi);
+		return signal_msi(chip, &src->msi);
 	case IRQ_PATH_LINE:
-		return kvm_irq_line(src->chip->vm_fd, src->gsi, true);   /* an MSI route fires on 1 */
+		return irq_line(chip, src->gsi, true);   /* an MSI route fires on 1 */
 	}
 	return -EINVAL;
 }

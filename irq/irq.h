@@ -20,8 +20,28 @@
 enum irqchip_mode { IRQCHIP_KERNEL, IRQCHIP_SPLIT };
 enum irq_path { IRQ_PATH_IRQFD, IRQ_PATH_MSI, IRQ_PATH_LINE };
 
+struct irq_chip;
+
+/*
+ * What the interrupt layer asks of KVM, each 0 or -errno: KVM's ioctls by default,
+ * a recorder in unit tests (which find their state in chip->ops_ctx).
+ */
+struct irq_ops {
+	/* The irqchip of chip->mode, with the PIT in the kernel mode. */
+	int (*create)(struct irq_chip *chip, struct error *err);
+	int (*set_routing)(struct irq_chip *chip, const struct kvm_irq_routing *table);
+	/* Attaches (assign) or detaches fd to gsi; resamplefd >= 0: level, with resampling. */
+	int (*irqfd)(struct irq_chip *chip, int fd, uint32_t gsi, int resamplefd, bool assign);
+	int (*signal_msi)(struct irq_chip *chip, const struct msi_msg *msi);
+	int (*irq_line)(struct irq_chip *chip, uint32_t gsi, bool level);
+	/* Adds 1 to an irqfd; via (may be NULL): the loop whose next submission carries it. */
+	int (*irqfd_signal)(struct irq_chip *chip, int fd, struct loop *via);
+};
+
 struct irq_chip {
 	int vm_fd;
+	const struct irq_ops *ops;          /* NULL: KVM's (chips built by hand in unit tests) */
+	void *ops_ctx;
 	enum irqchip_mode mode;
 	enum irq_path path;                 /* the default for devices (--irq) */
 	struct irq_routing routing;
@@ -55,6 +75,10 @@ struct irq_source {
 /* Creates the irqchip (and PIT in the kernel mode) and the routing table. */
 int irq_chip_init(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, enum irq_path path,
 		  struct error *err);
+
+/* The same through ops instead of KVM (ctx for them): what unit tests record. */
+int irq_chip_init_ops(struct irq_chip *chip, const struct irq_ops *ops, void *ctx,
+		      enum irqchip_mode mode, enum irq_path path, struct error *err);
 
 /* Releases what irq_chip_init made. */
 void irq_chip_destroy(struct irq_chip *chip);

@@ -3,12 +3,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 /* KVM replaces the whole table at once, so every change sends all of it. */
 static int irq_routing_commit(struct irq_routing *r)
 {
-	if (r->vm_fd < 0)
+	if (!r->commit)
 		return 0;
 	struct kvm_irq_routing *table = malloc(sizeof(*table) + r->count * sizeof(table->entries[0]));
 	if (!table)
@@ -16,7 +15,7 @@ static int irq_routing_commit(struct irq_routing *r)
 	table->nr = r->count;
 	table->flags = 0;
 	memcpy(table->entries, r->entries, r->count * sizeof(table->entries[0]));
-	int ret = ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, table) ? -errno : 0;
+	int ret = r->commit(r->ctx, table);
 	free(table);
 	return ret;
 }
@@ -45,10 +44,12 @@ static struct kvm_irq_routing_entry msi_route(uint32_t gsi, const struct msi_msg
 	};
 }
 
-int irq_routing_init(struct irq_routing *r, int vm_fd, bool with_irqchip_pins, struct error *err)
+int irq_routing_init(struct irq_routing *r, irq_routing_commit_fn *commit, void *ctx,
+		     bool with_irqchip_pins, struct error *err)
 {
 	memset(r, 0, sizeof(*r));
-	r->vm_fd = vm_fd;
+	r->commit = commit;
+	r->ctx = ctx;
 	pthread_mutex_init(&r->lock, NULL);
 	if (!with_irqchip_pins)
 		return 0;

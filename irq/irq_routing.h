@@ -18,8 +18,12 @@ struct msi_msg {
 	uint32_t data;
 };
 
+/* Hands the whole table to KVM (KVM_SET_GSI_ROUTING): 0 or -errno. */
+typedef int irq_routing_commit_fn(void *ctx, const struct kvm_irq_routing *table);
+
 struct irq_routing {
-	int vm_fd;                  /* -1: keep the table here only (unit tests) */
+	irq_routing_commit_fn *commit;   /* NULL: keep the table here only (unit tests) */
+	void *ctx;
 	pthread_mutex_t lock;       /* devices route from vCPU and I/O threads */
 	struct kvm_irq_routing_entry entries[2 * IRQ_ROUTING_MAX_GSI];
 	unsigned count;
@@ -27,7 +31,8 @@ struct irq_routing {
 };
 
 /* Empty table; with_irqchip_pins adds the PC's PIC and IOAPIC routes (in-kernel irqchip). */
-int irq_routing_init(struct irq_routing *r, int vm_fd, bool with_irqchip_pins, struct error *err);
+int irq_routing_init(struct irq_routing *r, irq_routing_commit_fn *commit, void *ctx,
+		     bool with_irqchip_pins, struct error *err);
 
 /* Frees the lock. */
 void irq_routing_destroy(struct irq_routing *r);

@@ -15,7 +15,8 @@
 #define DEFAULT_MEMORY (512ULL << 20)
 
 enum { OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_IRQ, OPT_IRQCHIP, OPT_STATS,
-       OPT_IRQ_TEST_FDS, OPT_DISK, OPT_NET, OPT_RNG, OPT_DUMP_DTB };
+       OPT_IRQ_TEST_FDS, OPT_DISK, OPT_NET, OPT_RNG, OPT_DUMP_DTB,
+       OPT_SECCOMP };
 
 static const struct option run_options[] = {
 	{ "kernel",  required_argument, NULL, OPT_KERNEL },
@@ -26,11 +27,13 @@ static const struct option run_options[] = {
 	{ "irq",     required_argument, NULL, OPT_IRQ },
 	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
 	{ "stats",   no_argument,       NULL, OPT_STATS },
+	/* Benchmarks only (bench/irqlat's epoll peer, testdev/irq_test.h): not in --help. */
 	{ "irq-test-fds", required_argument, NULL, OPT_IRQ_TEST_FDS },
 	{ "disk",    required_argument, NULL, OPT_DISK },
 	{ "net",     required_argument, NULL, OPT_NET },
 	{ "rng",     no_argument,       NULL, OPT_RNG },
 	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -69,8 +72,9 @@ void cli_usage(FILE *out)
 	      "  --stats           print each vCPU's posted-interrupt counters at exit\n"
 	      "  --dump-dtb FILE   write the machine description (a flattened device tree)\n"
 	      "                    to FILE and exit without running the guest\n"
-	      "  --irq-test-fds D,I  the built-in guest's irq-test device: eventfds another\n"
-	      "                    process services (bench/irqlat's epoll baseline)\n"
+	      "  --seccomp MODE    each thread's system call allow-list: kill (default: a\n"
+	      "                    forbidden call ends ringvm and says which), log (the\n"
+	      "                    kernel logs it and lets it through) or off\n"
 	      "  -h, --help        show this help\n"
 	      "\n"
 	      "GUEST ARGS are appended to the kernel command line.\n"
@@ -367,6 +371,10 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_comm
 		case OPT_DUMP_DTB:
 			cfg->dump_dtb = optarg;
 			break;
+		case OPT_SECCOMP:
+			if (sandbox_parse_mode(optarg, &cfg->seccomp))
+				r = error_set(err, EINVAL, "--seccomp '%s': must be kill, log or off", optarg);
+			break;
 		case 'h':
 			*cmd = CLI_HELP;
 			return 0;
@@ -405,6 +413,7 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, enum cli_command *cm
 	*cfg = (struct vm_config){
 		.cpus = DEFAULT_CPUS, .memory = DEFAULT_MEMORY,
 		.irqchip = IRQCHIP_KERNEL, .irq = IRQ_PATH_IRQFD, .irq_test_fds = { -1, -1 },
+		.seccomp = SANDBOX_KILL,
 	};
 
 	if (argc < 2)

@@ -8,6 +8,7 @@
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
 #include "irq/irq.h"
+#include "machine/sandbox.h"
 
 #define CONFIG_MAX_CPUS      254            /* xAPIC IDs: 0xff is the broadcast ID */
 #define CONFIG_MIN_MEMORY    (2ULL << 20)   /* boot data below 1 MiB, the image above */
@@ -34,6 +35,7 @@ struct vm_config {
 	unsigned nr_nets;
 	bool rng;                   /* --rng: a virtio entropy device */
 	const char *dump_dtb;       /* --dump-dtb: write the machine description here and stop */
+	enum sandbox_mode seccomp;  /* --seccomp: each thread's system call allow-list */
 };
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "machine/cpuid.h"
+#include "machine/sandbox.h"
 #include "machine/vm.h"
 
 #define APIC_LVT_LINT0   0x350
@@ -193,6 +194,11 @@ static void *vcpu_thread(void *arg)
 	snprintf(name, sizeof(name), "vcpu%u", vcpu->index);
 	pthread_setname_np(pthread_self(), name);
 	vcpu_requests_bind(&vcpu->requests);
+	struct error err = { 0 };
+	if (sandbox_apply(SANDBOX_VCPU, vcpu->vm->cfg.seccomp, &err)) {
+		vm_fail(vcpu->vm, err.code, "%s", err.msg);
+		return NULL;        /* before the guest runs a single instruction here */
+	}
 	for (;;) {
 		if (!vcpu_process_requests(vcpu))
 			break;

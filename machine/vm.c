@@ -15,6 +15,7 @@
 #include "boot/builtin.h"
 #include "firmware/reset_vector.h"
 #include "firmware/devicetree.h"
+#include "machine/sandbox.h"
 #include "machine/stats.h"
 #include "services/util.h"
 
@@ -161,6 +162,16 @@ static void vm_iothread_failed(void *ctx, int err)
 	vm_fail(ctx, -err, "an I/O thread's loop failed: %s", strerror(-err));
 }
 
+/* On each extra I/O thread, before its loop runs: seccomp filters are per thread. */
+static int vm_iothread_sandbox(void *ctx)
+{
+	struct vm *vm = ctx;
+	struct error err = { 0 };
+
+	return sandbox_apply(SANDBOX_IOTHREAD, vm->cfg.seccomp, &err) ? vm_fail(vm, err.code, "%s", err.msg)
+								       : 0;
+}
+
 /* The loop of I/O thread n (0: the main loop's), made on first use; started by vm_run. */
 static int vm_iothread_loop(struct vm *vm, unsigned n, struct loop **out, struct error *err)
 {
@@ -179,6 +190,7 @@ static int vm_iothread_loop(struct vm *vm, unsigned n, struct loop **out, struct
 		int r = iothread_init(io, name, vm_iothread_failed, vm, err);
 		if (r)
 			return r;
+		io->on_start = vm_iothread_sandbox;
 	}
 	*out = &io->loop;
 	return 0;
@@ -486,6 +498,12 @@ int vm_run(struct vm *vm)
 		if (vcpu_start(&vm->vcpus[i], &err))
 			vm_fail(vm, err.code, "%s", err.msg);
 	}
+	/*
+	 * Last, the main thread's own filter: everything it opens and creates exists by
+	 * now, and the threads above were not born under it (filters are inherited).
+	 */
+	if (!err.code && sandbox_apply(SANDBOX_MAIN, vm->cfg.seccomp, &err))
+		vm_fail(vm, err.code, "%s", err.msg);
 	int r = loop_run(&vm->loop);
 	if (r)
 		vm_fail(vm, -r, "the I/O loop failed: %s", strerror(-r));

@@ -113,3 +113,22 @@ bool bus_dispatch(struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len, b
 	region.access(region.opaque, addr - region.base, data, len, is_write);
 	return true;
 }
+
+bool bus_dword_begin(uint64_t offset, uint8_t *data, uint32_t len, bool is_write, uint32_t *value)
+{
+	*value = 0;
+	if (len != 4 || (offset & 3)) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return false;
+	}
+	if (is_write)
+		memcpy(value, data, 4);
+	return true;
+}
+
+void bus_dword_end(uint8_t *data, bool is_write, uint32_t value)
+{
+	if (!is_write)
+		memcpy(data, &value, 4);
+}

@@ -45,4 +45,13 @@ bool bus_dispatch(struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len, b
 /* Looks up the region holding addr (copied out); false if none. */
 bool bus_find(struct bus *bus, uint64_t addr, struct bus_region *out);
 
+/*
+ * Devices whose registers are aligned dwords: true for such an access (*value holds a
+ * write's data); any other is ignored, a read returning all ones, and gives false.
+ */
+bool bus_dword_begin(uint64_t offset, uint8_t *data, uint32_t len, bool is_write, uint32_t *value);
+
+/* Ends a dword access begun above: a read returns value. */
+void bus_dword_end(uint8_t *data, bool is_write, uint32_t value);
+
 #endif

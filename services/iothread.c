@@ -22,9 +22,12 @@ static void *iothread_main(void *arg)
 
 	pthread_setname_np(pthread_self(), io->name);
 	loop_start(&io->loop);
-	int r = loop_run(&io->loop);
-	if (r && io->failed)
-		io->failed(io->ctx, r);
+	/* The owner's set-up that only this thread can do (a seccomp filter); it reports its own failure. */
+	if (!io->on_start || !io->on_start(io->ctx)) {
+		int r = loop_run(&io->loop);
+		if (r && io->failed)
+			io->failed(io->ctx, r);
+	}
 	loop_cancel_all(&io->loop, CANCEL_TIMEOUT_MS);
 	return NULL;
 }

@@ -16,6 +16,7 @@ struct iothread {
 	struct loop_work stop_work;
 	void (*failed)(void *ctx, int err);   /* the loop broke (a -errno): the VM must stop */
 	void *ctx;
+	int (*on_start)(void *ctx);           /* on the thread, before its loop runs: nonzero ends it */
 };
 
 /* Creates the loop (work may be posted to it before the thread starts). */

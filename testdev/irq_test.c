@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "irq/ioeventfd.h"
+#include "services/bus.h"
 #include "services/util.h"
 
 /* One CONFIG's resources. Built on a vCPU thread, then owned by the channel's loop. */
@@ -320,15 +321,10 @@ static uint32_t irq_test_info(const struct irq_test *dev)
 void irq_test_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct irq_test *dev = opaque;
-	uint32_t value = 0;
+	uint32_t value;
 
-	if (len != 4 || (offset & 3)) {
-		if (!is_write)
-			memset(data, 0xff, len);
+	if (!bus_dword_begin(offset, data, len, is_write, &value))
 		return;
-	}
-	if (is_write)
-		memcpy(&value, data, 4);
 	pthread_mutex_lock(&dev->lock);
 	switch (offset) {
 	case IRQ_TEST_DOORBELL0:
@@ -371,8 +367,7 @@ void irq_test_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		break;
 	}
 	pthread_mutex_unlock(&dev->lock);
-	if (!is_write)
-		memcpy(data, &value, 4);
+	bus_dword_end(data, is_write, value);
 }
 
 void irq_test_init(struct irq_test *dev, struct irq_chip *chip, int vm_fd,

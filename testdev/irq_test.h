@@ -1,6 +1,9 @@
 /*
  * The irq-test device: interrupts on request, by a chosen path, for the built-in
  * guest's self-tests and bench/irqlat. Registers: abi/irq_test.h; protocol: guest/README.md.
+ * `ringvm run --irq-test-fds D,I` (accepted, but left out of --help: no user
+ * needs it) hands it the doorbell and irq eventfds of another process, which
+ * services them: bench/irqlat/epoll_peer.c, the external path's epoll baseline.
  */
 #ifndef RINGVM_IRQ_TEST_H
 #define RINGVM_IRQ_TEST_H

@@ -7,11 +7,20 @@
  * up again, and a legitimate request must work. Malformed block requests are
  * reads of sector 0; the legitimate ones write and read back sectors 0-7
  * (blk_pattern.h), so nothing else on the disk may change.
+ *
+ * Then the sessions themselves are attacked: a reset while requests are in
+ * flight, a storm of chains re-published while the device still holds them,
+ * and a second reset while the first is pending. After each, a clean
+ * re-initialisation must give a device that works. virtio-storm runs such a
+ * storm on disk 0 until ringvm is stopped (the host checks it stops in time).
  */
+#include <linux/virtio_pci.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "blk_pattern.h"
+#include "cpu.h"
 #include "mem.h"
 #include "printf.h"
 #include "test.h"
@@ -25,6 +34,8 @@
 #define IRQ_WAIT_NS    (100 * NS_PER_MS)
 #define LEGIT_SECTORS  8
 #define SMALL          16                   /* bytes per buffer of the over-long chain */
+#define STORM_NS       (300 * NS_PER_MS)
+#define UNSUPPORTED    0x7777               /* a block request type no device knows */
 
 enum kind { KIND_BLK, KIND_RNG, KIND_NET };
 
@@ -54,8 +65,8 @@ struct target {
 static struct {
 	struct vring_desc table[VIRTQ_MAX_SIZE + 1];
 	struct vring_desc table2[2];
-	struct virtio_blk_outhdr hdr;
-	uint8_t status;
+	struct virtio_blk_outhdr hdr, hdr2;
+	uint8_t status, status2;
 	uint8_t data[2 * BLK_SEG_SIZE] __attribute__((aligned(16)));   /* room for too_long()'s overlap */
 } m __attribute__((aligned(4096)));
 
@@ -276,6 +287,125 @@ static bool inject(const struct target *t, enum hostile_case c, const char **ski
 	return true;
 }
 
+/* --- attacks on the session ------------------------------------------------ */
+
+enum session_case { SESSION_RESET_DURING_IO, SESSION_STORM, SESSION_RESET_TWICE, NR_SESSION_CASES };
+
+static const char *const session_names[NR_SESSION_CASES] = {
+	"reset-during-io", "republish-storm", "reset-twice",
+};
+
+/*
+ * Two well-formed chains, a (head 0) and b: for blk a read of sector 0 and a
+ * request of a type no device knows (completed at once); else b is a.
+ */
+static void storm_chains(const struct target *t, uint16_t *a, uint16_t *b)
+{
+	struct virtq *vq = t->dev->vq[t->q];
+	unsigned data, n = normal_chain(t, vq->desc, &data);
+
+	link(vq->desc, n);
+	*a = *b = 0;
+	if (t->kind == KIND_BLK) {
+		m.hdr2.type = UNSUPPORTED;
+		m.hdr2.sector = 0;
+		vq->desc[n] = desc((uintptr_t)&m.hdr2, sizeof(m.hdr2), 0);
+		vq->desc[n + 1] = desc((uintptr_t)&m.status2, 1, VRING_DESC_F_WRITE);
+		link(vq->desc + n, 2);
+		vq->desc[n].next = (uint16_t)(n + 1);
+		*b = (uint16_t)n;
+	}
+}
+
+/*
+ * Publishes a and b in turn, again and again, whether or not the device still
+ * holds them: as many as the device has answered make room for as many more,
+ * so the ring is never overrun, but the same chains are in flight many times.
+ * For ns, or for ever; stops at DEVICE_NEEDS_RESET. Returns the chains published.
+ */
+static uint64_t storm(const struct target *t, uint16_t a, uint16_t b, uint64_t ns, bool forever)
+{
+	struct virtq *vq = t->dev->vq[t->q];
+	uint64_t published = 0;
+
+	timeout_start(ns);
+	irq_enable();
+	while (forever || !timeout_expired()) {
+		unsigned n = 0;
+
+		while ((uint16_t)(vq->avail_idx - vq->used->idx) < vq->size) {
+			vq->avail->ring[vq->avail_idx & (vq->size - 1)] = vq->avail_idx % 2 ? b : a;
+			vq->avail_idx++;
+			n++;
+		}
+		if (n) {
+			published += n;
+			virtq_publish(vq);
+			virtq_notify(vq);
+		} else if (virtio_status(t->dev) & VIRTIO_CONFIG_S_NEEDS_RESET) {
+			break;
+		} else {
+			cpu_relax();
+		}
+	}
+	irq_disable();
+	timeout_stop();
+	return published;
+}
+
+/* Writes device_status 0 without waiting for the reset to finish. */
+static void start_reset(const struct target *t)
+{
+	*(volatile uint8_t *)(t->dev->common + offsetof(struct virtio_pci_common_cfg, device_status)) = 0;
+}
+
+/* One attack on the session; NULL when the device works again after a clean re-initialisation. */
+static const char *run_session_case(struct target *t, enum session_case c)
+{
+	struct virtq *vq = t->dev->vq[t->q];
+	uint16_t a, b;
+	const char *err;
+
+	storm_chains(t, &a, &b);
+	switch (c) {
+	case SESSION_RESET_DURING_IO:
+		/* A queue's worth of requests, and the reset right behind them. */
+		for (unsigned i = 0; i < vq->size; i++)
+			vq->avail->ring[vq->avail_idx++ & (vq->size - 1)] = i % 2 ? b : a;
+		virtq_publish(vq);
+		virtq_notify(vq);
+		virtio_reset(t->dev);
+		break;
+	case SESSION_STORM: {
+		uint64_t n = storm(t, a, b, STORM_NS, false);
+
+		printf("virtio-storm %s %u: %lu chains in %lu ms%s\n", kind_names[t->kind],
+		       t->n, (unsigned long)n, (unsigned long)(STORM_NS / NS_PER_MS),
+		       virtio_status(t->dev) & VIRTIO_CONFIG_S_NEEDS_RESET ? ", DEVICE_NEEDS_RESET" : "");
+		break;
+	}
+	case SESSION_RESET_TWICE:
+		/* The second reset lands while the first still waits for what is in flight. */
+		for (unsigned i = 0; i < vq->size; i++)
+			vq->avail->ring[vq->avail_idx++ & (vq->size - 1)] = i % 2 ? b : a;
+		virtq_publish(vq);
+		virtq_notify(vq);
+		start_reset(t);
+		start_reset(t);
+		virtio_reset(t->dev);
+		/* Up, and straight down again before any request. */
+		if ((err = reopen(t)))
+			return err;
+		virtio_reset(t->dev);
+		break;
+	default:
+		return NULL;
+	}
+	if ((err = reopen(t)) || (err = legit_request(t)))
+		return err;
+	return NULL;
+}
+
 static const struct target *watched;
 
 static bool flagged_or_used(void)
@@ -349,7 +479,14 @@ static int test_device(struct target *t)
 			       case_names[c]);
 		failed += err != NULL;
 		if (broken)
-			break;  /* the device could not be brought back: the rest would say nothing */
+			return failed;  /* the device could not be brought back: the rest would say nothing */
+	}
+	for (int c = 0; c < NR_SESSION_CASES; c++) {
+		err = run_session_case(t, c);
+		printf("virtio-hostile %s %u %s: %s%s%s\n", kind_names[t->kind], t->n, session_names[c],
+		       err ? "FAIL (" : "ok", err ? err : "", err ? ")" : "");
+		if (err)
+			return failed + 1;
 	}
 	return failed;
 }
@@ -384,3 +521,23 @@ static const char *test_virtio_hostile(void)
 }
 
 GUEST_TEST("virtio-hostile", test_virtio_hostile);
+
+/* The re-publish storm on disk 0, until the VMM is stopped: it must still stop in time. */
+static const char *test_virtio_storm(void)
+{
+	struct target t = { .kind = KIND_BLK };
+	const char *err;
+	uint16_t a, b;
+
+	if ((err = reopen(&t)))
+		return err;
+	printf("virtio-storm: storming\n");
+	for (;;) {
+		storm_chains(&t, &a, &b);
+		storm(&t, a, b, STORM_NS, true);
+		if ((err = reopen(&t)))
+			return err;
+	}
+}
+
+GUEST_TEST("virtio-storm", test_virtio_storm);

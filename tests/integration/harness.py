@@ -11,11 +11,14 @@ scripts/lab-run, while the test itself stays here at native speed. RINGVM_KVM=na
 or lab forces either (tests/lab/lab.py).
 """
 import argparse
+import errno
 import os
 import re
+import select
 import struct
 import subprocess
 import sys
+import time
 import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab"))
@@ -57,8 +60,15 @@ class Context:
 
     def run(self, args, stdin=b"", timeout=60, expect_rc=None):
         """Runs ringvm with args; returns (rc, stdout, stderr) as text, checked for sanitizer reports."""
-        proc = subprocess.run(self.argv([self.ringvm] + list(args)), input=stdin, capture_output=True,
-                              timeout=timeout)
+        try:
+            proc = subprocess.run(self.argv([self.ringvm] + list(args)), input=stdin,
+                                  capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            # What the guest said before it went quiet is what tells a hang from a slow host.
+            raise AssertionError("ringvm %s: no exit within %d s\nstdout (last 2000 bytes):\n%s\n"
+                                 "stderr:\n%s" % (" ".join(args), timeout,
+                                                   (e.stdout or b"")[-2000:].decode(errors="replace"),
+                                                   (e.stderr or b"")[-2000:].decode(errors="replace")))
         out = proc.stdout.decode(errors="replace")
         err = proc.stderr.decode(errors="replace")
         check_sanitizers(err)
@@ -106,6 +116,49 @@ def need_kvm():
     if not lab.native_kvm():
         lab.ensure_shared()
         ctx.in_lab = True
+
+
+def boot(ctx, args, expect_rc=0, timeout=120, **kw):
+    """Boots `ringvm run ARGS` where /dev/kvm works and waits for it to exit; returns
+    (rc, stdout, stderr). expect_rc=None accepts any exit status; kw goes to ctx.run."""
+    need_kvm()
+    return ctx.run(["run"] + list(args), expect_rc=expect_rc, timeout=timeout, **kw)
+
+
+def start(ctx, args, **popen):
+    """Starts `ringvm run ARGS` where /dev/kvm works; returns its Popen. stdin, stdout
+    and stderr are pipes unless popen says otherwise."""
+    need_kvm()
+    for stream in ("stdin", "stdout", "stderr"):
+        popen.setdefault(stream, subprocess.PIPE)
+    return ctx.popen([ctx.ringvm, "run"] + list(args), **popen)
+
+
+def wait_for_output(stream, pattern, timeout=60):
+    """Reads stream (a pipe, file object or fd, a pty's included) until the regex pattern
+    matches a line, even one still being written; returns the text read so far. Fails
+    after timeout seconds even if the guest goes silent (a blocking read would wait
+    forever), or at end of file. What arrives after the match may already be consumed."""
+    fd = stream if isinstance(stream, int) else stream.fileno()
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = seen.decode(errors="replace")
+        if re.search(pattern, text, re.M):
+            return text
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("never saw %r in %d s; got:\n%s" % (pattern, timeout, text))
+        if select.select([fd], [], [], left)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError as e:
+                if e.errno != errno.EIO:    # a pty whose other side closed
+                    raise
+                chunk = b""
+            if not chunk:
+                raise AssertionError("end of output before %r; got:\n%s" % (pattern, text))
+            seen += chunk
 
 
 def need_root(why):

@@ -6,12 +6,7 @@ import subprocess
 import tempfile
 
 import harness
-from harness import count_lines, expect_lines, need_kvm
-
-
-def boot(ctx, args, **kw):
-    need_kvm()
-    return ctx.run(["run"] + args, **kw)
+from harness import boot, count_lines, expect_lines
 
 
 def test_builtin_one_cpu(ctx):
@@ -64,11 +59,10 @@ def test_cmdline_reaches_the_guest(ctx):
 
 
 def test_dump_dtb_is_a_valid_machine_description(ctx):
-    need_kvm()
     with tempfile.TemporaryDirectory() as tmp:
         dtb = os.path.join(tmp, "ringvm.dtb")
-        code, out, err = ctx.run(["run", "--cpus", "3", "--memory", "5G", "--dump-dtb", dtb,
-                                  "--cmdline", "console=ttyS0"], expect_rc=0)
+        code, out, err = boot(ctx, ["--cpus", "3", "--memory", "5G", "--dump-dtb", dtb,
+                                    "--cmdline", "console=ttyS0"], expect_rc=0)
         assert out == "" and err == "", (out, err)
         dtc = subprocess.run(["dtc", "-I", "dtb", "-O", "dts", dtb], capture_output=True, text=True)
     assert dtc.returncode == 0 and dtc.stderr == "", dtc.stderr
@@ -82,8 +76,7 @@ def test_dump_dtb_is_a_valid_machine_description(ctx):
 
 
 def test_dump_dtb_to_an_unwritable_path_fails_cleanly(ctx):
-    need_kvm()
-    code, out, err = ctx.run(["run", "--dump-dtb", "/nonexistent/dir/x.dtb"], expect_rc=1)
+    code, out, err = boot(ctx, ["--dump-dtb", "/nonexistent/dir/x.dtb"], expect_rc=1)
     assert re.match(r"ringvm: .*/nonexistent/dir/x\.dtb.*\n$", err), err
 
 

@@ -8,8 +8,8 @@ import tempfile
 import time
 
 import harness
-from harness import expect_lines, need_kvm, need_root
-from test_virtio import SECTOR, bad_sectors, image, netns_with_tap, read_until
+from harness import expect_lines, need_kvm, need_root, wait_for_output
+from test_virtio import SECTOR, bad_sectors, image, netns_with_tap
 
 
 def thread_names(ctx, pidfile, timeout=30):
@@ -39,7 +39,7 @@ def boot_and_look(ctx, tmp, args):
                      ["--", "test=blk,input", "input.timeout=600"],
                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        out = read_until(proc, r"^test blk: pass")
+        out = wait_for_output(proc.stdout, r"^test blk: pass", timeout=120)
         names = thread_names(ctx, pidfile)
         proc.stdin.write(b"done\n")
         proc.stdin.flush()

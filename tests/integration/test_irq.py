@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 
 import harness
-from harness import expect_lines, need_kvm
+from harness import boot, expect_lines, need_kvm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IRQ_PATHS = ["limit", "linked", "irqfd", "msi", "line", "local"]
@@ -27,11 +27,10 @@ def per_path(ctx):
 
 
 def irq_self_test(ctx, args):
-    need_kvm()
+    need_kvm()      # before per_path: in the lab or not
     count = per_path(ctx)
     guest = ["test=irq", "irq.count=%d" % count]
-    code, out, err = ctx.run(["run", "--cpus", "2"] + args + ["--"] + guest, timeout=600)
-    assert code == 0, "exit %d\n%s\n%s" % (code, out, err)
+    code, out, err = boot(ctx, ["--cpus", "2"] + args + ["--"] + guest, timeout=600)
     expect_lines(out, [r"^test irq: pass$"])
     served = 0
     for path in IRQ_PATHS:
@@ -62,10 +61,8 @@ def test_irq_split_irqchip_every_path(ctx):
 def make_default_path_test(irq, chip):
     def test(ctx):
         # The UART (serial test) and the local path follow --irq.
-        need_kvm()
-        code, out, err = ctx.run(["run", "--cpus", "2", "--irq", irq, "--irqchip", chip, "--",
-                                  "test=serial,irq", "irq.count=2000"], timeout=300)
-        assert code == 0, "exit %d\n%s\n%s" % (code, out, err)
+        code, out, err = boot(ctx, ["--cpus", "2", "--irq", irq, "--irqchip", chip, "--",
+                                    "test=serial,irq", "irq.count=2000"], timeout=300)
         expect_lines(out, [r"^test serial: pass$", r"^test irq: pass$", r"^irq local msi: 2000 ok$"])
     return test
 
@@ -76,8 +73,7 @@ for _irq in ("irqfd", "msi", "line"):
 
 
 def test_stats_report_every_vcpu(ctx):
-    need_kvm()
-    code, out, err = ctx.run(["run", "--cpus", "3", "--stats", "--", "test=serial"], expect_rc=0)
+    code, out, err = boot(ctx, ["--cpus", "3", "--stats", "--", "test=serial"])
     lines = [l for l in err.splitlines() if l.startswith("ringvm stats:")]
     assert len(lines) == 3, err
     for n, line in enumerate(lines):
@@ -113,11 +109,9 @@ def check_histograms(out, paths, samples):
 
 
 def test_irqlat_guest_histograms(ctx):
-    need_kvm()
     paths = ["limit", "linked", "irqfd", "msi", "line", "local"]
-    code, out, err = ctx.run(["run", "--", "test=irqlat", "irqlat.samples=3000",
-                              "irqlat.warmup=100", "irqlat.paths=" + ",".join(paths)],
-                             timeout=300, expect_rc=0)
+    code, out, err = boot(ctx, ["--", "test=irqlat", "irqlat.samples=3000",
+                                "irqlat.warmup=100", "irqlat.paths=" + ",".join(paths)], timeout=300)
     check_histograms(out, paths, 3000)
 
 

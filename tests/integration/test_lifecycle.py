@@ -2,7 +2,6 @@
 """How ringvm stops: signals, guest resets, guest faults, a closed stdout, the terminal."""
 import os
 import re
-import select
 import signal
 import subprocess
 import shutil
@@ -11,35 +10,13 @@ import termios
 import time
 
 import harness
-from harness import expect_lines, need_kvm, pvh_kernel
-
-
-def start(ctx, args, **popen):
-    need_kvm()
-    return ctx.popen([ctx.ringvm, "run"] + args, **popen)
-
-
-def wait_for_output(stream, needle, timeout=30):
-    """Reads stream (a pipe or pty fd) until needle appears; returns what was read."""
-    fd = stream if isinstance(stream, int) else stream.fileno()
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while needle not in seen:
-        left = deadline - time.monotonic()
-        assert left > 0, "timed out waiting for %r; got %r" % (needle, seen)
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            chunk = os.read(fd, 4096)
-            assert chunk, "EOF before %r; got %r" % (needle, seen)
-            seen += chunk
-    return seen
+from harness import boot, expect_lines, need_kvm, pvh_kernel, start, wait_for_output
 
 
 def stop_with_signal(ctx, sig):
-    proc = start(ctx, ["--cpus", "2", "--", "test=input"], stdin=subprocess.PIPE,
-                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start(ctx, ["--cpus", "2", "--", "test=input"])
     try:
-        wait_for_output(proc.stdout, b"ringvm-guest:")
+        wait_for_output(proc.stdout, r"ringvm-guest:", timeout=30)
         proc.send_signal(sig)
         rc = proc.wait(timeout=20)
     finally:
@@ -95,7 +72,7 @@ def test_sigterm_joins_threads_and_closes_fds(ctx):
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env)
         try:
-            wait_for_output(proc.stdout, b"ringvm-guest:", timeout=60)
+            wait_for_output(proc.stdout, r"ringvm-guest:", timeout=60)
             time.sleep(0.2)
             ringvm_pid = int(open(log).readline().split()[0])
             ctx.kill(ringvm_pid, signal.SIGTERM)
@@ -135,8 +112,7 @@ def test_sigterm_joins_threads_and_closes_fds(ctx):
 def tiny(ctx, code, expect_rc, args=()):
     with tempfile.TemporaryDirectory() as tmp:
         kernel = pvh_kernel(code, os.path.join(tmp, "tiny.elf"))
-        need_kvm()
-        return ctx.run(["run", "--kernel", kernel] + list(args), expect_rc=expect_rc, timeout=30)
+        return boot(ctx, ["--kernel", kernel] + list(args), expect_rc=expect_rc, timeout=30)
 
 
 def test_i8042_reset_ends_the_vm(ctx):
@@ -194,8 +170,7 @@ def test_guest_triple_fault_is_an_error(ctx):
 
 
 def test_closed_stdout_does_not_stop_the_guest(ctx):
-    proc = start(ctx, ["--", "exit=5"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                 stderr=subprocess.PIPE)
+    proc = start(ctx, ["--", "exit=5"], stdin=subprocess.DEVNULL)
     os.read(proc.stdout.fileno(), 1)
     proc.stdout.close()
     rc = proc.wait(timeout=30)
@@ -208,15 +183,14 @@ def pty_run(ctx, args, keys, expect):
     need_kvm()
     master, slave = os.openpty()
     before = termios.tcgetattr(slave)
-    proc = ctx.popen([ctx.ringvm, "run"] + args, stdin=slave, stdout=slave,
-                            stderr=subprocess.PIPE)
+    proc = start(ctx, args, stdin=slave, stdout=slave)
     try:
-        seen = wait_for_output(master, b"ringvm-guest:")
+        wait_for_output(master, r"ringvm-guest:", timeout=30)
         during = termios.tcgetattr(slave)
         assert not during[3] & termios.ICANON and not during[3] & termios.ISIG, "raw mode"
         os.write(master, keys)
         if expect:
-            seen += wait_for_output(master, expect)
+            wait_for_output(master, expect, timeout=30)
         rc = proc.wait(timeout=30)
     finally:
         proc.kill()
@@ -229,7 +203,7 @@ def pty_run(ctx, args, keys, expect):
 
 
 def test_terminal_raw_and_restored(ctx):
-    rc = pty_run(ctx, ["--", "test=input"], b"typed\r", b"input: typed")
+    rc = pty_run(ctx, ["--", "test=input"], b"typed\r", r"input: typed")
     assert rc == 0, rc
 
 

@@ -117,3 +117,27 @@ Test(bus, many_devices_in_any_order)
 	for (size_t i = 1; i < bus.count; i++)
 		cr_assert_lt(bus.regions[i - 1].last, bus.regions[i].base);
 }
+
+Test(bus, dword_registers_take_aligned_dwords_only)
+{
+	uint8_t b[8];
+	uint32_t v = 0x12345678;
+
+	memcpy(b, &v, 4);
+	cr_assert(bus_dword_begin(8, b, 4, true, &v));
+	cr_assert_eq(v, 0x12345678, "a write's data");
+	cr_assert(bus_dword_begin(8, b, 4, false, &v));
+	cr_assert_eq(v, 0, "a read starts from 0");
+	bus_dword_end(b, false, 0xcafef00d);
+	cr_assert_eq(*(uint32_t *)b, 0xcafef00d, "a read returns the value");
+	memset(b, 0, sizeof(b));
+	bus_dword_end(b, true, 0xcafef00d);
+	cr_assert_eq(*(uint32_t *)b, 0, "a write's buffer is left alone");
+	cr_assert_not(bus_dword_begin(2, b, 4, false, &v), "unaligned");
+	cr_assert_eq(*(uint32_t *)b, 0xffffffff, "an ignored read is all ones");
+	memset(b, 0, sizeof(b));
+	cr_assert_not(bus_dword_begin(0, b, 2, false, &v), "a word");
+	cr_assert_eq(*(uint16_t *)b, 0xffff);
+	cr_assert_eq(b[2], 0, "only len bytes are written");
+	cr_assert_not(bus_dword_begin(0, b, 8, true, &v), "a qword");
+}

@@ -1,5 +1,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "machine/cli.h"
@@ -58,6 +60,23 @@ Test(cli, help_and_version)
 	cr_assert_eq(PARSE("-h").cmd, CLI_HELP);
 	cr_assert_eq(PARSE("run", "--help").cmd, CLI_HELP);
 	cr_assert_eq(PARSE("--version").cmd, CLI_VERSION);
+}
+
+/* What a user reads: the user's options, not the benchmark's --irq-test-fds. */
+Test(cli, help_lists_user_options_only)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	cr_assert_not_null(out);
+	cli_usage(out);
+	fclose(out);
+	cr_assert(strstr(text, "--irq PATH"), "%s", text);
+	cr_assert(strstr(text, "--disk path="), "%s", text);
+	cr_assert_null(strstr(text, "irq-test"), "a benchmark's option in --help:\n%s", text);
+	free(text);
+	cr_assert_eq(PARSE("run", "--irq-test-fds", "5,6").r, 0, "hidden, still accepted");
 }
 
 static void expect_usage_error(struct parsed p, const char *needle)

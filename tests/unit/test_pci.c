@@ -1,10 +1,13 @@
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 
 #include "abi/address_map.h"
 #include "devices/msix.h"
 #include "devices/pci.h"
+#include "irq_recorder.h"
 
 static struct bus pio, mmio;
 static struct pci_bus pci;
@@ -184,42 +187,176 @@ Test(pci, hostile_config_accesses)
 	cr_assert_eq(conf1_read(1, PCI_VENDOR_ID, 4), 0x56781234);
 }
 
-/* MSI-X: masking and pending bits, without KVM (injection fails quietly). */
+/* --- MSI-X, with a recorder standing in for KVM ---------------------------------- */
+
+static struct irq_chip chip;
+static struct irq_recorder *rec;
+
+static void msix_entry_write(struct msix *m, unsigned v, uint32_t addr, uint32_t data, uint32_t ctrl)
+{
+	uint32_t hi = 0;
+	uint64_t e = (uint64_t)v * PCI_MSIX_ENTRY_SIZE;
+	msix_table_access(m, e + PCI_MSIX_ENTRY_LOWER_ADDR, (uint8_t *)&addr, 4, true);
+	msix_table_access(m, e + PCI_MSIX_ENTRY_UPPER_ADDR, (uint8_t *)&hi, 4, true);
+	msix_table_access(m, e + PCI_MSIX_ENTRY_DATA, (uint8_t *)&data, 4, true);
+	msix_table_access(m, e + PCI_MSIX_ENTRY_VECTOR_CTRL, (uint8_t *)&ctrl, 4, true);
+}
+
+/* Plugs dev with nr vectors on a recorded chip; MSI-X enabled if enable. */
+static uint16_t msix_rig(struct msix *m, enum irq_path path, unsigned nr, bool enable)
+{
+	rec = rec_chip_init(&chip, IRQCHIP_KERNEL, path);
+	cr_assert_eq(msix_init(m, &dev, &chip, nr, 0, 0x1000, 0x2000), 0);
+	cr_assert_eq(pci_bus_plug(&pci, &dev), 0);
+	uint16_t ctrl_at = m->cap + PCI_MSIX_FLAGS;
+	if (enable) {
+		conf1_write(1, ctrl_at, PCI_MSIX_FLAGS_ENABLE, 2);
+		msix_config_written(m, ctrl_at, 2);
+	}
+	rec_clear(rec);
+	return ctrl_at;
+}
+
+static void msix_rig_destroy(struct msix *m)
+{
+	msix_destroy(m);
+	rec_chip_destroy(&chip, rec);
+}
+
+static uint64_t pba_of(struct msix *m)
+{
+	uint64_t pba = 0;
+	msix_pba_access(m, 0, (uint8_t *)&pba, 8, false);
+	return pba;
+}
+
+static void assert_delivered(unsigned nth, uint64_t address, uint32_t data)
+{
+	struct rec_event e = rec_nth(rec, REC_MSI, nth);
+	cr_assert_eq(e.msi.address, address, "delivery %u: address %#llx", nth,
+		     (unsigned long long)e.msi.address);
+	cr_assert_eq(e.msi.data, data, "delivery %u: data %#x", nth, e.msi.data);
+}
+
 Test(pci, msix_masking_and_pending)
 {
-	struct irq_chip chip = { .vm_fd = -1, .path = IRQ_PATH_MSI };
 	struct msix m;
-	cr_assert_eq(msix_init(&m, &dev, &chip, 4, 0, 0x1000, 0x2000), 0);
-	cr_assert_eq(pci_bus_plug(&pci, &dev), 0);
-	cr_assert_eq(dev.config[m.cap + PCI_CAP_LIST_ID], PCI_CAP_ID_MSIX);
-	uint16_t ctrl_at = m.cap + PCI_MSIX_FLAGS;
+	uint16_t ctrl_at = msix_rig(&m, IRQ_PATH_MSI, 4, false);
 	cr_assert_eq(pci_get16(&dev, ctrl_at) & PCI_MSIX_FLAGS_QSIZE, 3, "table size - 1");
-	cr_assert_eq(pci_get32(&dev, m.cap + PCI_MSIX_TABLE), 0x1000, "table in BAR 0");
-	cr_assert_eq(pci_get32(&dev, m.cap + PCI_MSIX_PBA), 0x2000, "PBA in BAR 0");
-	uint64_t pba = 0;
 	msix_notify(&m, 2, NULL);
-	msix_pba_access(&m, 0, (uint8_t *)&pba, 8, false);
-	cr_assert_eq(pba, 1u << 2, "disabled: pending");
+	cr_assert_eq(pba_of(&m), 1u << 2, "disabled: pending");
 	conf1_write(1, ctrl_at, PCI_MSIX_FLAGS_ENABLE, 2);   /* entries still masked */
 	msix_config_written(&m, ctrl_at, 2);
-	msix_pba_access(&m, 0, (uint8_t *)&pba, 8, false);
-	cr_assert_eq(pba, 1u << 2, "still masked per vector");
-	uint32_t addr = 0xfee00000, data = 0x41, ctrl = 0;  /* unmasked */
-	uint64_t e2 = 2 * PCI_MSIX_ENTRY_SIZE;
-	msix_table_access(&m, e2 + PCI_MSIX_ENTRY_LOWER_ADDR, (uint8_t *)&addr, 4, true);
-	msix_table_access(&m, e2 + PCI_MSIX_ENTRY_DATA, (uint8_t *)&data, 4, true);
-	msix_table_access(&m, e2 + PCI_MSIX_ENTRY_VECTOR_CTRL, (uint8_t *)&ctrl, 4, true);
-	msix_pba_access(&m, 0, (uint8_t *)&pba, 8, false);
-	cr_assert_eq(pba, 0, "delivered on unmask");
+	cr_assert_eq(pba_of(&m), 1u << 2, "still masked per vector");
+	uint32_t entry[4] = { AM_MSI_BASE, 0, 0x41, 0 };   /* unmasked */
+	msix_table_access(&m, 2 * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_LOWER_ADDR, (uint8_t *)entry, 4, true);
+	msix_table_access(&m, 2 * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_DATA, (uint8_t *)&entry[2], 4, true);
+	cr_assert_eq(rec_count(rec, REC_MSI), 0, "nothing reaches KVM while masked");
+	msix_table_access(&m, 2 * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL, (uint8_t *)&entry[3], 4, true);
+	cr_assert_eq(pba_of(&m), 0, "no longer pending");
+	cr_assert_eq(rec_count(rec, REC_MSI), 1, "delivered on unmask, once");
+	assert_delivered(0, AM_MSI_BASE, 0x41);
+	cr_assert_eq(m.delivery_errors, 0);
 	uint32_t back = 0;
-	msix_table_access(&m, e2 + PCI_MSIX_ENTRY_DATA, (uint8_t *)&back, 4, false);
+	msix_table_access(&m, 2 * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_DATA, (uint8_t *)&back, 4, false);
 	cr_assert_eq(back, 0x41);
 	conf1_write(1, ctrl_at, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL, 2);
 	msix_config_written(&m, ctrl_at, 2);
 	msix_notify(&m, 2, NULL);
-	msix_pba_access(&m, 0, (uint8_t *)&pba, 8, false);
-	cr_assert_eq(pba, 1u << 2, "function masked: pending");
+	cr_assert_eq(pba_of(&m), 1u << 2, "function masked: pending");
+	cr_assert_eq(rec_count(rec, REC_MSI), 1);
+	conf1_write(1, ctrl_at, PCI_MSIX_FLAGS_ENABLE, 2);   /* function unmask */
+	msix_config_written(&m, ctrl_at, 2);
+	cr_assert_eq(rec_count(rec, REC_MSI), 2, "delivered on function unmask");
+	assert_delivered(1, AM_MSI_BASE, 0x41);
 	msix_table_access(&m, 64 * PCI_MSIX_ENTRY_SIZE, (uint8_t *)&back, 4, true);  /* past the end */
 	cr_assert_eq(msix_notify(&m, 9, NULL), -EINVAL, "no such vector");
+	cr_assert_eq(rec_count(rec, REC_MSI), 2);
+	msix_rig_destroy(&m);
+}
+
+/* --irq line: each vector has a route; a table rewrite re-points it, in KVM too. */
+Test(pci, msix_table_rewrite_repoints_the_route)
+{
+	struct msix m;
+	struct kvm_irq_routing_entry e;
+	msix_rig(&m, IRQ_PATH_LINE, 4, true);
+	msix_entry_write(&m, 1, AM_MSI_BASE, 0x41, 0);
+	cr_assert_eq(msix_notify(&m, 1, NULL), 0);
+	struct rec_event line = rec_nth(rec, REC_LINE, 0);
+	cr_assert_geq(line.gsi, IRQ_FIRST_MSI_GSI);
+	cr_assert_eq(rec_routes(rec, line.gsi, &e), 1);
+	cr_assert_eq(e.u.msi.data, 0x41);
+	msix_entry_write(&m, 1, (AM_MSI_BASE | 3 << 12), 0x57, 0);
+	cr_assert_eq(msix_notify(&m, 1, NULL), 0);
+	cr_assert_eq(rec_nth(rec, REC_LINE, 1).gsi, line.gsi, "the same route");
+	cr_assert_eq(rec_routes(rec, line.gsi, &e), 1, "replaced, not added");
+	cr_assert_eq(e.u.msi.address_lo, (AM_MSI_BASE | 3 << 12));
+	cr_assert_eq(e.u.msi.data, 0x57);
 	msix_destroy(&m);
+	cr_assert_eq(rec_routes(rec, line.gsi, NULL), 0, "given back with the device");
+	rec_chip_destroy(&chip, rec);
+}
+
+/* --irq irqfd: a vector whose irqfd KVM refuses is tried again later, leaking nothing. */
+Test(pci, msix_source_retried_without_leaks)
+{
+	struct msix m;
+	msix_rig(&m, IRQ_PATH_IRQFD, 4, true);
+	unsigned fds = open_fds();
+	msix_entry_write(&m, 0, AM_MSI_BASE, 0x41, 0);
+	rec_fail(rec, REC_IRQFD_ASSIGN, ENOMEM, 3);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(msix_notify(&m, 0, NULL), -ENOMEM);
+	cr_assert_eq(m.delivery_errors, 3);
+	cr_assert_eq(open_fds(), fds, "no eventfd left behind");
+	cr_assert_eq(rec->table_nr, 38, "no route left behind");
+	cr_assert_eq(msix_notify(&m, 0, NULL), 0);
+	struct rec_event a = rec_nth(rec, REC_IRQFD_ASSIGN, 0);
+	cr_assert_eq(a.gsi, IRQ_FIRST_MSI_GSI, "no GSI lost to the failures");
+	cr_assert_eq(rec_nth(rec, REC_SIGNAL, 0).fd, a.fd, "delivered through it");
+	cr_assert_eq(rec_count(rec, REC_SIGNAL), 1);
+	msix_rig_destroy(&m);
+	cr_assert_eq(open_fds(), fds, "the working one closed with the device");
+}
+
+static void setup_quiet(void)
+{
+	setup();
+	cr_redirect_stderr();
+}
+
+/* A delivery KVM refuses is counted and logged a few times, and the device goes on. */
+Test(pci, msix_delivery_failures_are_counted_not_fatal, .init = setup_quiet)
+{
+	struct msix m;
+	uint16_t ctrl_at = msix_rig(&m, IRQ_PATH_MSI, 4, true);
+	msix_entry_write(&m, 3, AM_MSI_BASE, 0x44, 0);
+	rec_fail(rec, REC_MSI, EINVAL, 0);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(msix_notify(&m, 3, NULL), -EINVAL, "the caller learns of it");
+	cr_assert_eq(m.delivery_errors, 100);
+	conf1_write(1, ctrl_at, 0xc000, 2);              /* masked, pending, then released */
+	msix_config_written(&m, ctrl_at, 2);
+	msix_notify(&m, 3, NULL);
+	conf1_write(1, ctrl_at, PCI_MSIX_FLAGS_ENABLE, 2);
+	msix_config_written(&m, ctrl_at, 2);
+	cr_assert_eq(m.delivery_errors, 101, "a failed release on unmask counts too");
+	rec_fail(rec, REC_MSI, 0, 0);
+	cr_assert_eq(msix_notify(&m, 3, NULL), 0);
+	cr_assert_eq(rec_count(rec, REC_MSI), 1, "delivered once KVM takes it again");
+	assert_delivered(0, AM_MSI_BASE, 0x44);
+	cr_assert_eq(m.delivery_errors, 101);
+
+	fflush(stderr);
+	FILE *log = cr_get_redirected_stderr();
+	char line[512];
+	unsigned lines = 0;
+	while (fgets(line, sizeof(line), log)) {
+		cr_assert(strstr(line, "MSI-X vector 3: interrupt not delivered"), "%s", line);
+		lines++;
+	}
+	cr_assert_geq(lines, 1, "said at least once");
+	cr_assert_leq(lines, 4, "rate-limited: %u lines for 101 failures", lines);
+	msix_rig_destroy(&m);
 }

@@ -79,7 +79,7 @@ Test(virtio_rng, reset_in_the_batch_of_a_completion)
 	avail->idx = 1;
 	notify(&rig, 0);                                /* the doorbell: a posted kick */
 	cr_assert_eq(loop_poll(&rig.loop, 1000), 1, "the kick ran and queued the read");
-	cr_assert_eq(rng.in_flight, 1);
+	cr_assert_eq(rng.rq.in_flight, 1);
 	/* The read goes out and completes; its CQE waits, not yet dispatched. */
 	cr_assert_geq(io_uring_submit_and_wait(ring, 1), 0);
 	cr_assert_eq(io_uring_cq_ready(ring), 1);
@@ -138,7 +138,7 @@ Test(virtio_rng, second_reset_while_one_is_pending)
 	cr_assert_geq(dup2(source[0], rng.fd), 0);
 	uint16_t head = add_desc(&rig, 0, TD_BUFFERS, 64, true, false);
 	kick(&rig, 0, head);
-	cr_assert_eq(rng.in_flight, 1);
+	cr_assert_eq(rng.rq.in_flight, 1);
 	set_status(&rig, 0);
 	rig_settle(&rig);
 	cr_assert_neq(device_status(&rig), 0, "the reset waits for the read");
