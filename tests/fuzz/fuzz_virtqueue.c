@@ -98,6 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			virtq_enable_notify(&vq);
 			break;
 		case 6:             /* the in-flight count as the queue itself keeps it */
+			FZ_CHECK(vq.in_flight == nr_heads, "in_flight %u, %u chains taken and not returned",
+				 vq.in_flight, nr_heads);
 			FZ_CHECK((uint16_t)(vq.last_avail - vq.used_idx) <= vq.ring.num || vq.broken,
 				 "last_avail %u, used %u, size %u", vq.last_avail, vq.used_idx, vq.ring.num);
 			break;

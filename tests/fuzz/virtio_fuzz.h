@@ -137,6 +137,8 @@ static inline void vf_check_queues(struct vf *v)
 		const struct virtq *vq = &v->vp->queue[q].vq;
 		if (!vq->ring.num || vq->broken)
 			continue;
+		FZ_CHECK(vq->in_flight <= vq->ring.num, "queue %u: in_flight %u in a queue of %u", q,
+			 vq->in_flight, vq->ring.num);
 		FZ_CHECK((uint16_t)(vq->last_avail - vq->used_idx) <= vq->ring.num,
 			 "queue %u: %u chains in flight in a queue of %u", q,
 			 (uint16_t)(vq->last_avail - vq->used_idx), vq->ring.num);
