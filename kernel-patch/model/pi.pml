@@ -1,6 +1,7 @@
 /*
  * Posted-interrupt delivery to one vCPU, as done by KVM's VMX code with the
- * kernel-patch series applied (kernel-patch/*.patch), checked with spin.
+ * kernel-patch series applied (kernel-patch/6.1/ and kernel-patch/6.12/),
+ * checked with spin.
  *
  * Processes:
  *   vcpu        the target vCPU task and its pCPU: enters the guest, runs it,
@@ -10,7 +11,12 @@
  *   local_irq   a sender in hard-IRQ context on the vCPU's own pCPU
  *               (an irqfd, a timer) posting vector V_IRQ.
  *   The fastpath handler itself posts V_FAST (a self-IPI or an expired TSC
- *   deadline handled without leaving the fastpath).
+ *   deadline handled without leaving the fastpath), then either re-enters
+ *   the guest through the fastpath loop (EXIT_FASTPATH_REENTER_GUEST: 6.1's
+ *   TSC deadline and preemption timer; 6.12's x2APIC ICR write as well) or
+ *   leaves the loop for the full path (EXIT_FASTPATH_EXIT_HANDLED: 6.1's
+ *   x2APIC ICR write).  Both are possible at every fastpath exit, so the
+ *   model covers both kernels.
  *
  * Shared state: the PI descriptor (pir[], on), the vIRR, vcpu->mode
  * (in_guest_mode), the request bit, notification IPIs in flight, the task's
@@ -19,11 +25,15 @@
  * barriers in the real code (pi_test_and_set_on(), smp_mb after setting
  * vcpu->mode, set_current_state()) provide for the accesses modelled here.
  *
- * Property (assertion in the monitor): whenever no sender is in the middle of
- * a delivery and no notification or wake-up is in flight,
- *   - a vCPU running guest code has no vector left in PIR, and
- *   - a sleeping vCPU has no vector left in PIR or vIRR.
- * Either would mean an interrupt that nothing will ever deliver.
+ * Properties:
+ *   (monitor) whenever no sender is in the middle of a delivery and no
+ *   notification or wake-up is in flight,
+ *     - a vCPU running guest code has no vector left in PIR, and
+ *     - a sleeping vCPU has no vector left in PIR or vIRR.
+ *   Either would mean an interrupt that nothing will ever deliver.
+ *   (fast_synced) the vector posted by the fastpath handler has left PIR
+ *   (reached the vIRR) whenever the vCPU starts running guest code again,
+ *   by whichever path it re-enters; nothing else can post V_FAST.
  *
  * Variants, selected with -D:
  *   XEN_STALE_FLAG     remote IPI gated by a software flag that is cleared
@@ -34,6 +44,14 @@
  *                      i.e. unpatched KVM).
  *   NO_FASTPATH_SYNC   the fastpath re-entry loop does not sync PIR to vIRR.
  *                      Both together must fail; each alone must pass.
+ *   BROAD_LOCAL_REQUEST the rule before it was narrowed: the request is made
+ *                      for every local delivery, also outside guest mode.
+ *                      Must pass (it is correct, only slower).
+ *   LOCAL_REQUEST_NO_WAKE a local target outside guest mode gets the request
+ *                      instead of the wake-up.  Must fail: a request does
+ *                      not wake a vCPU that is about to block.
+ *   NO_FAST_ASSERT     leave out the fast_synced assertion, so that the
+ *                      monitor alone has to catch a broken variant.
  *   REACH              sanity: asserts that the guest never receives all
  *                      vectors, so spin must find a run where it does (the
  *                      good model is not vacuous).
@@ -62,6 +80,7 @@ bool fast_done = false;
 bool xen_flag = false;		/* XEN_STALE_FLAG: softirq bit */
 bool lost = false;		/* set by the monitor, see below */
 bool all_got = false;		/* set by the REACH sanity check */
+bool fast_synced = true;	/* see enter_guest() */
 
 #define PIR_ANY	(pir[0] || pir[1] || pir[2] || pir[3])
 #define VIRR_ANY	(virr[0] || virr[1] || virr[2] || virr[3])
@@ -90,22 +109,50 @@ inline wake_up()
 	fi
 }
 
-/*
- * Local rule (patch 4): the target is the vCPU running on this pCPU.  No IPI;
- * make KVM_REQ_EVENT pending unless a request is; wake if not in guest mode.
- */
-inline notify_local()
+/* KVM_REQ_EVENT unless a request is pending (pi_local_request=Y). */
+inline local_request()
 {
-#ifndef NO_LOCAL_REQUEST
 	if
 	:: !req -> req = true
 	:: else -> skip
-	fi;
-#endif
-	if
-	:: in_guest_mode -> skip
-	:: else -> wake_up()
 	fi
+}
+
+/*
+ * Local rule (patch 4): the target is the vCPU running on this pCPU.  No IPI.
+ * In guest mode (only from a fastpath handler: everywhere else on this pCPU
+ * IRQs are off while vcpu->mode is IN_GUEST_MODE) make KVM_REQ_EVENT pending
+ * unless a request is; outside guest mode only wake the vCPU.
+ */
+inline notify_local()
+{
+	if
+	:: in_guest_mode ->
+#ifndef NO_LOCAL_REQUEST
+		local_request()
+#else
+		skip
+#endif
+	:: else ->
+#if defined(BROAD_LOCAL_REQUEST) || defined(LOCAL_REQUEST_NO_WAKE)
+		local_request();
+#endif
+#ifndef LOCAL_REQUEST_NO_WAKE
+		wake_up()
+#else
+		skip
+#endif
+	fi
+}
+
+/* The vCPU is about to run guest code: V_FAST must not be left in PIR. */
+inline enter_guest()
+{
+	fast_synced = !pir[V_FAST];
+#ifndef NO_FAST_ASSERT
+	assert(fast_synced);
+#endif
+	st = GUEST
 }
 
 /*
@@ -190,7 +237,7 @@ root:
 		:: req ->
 			atomic { in_guest_mode = false; goto root }
 		:: else ->
-			st = GUEST
+			enter_guest()
 		fi
 	:: true ->
 		/* kvm_vcpu_block() after an emulated HLT. */
@@ -229,13 +276,19 @@ guest:
 			fast_done = true;
 			busy++;
 			post(V_FAST, true);
-			/* fastpath loop: sync, exit request check, re-enter */
-#ifndef NO_FASTPATH_SYNC
-			sync_pir();
-#endif
 			if
-			:: req -> in_guest_mode = false; goto root
-			:: else -> st = GUEST; goto guest
+			:: /* EXIT_FASTPATH_REENTER_GUEST: the fastpath loop
+			    * syncs, checks for an exit request, re-enters */
+#ifndef NO_FASTPATH_SYNC
+				sync_pir();
+#endif
+				if
+				:: req -> in_guest_mode = false; goto root
+				:: else -> enter_guest(); goto guest
+				fi
+			:: /* EXIT_FASTPATH_EXIT_HANDLED: leave the loop, the
+			    * full path runs, mode = OUTSIDE_GUEST_MODE */
+				in_guest_mode = false; goto root
 			fi
 		fi
 	fi
