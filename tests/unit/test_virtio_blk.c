@@ -590,11 +590,7 @@ static void *resetting_guest(void *arg)
 			;
 		if (device_status(&rig) != 0)
 			break;      /* the main thread finds the device not reset */
-		set_status(&rig, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-		set_status(&rig, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-		driver_features(&rig, F_V1);
-		set_status(&rig, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-				 VIRTIO_CONFIG_S_FEATURES_OK);
+		offer_features(&rig, F_V1);
 		setup_queue(&rig, 0);
 		set_status(&rig, TD_RUNNING);
 		struct vring_avail *avail = avail_ring(&rig, 0);

@@ -112,11 +112,7 @@ static void reinit_now(struct loop_op *op, int res, unsigned flags)
 
 	(void)res, (void)flags;
 	ri->ran = true;
-	set_status(&rig, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	set_status(&rig, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	driver_features(&rig, F_V1);
-	set_status(&rig, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-			 VIRTIO_CONFIG_S_FEATURES_OK);
+	offer_features(&rig, F_V1);
 	setup_queue(&rig, 0);
 	set_status(&rig, TD_RUNNING);
 }

@@ -208,7 +208,21 @@ static inline void set_status(struct test_rig *rig, uint8_t status)
 	common_write(rig, device_status, status);
 }
 
-/* ACKNOWLEDGE, DRIVER, features, FEATURES_OK; returns whether the device kept FEATURES_OK. */
+/*
+ * On a device already reset: ACKNOWLEDGE, DRIVER, features, FEATURES_OK; returns whether
+ * the device kept FEATURES_OK. For callers that cannot poll the loop for the reset.
+ */
+static inline bool offer_features(struct test_rig *rig, uint64_t features)
+{
+	set_status(rig, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	set_status(rig, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	driver_features(rig, features);
+	set_status(rig, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			VIRTIO_CONFIG_S_FEATURES_OK);
+	return device_status(rig) & VIRTIO_CONFIG_S_FEATURES_OK;
+}
+
+/* Resets the device, waiting for it, then offer_features. */
 static inline bool negotiate(struct test_rig *rig, uint64_t features)
 {
 	set_status(rig, 0);
@@ -216,12 +230,7 @@ static inline bool negotiate(struct test_rig *rig, uint64_t features)
 	int64_t deadline = rig_now_ms() + TD_DEADLINE_MS;
 	while (device_status(rig) != 0)
 		rig_poll_until(rig, deadline, "reset done");
-	set_status(rig, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	set_status(rig, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	driver_features(rig, features);
-	set_status(rig, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-			VIRTIO_CONFIG_S_FEATURES_OK);
-	return device_status(rig) & VIRTIO_CONFIG_S_FEATURES_OK;
+	return offer_features(rig, features);
 }
 
 static inline uint64_t ring_base(unsigned q)
