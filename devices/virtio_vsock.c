@@ -546,7 +546,7 @@ static void rx_flush(struct virtio_vsock *vs)
 			return;
 		}
 		if (!got)
-			continue;
+			return;
 		if (chain->nr_out || chain->in_len < HDR) {
 			snprintf(vq->error, sizeof(vq->error), "rx chain of %llu readable and %llu "
 				 "writable bytes", (unsigned long long)chain->out_len,
