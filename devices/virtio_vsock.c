@@ -140,16 +140,21 @@ static struct vsock_conn *conn_new(struct virtio_vsock *vs, enum vsock_conn_stat
 	return NULL;
 }
 
-/* A dead connection whose operations are back and whose RST is sent is freed. */
+/*
+ * A dead connection's socket and buffers go once its operations are back (the kernel
+ * may write into them until then); its slot once its RST, if any, is sent too.
+ */
 static void conn_release(struct vsock_conn *c)
 {
-	if (c->state != VSOCK_DEAD || c->ops || c->want_rst)
+	if (c->state != VSOCK_DEAD || c->ops)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 	free(c->in.buf);
 	c->in.buf = c->out.buf = NULL;
+	if (c->want_rst)
+		return;
 	c->state = VSOCK_FREE;
 	c->vs->nr_conns--;
 }

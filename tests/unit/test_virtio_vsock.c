@@ -518,6 +518,63 @@ Test(virtio_vsock, malformed_packets_are_reset_or_dropped)
 	close(again);
 }
 
+Test(virtio_vsock, a_stalled_guest_holds_one_buffer_per_connection)
+{
+	uint32_t local;
+	int fd = host_open(15, &local);
+	struct vsock_conn *c = NULL;
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
+		if (vs.conns[i].state == VSOCK_OPEN)
+			c = &vs.conns[i];
+	cr_assert_not_null(c);
+	/* The guest gave 64 KiB of credit and reads nothing: the host writes 4 MiB. */
+	static char chunk[65536];
+	size_t sent = 0;
+	for (unsigned i = 0; i < 64; i++) {
+		ssize_t n = send(fd, chunk, sizeof(chunk), MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0)
+			sent += (size_t)n;
+		rig_settle(&rig);
+	}
+	cr_assert_lt(sent, 4u << 20, "the host's writes stop: nobody reads");
+	cr_assert_leq(c->in.len, VSOCK_BUF);
+	cr_assert_leq(c->tx_cnt, GUEST_BUF, "never past the guest's credit");
+	cr_assert_gt(c->tx_cnt, 0);
+	cr_assert_not(c->receiving, "no read is pending while the buffer is full");
+	/* The guest reads what it was sent; the credit it gave runs out. */
+	volatile struct vring_used *used = gpa(&rig, ring_base(RXQ) + TD_USED, sizeof(*used));
+	for (rig_settle(&rig); used->idx != rig.used_seen[RXQ]; rig_settle(&rig)) {
+		struct virtio_vsock_hdr h;
+		rx(&h, NULL, RXSIZE);
+	}
+	cr_assert_eq(c->tx_cnt, GUEST_BUF, "exactly the guest's credit went out");
+	cr_assert_eq(c->in.len, VSOCK_BUF, "and one buffer's worth waits");
+	/* The other connections are not stalled by it. */
+	uint32_t other;
+	int fd2 = host_open(16, &other);
+	close(fd2);
+	close(fd);
+}
+
+Test(virtio_vsock, a_reset_connection_closes_the_host_socket_before_the_guest_reads_the_rst)
+{
+	uint32_t local;
+	int fd = host_open(17, &local);
+	/* The guest takes every rx buffer away: no RST can reach it yet. */
+	struct virtio_vsock_hdr h = pkt(17, local, VIRTIO_VSOCK_OP_RW, 5000);
+	vs.rxq = NULL;                  /* as if the guest had no buffers */
+	tx_raw(&h, "short", 5);
+	host_closed(fd);
+	close(fd);
+	cr_assert_eq(vs.nr_conns, 1, "the slot waits for the RST");
+	rig_settle(&rig);
+	notify(&rig, RXQ);              /* buffers are back */
+	h = rx_op(VIRTIO_VSOCK_OP_RST);
+	cr_assert_eq(h.src_port, local);
+	rig_settle(&rig);
+	cr_assert_eq(vs.nr_conns, 0);
+}
+
 Test(virtio_vsock, guest_shutdown_closes_the_host_socket)
 {
 	uint32_t local;
