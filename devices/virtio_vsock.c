@@ -64,12 +64,11 @@ static uint8_t *ring_data(const struct vsock_ring *r, uint32_t *n)
 	return r->buf + r->head;
 }
 
+/* head + len stays where it was: a read in flight writes there. */
 static void ring_consume(struct vsock_ring *r, uint32_t n)
 {
 	r->head = (r->head + n) % r->size;
 	r->len -= n;
-	if (!r->len)
-		r->head = 0;
 }
 
 /* Copies n bytes from the head (not consumed) to dst. */
@@ -696,6 +695,7 @@ static void guest_packet(struct virtio_vsock *vs, const struct virtq_chain *chai
 		}
 		c->state = VSOCK_OPEN;
 		/* The host client's answer goes first, ahead of anything the guest sends. */
+		c->out.head = 0;                /* empty until now: the line is contiguous */
 		int n = snprintf((char *)c->out.buf, VSOCK_LINE_MAX, "OK %u\n", c->local_port);
 		c->out.len = c->line_left = (uint32_t)n;
 		conn_arm_send(c);

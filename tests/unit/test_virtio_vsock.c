@@ -420,6 +420,71 @@ Test(virtio_vsock, never_more_than_the_guests_credit)
 	close(fd);
 }
 
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)(i * 7 % 251);
+}
+
+Test(virtio_vsock, a_long_stream_arrives_intact_both_ways)
+{
+	uint32_t local;
+	int fd = host_open(30, &local);
+	const size_t total = 600000;
+	static uint8_t out[65536];
+	size_t sent = 0, got = 0;
+	uint32_t told = 0;
+	int64_t deadline = rig_now_ms() + 30000;
+
+	/* Host to guest: the guest reads, and tells its credit every 16 KiB. */
+	while (got < total) {
+		cr_assert_lt(rig_now_ms(), deadline, "%zu of %zu bytes", got, total);
+		if (sent < total) {
+			size_t n = total - sent < sizeof(out) ? total - sent : sizeof(out);
+			for (size_t i = 0; i < n; i++)
+				out[i] = pattern(sent + i);
+			ssize_t w = send(fd, out, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (w > 0)
+				sent += (size_t)w;
+		}
+		struct virtio_vsock_hdr h;
+		uint8_t data[RXSIZE];
+		rx(&h, data, sizeof(data));
+		if (h.op == VIRTIO_VSOCK_OP_CREDIT_REQUEST)
+			continue;
+		cr_assert_eq(h.op, VIRTIO_VSOCK_OP_RW);
+		for (uint32_t i = 0; i < h.len; i++)
+			cr_assert_eq(data[i], pattern(got + i), "byte %zu", got + i);
+		got += h.len;
+		if (got - told >= 16384) {
+			struct virtio_vsock_hdr u = pkt(30, local, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
+			u.fwd_cnt = (uint32_t)got;
+			tx_raw(&u, NULL, 0);
+			told = (uint32_t)got;
+		}
+	}
+	/* Guest to host, in packets of odd sizes that wrap the buffer. */
+	static uint8_t in[65536];
+	size_t put = 0, back = 0;
+	while (back < total) {
+		cr_assert_lt(rig_now_ms(), deadline, "%zu of %zu bytes back", back, total);
+		uint32_t n = (uint32_t)(total - put < 5003 ? total - put : 5003);
+		if (n && put - back + n <= VSOCK_BUF) {
+			for (uint32_t i = 0; i < n; i++)
+				out[i] = pattern(put + i + 1);
+			tx(30, local, VIRTIO_VSOCK_OP_RW, out, n);
+			put += n;
+		}
+		ssize_t r = recv(fd, in, sizeof(in), MSG_DONTWAIT);
+		for (ssize_t i = 0; i < r; i++)
+			cr_assert_eq(in[i], pattern(back + (size_t)i + 1), "byte %zu back", back + (size_t)i);
+		if (r > 0)
+			back += (size_t)r;
+		else
+			loop_poll(&rig.loop, 10);
+	}
+	close(fd);
+}
+
 Test(virtio_vsock, consuming_the_guests_data_sends_credit_updates)
 {
 	uint32_t local;
