@@ -7,6 +7,8 @@
  *                                  until EOF: "lab: vsock reply <first line>"
  *   vsock-probe echo PORT          listens on PORT ("lab: vsock listening PORT"), takes
  *                                  one connection and echoes it until EOF
+ *   vsock-probe refused PORT       a connection to host port PORT must be refused (reset):
+ *                                  "lab: vsock refused PORT"
  *
  * Exit status 0 on success, 1 with a "lab: FAIL vsock ..." line otherwise.
  */
@@ -104,6 +106,24 @@ static int probe_echo(unsigned port)
 	return 0;
 }
 
+static int probe_refused(unsigned port)
+{
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST, .svm_port = port };
+	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return fail("socket");
+	if (!connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		printf("lab: FAIL vsock connect to %u: accepted, where nobody listens\n", port);
+		return 1;
+	}
+	if (errno != ECONNRESET && errno != ECONNREFUSED)
+		return fail("connect (refused expected)");
+	printf("lab: vsock refused %u\n", port);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -111,6 +131,8 @@ int main(int argc, char **argv)
 		return probe_connect((unsigned)strtoul(argv[2], NULL, 10), argv[3]);
 	if (argc == 3 && !strcmp(argv[1], "echo"))
 		return probe_echo((unsigned)strtoul(argv[2], NULL, 10));
-	fprintf(stderr, "usage: vsock-probe connect PORT MSG | echo PORT\n");
+	if (argc == 3 && !strcmp(argv[1], "refused"))
+		return probe_refused((unsigned)strtoul(argv[2], NULL, 10));
+	fprintf(stderr, "usage: vsock-probe connect PORT MSG | echo PORT | refused PORT\n");
 	return 2;
 }
