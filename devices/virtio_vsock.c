@@ -85,6 +85,7 @@ static void ring_peek(const struct vsock_ring *r, uint8_t *dst, uint32_t n)
 /* --- connections ------------------------------------------------------------------ */
 
 static void schedule_flush(struct virtio_vsock *vs);
+static void arm_accept(struct virtio_vsock *vs);
 static void conn_arm_recv(struct vsock_conn *c);
 static void conn_arm_send(struct vsock_conn *c);
 
@@ -147,8 +148,14 @@ static void conn_release(struct vsock_conn *c)
 {
 	if (c->state != VSOCK_DEAD || c->ops)
 		return;
-	if (c->fd >= 0)
+	if (c->fd >= 0) {
 		close(c->fd);
+		/* A listener that ran out of file descriptors takes clients again. */
+		if (c->vs->accept_stalled) {
+			c->vs->accept_stalled = false;
+			arm_accept(c->vs);
+		}
+	}
 	c->fd = -1;
 	free(c->in.buf);
 	c->in.buf = c->out.buf = NULL;
@@ -401,8 +408,6 @@ static void socket_done(struct loop_op *op, int res, unsigned flags)
 
 /* --- host clients ----------------------------------------------------------------- */
 
-static void arm_accept(struct virtio_vsock *vs);
-
 static void accept_done(struct loop_op *op, int res, unsigned flags)
 {
 	struct virtio_vsock *vs = container_of(op, struct virtio_vsock, accept_op);
@@ -416,9 +421,14 @@ static void accept_done(struct loop_op *op, int res, unsigned flags)
 		else
 			conn_arm_recv(c);
 	}
-	/* A listener that fails otherwise (EMFILE...) would spin: it stops instead. */
+	/*
+	 * Out of file descriptors (or another failure), retrying at once would spin: the
+	 * listener waits for a connection to close instead.
+	 */
 	if (res >= 0 || res == -ECONNABORTED || res == -EINTR || res == -EAGAIN || res == -EPROTO)
 		arm_accept(vs);
+	else if (res != -ECANCELED)
+		vs->accept_stalled = true;
 }
 
 static void arm_accept(struct virtio_vsock *vs)

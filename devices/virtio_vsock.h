@@ -91,6 +91,7 @@ struct virtio_vsock {
 	int listen_fd;
 	struct loop_op accept_op;
 	bool accepting;
+	bool accept_stalled;        /* accept failed (EMFILE...): retried when a socket closes */
 	struct loop_work start_work;
 	struct vreq_queue txq;
 	struct virtq *rxq;          /* the live session's rx ring; NULL while reset */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -740,6 +741,58 @@ Test(virtio_vsock, reset_tears_every_connection_down)
 	close(fa);
 	close(fb);
 	close(line);
+}
+
+Test(virtio_vsock, reset_cancels_a_guest_connect_in_flight)
+{
+	char path[160];
+	snprintf(path, sizeof(path), "%s_5005", uds);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	copy_str(a.sun_path, sizeof(a.sun_path), path);
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(l, 0), 0);
+	/* Its backlog full, and nobody accepting: the device's connect waits. */
+	int filler = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	cr_assert_eq(connect(filler, (struct sockaddr *)&a, sizeof(a)), 0);
+	tx(40005, 5005, VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+	rx_none(100);
+	cr_assert_eq(vs.nr_conns, 1);
+	cr_assert(negotiate(&rig, F_V1));
+	int64_t deadline = rig_now_ms() + TD_DEADLINE_MS;
+	while (vs.nr_conns)
+		rig_poll_until(&rig, deadline, "the connect cancelled");
+	close(filler);
+	close(l);
+}
+
+Test(virtio_vsock, a_listener_out_of_fds_resumes_when_one_closes)
+{
+	int fds[3];
+	for (unsigned i = 0; i < 3; i++)
+		fds[i] = host_dial(uds);
+	/* One more descriptor for this process: the device accepts one client only. */
+	int next = dup(0);
+	close(next);
+	struct rlimit old, tight;
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	tight = old;
+	tight.rlim_cur = (rlim_t)next + 1;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &tight), 0);
+	rig_settle(&rig);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	cr_assert_eq(vs.nr_conns, 1);
+	cr_assert(vs.accept_stalled, "the listener waits rather than spins");
+	/* A client leaves: its descriptor frees, and the others are taken. */
+	for (unsigned i = 0; i < 3; i++)
+		if (!host_still_open(fds[i]))
+			cr_assert_fail("client %u closed", i);
+	close(fds[0]);
+	int64_t deadline = rig_now_ms() + TD_DEADLINE_MS;
+	while (vs.nr_conns != 2 || vs.accept_stalled)
+		rig_poll_until(&rig, deadline, "the other clients accepted");
+	close(fds[1]);
+	close(fds[2]);
 }
 
 /* --- the listener: a user's mistakes ---------------------------------------------- */
