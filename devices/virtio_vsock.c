@@ -127,10 +127,11 @@ static struct vsock_conn *conn_new(struct virtio_vsock *vs, enum vsock_conn_stat
 		uint8_t *buf = malloc(2 * VSOCK_BUF + VSOCK_LINE_MAX);
 		if (!buf)
 			return NULL;
-		struct loop_op recv_op = c->recv_op, send_op = c->send_op, connect_op = c->connect_op;
+		struct loop_op recv_op = c->recv_op, send_op = c->send_op, connect_op = c->connect_op,
+			       timer_op = c->timer_op;
 		*c = (struct vsock_conn){
 			.vs = vs, .state = state, .fd = fd,
-			.recv_op = recv_op, .send_op = send_op, .connect_op = connect_op,
+			.recv_op = recv_op, .send_op = send_op, .connect_op = connect_op, .timer_op = timer_op,
 			.in = { .buf = buf, .size = VSOCK_BUF },
 			.out = { .buf = buf + VSOCK_BUF, .size = VSOCK_BUF + VSOCK_LINE_MAX },
 		};
@@ -191,7 +192,9 @@ static void conn_kill(struct vsock_conn *c, bool rst)
 		cancel_op(vs, &c->recv_op);
 	if (c->sending)
 		cancel_op(vs, &c->send_op);
-	if (c->ops > (unsigned)c->receiving + (unsigned)c->sending)
+	if (c->timing)
+		cancel_op(vs, &c->timer_op);
+	if (c->ops > (unsigned)c->receiving + (unsigned)c->sending + (unsigned)c->timing)
 		cancel_op(vs, &c->connect_op);
 	c->in.len = c->out.len = 0;
 	if (c->want_rst)
@@ -212,6 +215,35 @@ static void conn_op_back(struct vsock_conn *c)
 {
 	c->ops--;
 	conn_release(c);
+}
+
+/* A host client's guest did not answer in time: the client is closed, the guest reset. */
+static void timer_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct vsock_conn *c = container_of(op, struct vsock_conn, timer_op);
+
+	(void)flags;
+	c->timing = false;
+	if (c->state == VSOCK_DEAD) {
+		conn_op_back(c);
+		return;
+	}
+	c->ops--;
+	if (res == -ETIME && c->state == VSOCK_HOST_WAIT)
+		conn_kill(c, true);
+}
+
+static void conn_arm_timer(struct vsock_conn *c)
+{
+	if (loop_closing(c->vs->loop))
+		return;
+	c->timeout = (struct __kernel_timespec){
+		.tv_sec = VSOCK_CONNECT_MS / 1000, .tv_nsec = VSOCK_CONNECT_MS % 1000 * 1000000L,
+	};
+	struct io_uring_sqe *sqe = loop_sqe(c->vs->loop, &c->timer_op);
+	io_uring_prep_timeout(sqe, &c->timeout, 0, 0);
+	c->timing = true;
+	c->ops++;
 }
 
 static void recv_done(struct loop_op *op, int res, unsigned flags)
@@ -279,6 +311,7 @@ static void recv_done(struct loop_op *op, int res, unsigned flags)
 		c->peer_port = (uint32_t)port;
 		c->state = VSOCK_HOST_WAIT;
 		c->want_request = true;
+		conn_arm_timer(c);
 	}
 	schedule_flush(c->vs);
 	conn_arm_recv(c);
@@ -704,6 +737,8 @@ static void guest_packet(struct virtio_vsock *vs, const struct virtq_chain *chai
 			break;
 		}
 		c->state = VSOCK_OPEN;
+		if (c->timing)
+			cancel_op(vs, &c->timer_op);
 		/* The host client's answer goes first, ahead of anything the guest sends. */
 		c->out.head = 0;                /* empty until now: the line is contiguous */
 		int n = snprintf((char *)c->out.buf, VSOCK_LINE_MAX, "OK %u\n", c->local_port);
@@ -881,6 +916,7 @@ int virtio_vsock_init(struct virtio_vsock *vs, const struct vsock_config *cfg,
 		vs->conns[i].fd = -1;
 		vs->conns[i].recv_op.complete = recv_done;
 		vs->conns[i].send_op.complete = send_done;
+		vs->conns[i].timer_op.complete = timer_done;
 	}
 	struct virtio_device_info info = {
 		.name = "virtio-vsock", .type = VIRTIO_ID_VSOCK, .pci_class = PCI_CLASS_CODE_UNASSIGNED,

@@ -22,6 +22,7 @@
 #define VSOCK_BUF         (64 * 1024)       /* per connection and direction; our buf_alloc */
 #define VSOCK_LINE_MAX    32                /* "CONNECT 4294967295\r\n" fits */
 #define VSOCK_ORPHAN_RSTS 16                /* resets for packets that match no connection */
+#define VSOCK_CONNECT_MS  2000              /* a host client's wait for the guest to accept */
 #define VSOCK_UDS_MAX     (sizeof(((struct sockaddr_un *)0)->sun_path) - sizeof("_4294967295"))
 
 struct vsock_config {
@@ -54,8 +55,9 @@ struct vsock_conn {
 	uint32_t local_port;        /* the host's side (CID 2) */
 	uint32_t peer_port;         /* the guest's side */
 	unsigned ops;               /* operations in flight */
-	struct loop_op recv_op, send_op, connect_op;
-	bool receiving, sending;
+	struct loop_op recv_op, send_op, connect_op, timer_op;
+	bool receiving, sending, timing;
+	struct __kernel_timespec timeout;   /* the guest's time to answer a host client */
 	struct sockaddr_un addr;    /* a guest-initiated connection's target */
 
 	struct vsock_ring in;       /* host -> guest */

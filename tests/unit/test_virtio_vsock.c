@@ -301,6 +301,31 @@ Test(virtio_vsock, guest_refusal_closes_the_host_socket)
 	cr_assert_eq(vs.nr_conns, 0, "everything freed");
 }
 
+Test(virtio_vsock, a_guest_that_never_answers_loses_the_client_in_time)
+{
+	int fd = host_dial(uds);
+	host_send(fd, "CONNECT 31\n", 11);
+	struct virtio_vsock_hdr h = rx_op(VIRTIO_VSOCK_OP_REQUEST);
+	int64_t start = rig_now_ms();
+	host_closed(fd);
+	int64_t waited = rig_now_ms() - start;
+	cr_assert_geq(waited, VSOCK_CONNECT_MS - 100, "closed after %lld ms", (long long)waited);
+	struct virtio_vsock_hdr r = rx_op(VIRTIO_VSOCK_OP_RST);
+	cr_assert_eq(r.src_port, h.src_port, "the guest forgets the request");
+	rig_settle(&rig);
+	cr_assert_eq(vs.nr_conns, 0);
+	close(fd);
+
+	/* An answer in time stops the clock. */
+	uint32_t local;
+	fd = host_open(31, &local);
+	int64_t end = rig_now_ms() + VSOCK_CONNECT_MS + 500;
+	while (rig_now_ms() < end)
+		loop_poll(&rig.loop, 50);
+	cr_assert(host_still_open(fd));
+	close(fd);
+}
+
 Test(virtio_vsock, bad_connect_lines_close_that_socket_only)
 {
 	uint32_t local;
