@@ -173,8 +173,8 @@ static void cancel_op(struct virtio_vsock *vs, struct loop_op *op)
 }
 
 /*
- * Ends c: its host socket is closed once its operations are back; rst sends the guest
- * an RST if the guest knows of the connection. Buffers go at once.
+ * Ends c: what it buffered is dropped, its socket closed once its operations are back;
+ * rst sends the guest an RST if the guest knows of the connection.
  */
 static void conn_kill(struct vsock_conn *c, bool rst)
 {
@@ -185,7 +185,7 @@ static void conn_kill(struct vsock_conn *c, bool rst)
 	bool guest_knows = c->state == VSOCK_OPEN || c->state == VSOCK_GUEST_CONNECTING ||
 			   (c->state == VSOCK_HOST_WAIT && !c->want_request);
 	c->state = VSOCK_DEAD;
-	c->want_request = c->want_response = c->want_shutdown = false;
+	c->want_request = c->want_response = false;
 	c->want_credit = c->want_credit_req = false;
 	c->want_rst = rst && guest_knows && vs_active(vs);
 	if (c->receiving)

@@ -70,7 +70,7 @@ struct vsock_conn {
 	bool host_eof;              /* the host will send no more */
 	bool guest_shut_send, guest_shut_rcv;
 	/* Packets owed to the guest, sent as rx buffers come. */
-	bool want_request, want_response, want_rst, want_shutdown, want_credit, want_credit_req;
+	bool want_request, want_response, want_rst, want_credit, want_credit_req;
 	bool shutdown_sent, credit_req_sent;
 	bool host_shut;             /* our SHUT_WR of the host socket is issued */
 	bool close_after_flush;     /* the guest shut both ways: close once out is sent */
