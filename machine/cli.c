@@ -15,7 +15,7 @@
 #define DEFAULT_MEMORY (512ULL << 20)
 
 enum { OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_IRQ, OPT_IRQCHIP, OPT_STATS,
-       OPT_IRQ_TEST_FDS, OPT_DISK, OPT_NET, OPT_RNG, OPT_DUMP_DTB,
+       OPT_IRQ_TEST_FDS, OPT_DISK, OPT_NET, OPT_RNG, OPT_VSOCK, OPT_DUMP_DTB,
        OPT_SECCOMP };
 
 static const struct option run_options[] = {
@@ -32,6 +32,7 @@ static const struct option run_options[] = {
 	{ "disk",    required_argument, NULL, OPT_DISK },
 	{ "net",     required_argument, NULL, OPT_NET },
 	{ "rng",     no_argument,       NULL, OPT_RNG },
+	{ "vsock",   required_argument, NULL, OPT_VSOCK },
 	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "help",    no_argument,       NULL, 'h' },
@@ -69,6 +70,10 @@ void cli_usage(FILE *out)
 	      "                    queues: 1-7 queue pairs (default 1); iothread: 1-8 runs\n"
 	      "                    all of them on I/O thread T; 0 or absent: the main loop\n"
 	      "  --rng             a virtio-rng device fed by the host kernel\n"
+	      "  --vsock cid=N,uds=PATH\n"
+	      "                    a virtio-vsock device (guest CID N >= 3): host clients\n"
+	      "                    connect to PATH and send \"CONNECT <port>\\n\"; the guest's\n"
+	      "                    connections to host port P reach a listener at PATH_P\n"
 	      "  --stats           print each vCPU's posted-interrupt counters at exit\n"
 	      "  --dump-dtb FILE   write the machine description (a flattened device tree)\n"
 	      "                    to FILE and exit without running the guest\n"
@@ -319,6 +324,57 @@ static int parse_net(const char *text, struct vm_config *cfg, struct error *err)
 	return r;
 }
 
+/* What --vsock is parsed into: the device's configuration, and whether uds= did not fit. */
+struct vsock_parse {
+	struct vsock_config *v;
+	bool too_long;
+};
+
+static int set_vsock(void *obj, const char *key, const char *value)
+{
+	struct vsock_parse *p = obj;
+	struct vsock_config *v = p->v;
+	char *end;
+
+	if (!strcmp(key, "uds") && strlen(value) > VSOCK_UDS_MAX) {
+		p->too_long = true;
+	} else if (!strcmp(key, "uds") && *value) {
+		strcpy(v->uds_path, value);
+	} else if (!strcmp(key, "cid") && value[0] >= '0' && value[0] <= '9') {
+		errno = 0;
+		unsigned long long cid = strtoull(value, &end, 10);
+		if (*end || errno)
+			return -EINVAL;
+		v->guest_cid = cid;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_vsock(const char *text, struct vm_config *cfg, struct error *err)
+{
+	char buf[512];
+	struct vsock_config *v = &cfg->vsock;
+
+	if (v->enabled)
+		return error_set(err, EINVAL, "--vsock: at most one vsock device");
+	*v = (struct vsock_config){ 0 };
+	struct vsock_parse p = { .v = v };
+	int r = parse_kv("--vsock", text, buf, sizeof(buf), set_vsock, &p, err);
+	if (!r && p.too_long)
+		r = error_set(err, EINVAL, "--vsock: uds= must be at most %zu bytes (a unix socket's "
+			      "path, with room for \"_PORT\" for the guest's connections)", VSOCK_UDS_MAX);
+	if (!r && !v->uds_path[0])
+		r = error_set(err, EINVAL, "--vsock '%s': uds=PATH is required (at most %zu bytes)",
+			      text, VSOCK_UDS_MAX);
+	if (!r && (v->guest_cid < 3 || v->guest_cid > UINT32_MAX - 1))
+		r = error_set(err, EINVAL, "--vsock '%s': cid=N is required, between 3 and %u", text,
+			      UINT32_MAX - 1);
+	v->enabled = !r;
+	return r;
+}
+
 static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_command *cmd,
 		     struct error *err)
 {
@@ -367,6 +423,9 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_comm
 			break;
 		case OPT_RNG:
 			cfg->rng = true;
+			break;
+		case OPT_VSOCK:
+			r = parse_vsock(optarg, cfg, err);
 			break;
 		case OPT_DUMP_DTB:
 			cfg->dump_dtb = optarg;

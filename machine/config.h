@@ -7,6 +7,7 @@
 
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
+#include "devices/virtio_vsock.h"
 #include "irq/irq.h"
 #include "machine/sandbox.h"
 
@@ -34,6 +35,7 @@ struct vm_config {
 	struct net_config nets[CONFIG_MAX_NETS];
 	unsigned nr_nets;
 	bool rng;                   /* --rng: a virtio entropy device */
+	struct vsock_config vsock;  /* --vsock: at most one */
 	const char *dump_dtb;       /* --dump-dtb: write the machine description here and stop */
 	enum sandbox_mode seccomp;  /* --seccomp: each thread's system call allow-list */
 };

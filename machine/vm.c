@@ -228,7 +228,7 @@ static int vm_add_irq_test(struct vm *vm, struct error *err)
 	return r ? error_sys(err, -r, "cannot place the irq-test device") : 0;
 }
 
-/* PCI slots in command-line order: the disks, the network devices, the entropy device. */
+/* PCI slots in command-line order: the disks, the network devices, the entropy device, vsock. */
 static int vm_add_virtio(struct vm *vm, struct error *err)
 {
 	struct loop *loops[CONFIG_MAX_IOTHREADS];
@@ -279,6 +279,17 @@ static int vm_add_virtio(struct vm *vm, struct error *err)
 			return r;
 		if ((r = pci_bus_plug(&vm->pci, &vm->rng->vp.pci)))
 			return error_sys(err, -r, "no PCI slot or MMIO space left for virtio-rng");
+	}
+	if (vm->cfg.vsock.enabled) {
+		vm->vsock = calloc(1, sizeof(*vm->vsock));
+		if (!vm->vsock)
+			return error_set(err, ENOMEM, "out of memory for virtio-vsock");
+		r = virtio_vsock_init(vm->vsock, &vm->cfg.vsock, &vm->vsock_listener, &vm->mem, &vm->irq,
+				      &vm->loop, vm->kvm.vm_fd, err);
+		if (r)
+			return r;
+		if ((r = pci_bus_plug(&vm->pci, &vm->vsock->vp.pci)))
+			return error_sys(err, -r, "no PCI slot or MMIO space left for virtio-vsock");
 	}
 	return 0;
 }
@@ -401,6 +412,8 @@ static int vm_check_input(struct vm *vm, struct error *err)
 	for (unsigned i = 0; i < cfg->nr_nets; i++)
 		if ((r = virtio_net_open(&vm->taps[i], &cfg->nets[i], err)))
 			return r;
+	if (cfg->vsock.enabled && (r = virtio_vsock_open(&vm->vsock_listener, &cfg->vsock, err)))
+		return r;
 	for (int i = 0; !cfg->kernel && i < 2; i++) {
 		int fd = cfg->irq_test_fds[i];
 		if (fd >= 0 && fcntl(fd, F_GETFD) < 0)
@@ -453,6 +466,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 	for (unsigned i = 0; i < CONFIG_MAX_NETS; i++)
 		for (unsigned j = 0; j < NET_MAX_PAIRS; j++)
 			vm->taps[i].fds[j] = -1;
+	vm->vsock_listener.fd = -1;
 
 	if ((r = vm_check_input(vm, err)) || (r = vm_block_signals(vm, err)) ||
 	    (r = kvm_open(&vm->kvm, err)))
@@ -559,6 +573,7 @@ void vm_destroy(struct vm *vm)
 		virtio_blk_close(&vm->disk_images[i]);
 	for (unsigned i = 0; i < CONFIG_MAX_NETS; i++)
 		virtio_net_close(&vm->taps[i]);
+	virtio_vsock_close(&vm->vsock_listener);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -585,6 +600,10 @@ void vm_destroy(struct vm *vm)
 		virtio_rng_destroy(vm->rng);
 	free(vm->rng);
 	vm->rng = NULL;
+	if (vm->vsock)
+		virtio_vsock_destroy(vm->vsock);
+	free(vm->vsock);
+	vm->vsock = NULL;
 	loop_destroy(&vm->loop);
 	console_destroy(&vm->console);
 	uart_destroy(&vm->com1);

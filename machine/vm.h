@@ -14,6 +14,7 @@
 #include "devices/virtio_blk.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
+#include "devices/virtio_vsock.h"
 #include "devices/reset.h"
 #include "devices/uart.h"
 #include "boot/boot.h"
@@ -62,6 +63,7 @@ struct vm {
 	char *cmdline;
 	struct blk_image disk_images[CONFIG_MAX_DISKS];     /* opened before KVM, taken by the disks */
 	struct net_tap taps[CONFIG_MAX_NETS];               /* attached before KVM, taken likewise */
+	struct vsock_listener vsock_listener;               /* listening before KVM, taken likewise */
 	void *fdt;                  /* the machine description: e820 and ACPI come from it */
 	struct terminal term;
 	sigset_t saved_sigmask;
@@ -79,6 +81,7 @@ struct vm {
 	struct virtio_net *nets;    /* cfg.nr_nets of them */
 	unsigned nr_nets;
 	struct virtio_rng *rng;
+	struct virtio_vsock *vsock;
 	bool with_irq_test;         /* the built-in guest's irq-test device (channel 1 on I/O thread 1) */
 	struct irq_test irq_test;
 	/* I/O thread N is iothreads[N - 1], made when a device first names it ("ringvm-ioN"). */

@@ -254,3 +254,23 @@ Test(cli, iothreads)
 	expect_usage_error(PARSE("run", "--net", "tap=t0,queues=2,iothread=1-2"), "takes one thread here");
 	expect_usage_error(PARSE("run", "--net", "tap=t0,iothread=+1"), "bad or unknown 'iothread=+1'");
 }
+
+Test(cli, vsock)
+{
+	struct parsed p = PARSE("run", "--vsock", "cid=3,uds=/tmp/v.sock");
+	cr_assert_eq(p.r, 0, "%s", p.err.msg);
+	cr_assert(p.cfg.vsock.enabled);
+	cr_assert_eq(p.cfg.vsock.guest_cid, 3);
+	cr_assert_str_eq(p.cfg.vsock.uds_path, "/tmp/v.sock");
+	cr_assert_not(PARSE("run").cfg.vsock.enabled);
+	expect_usage_error(PARSE("run", "--vsock", "cid=2,uds=/tmp/v"), "between 3 and 4294967294");
+	expect_usage_error(PARSE("run", "--vsock", "cid=4294967295,uds=/tmp/v"), "between 3 and");
+	expect_usage_error(PARSE("run", "--vsock", "uds=/tmp/v"), "cid=N is required");
+	expect_usage_error(PARSE("run", "--vsock", "cid=3"), "uds=PATH is required");
+	expect_usage_error(PARSE("run", "--vsock", "cid=x3,uds=/tmp/v"), "bad or unknown 'cid=x3'");
+	char path[200] = "uds=/tmp/";
+	memset(path + 9, 'p', 120);
+	expect_usage_error(PARSE("run", "--vsock", path), "uds= must be at most 96 bytes");
+	expect_usage_error(PARSE("run", "--vsock", "cid=3,uds=/a", "--vsock", "cid=4,uds=/b"),
+			   "at most one vsock device");
+}
