@@ -92,6 +92,12 @@ static void vm_user_quit(void *ctx)
 	vm_request_stop(ctx, STOP_USER_QUIT, 0);
 }
 
+/* The host failed to deliver an interrupt: the guest would wait for it forever. */
+static void vm_irq_failed(void *ctx, int err, const char *what)
+{
+	vm_fail(ctx, -err, "interrupt delivery failed: %s: %s", what, strerror(-err));
+}
+
 static void vm_arm_signal(struct vm *vm)
 {
 	struct io_uring_sqe *sqe = loop_sqe(&vm->loop, &vm->signal_op);
@@ -307,6 +313,8 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 	/* The IOAPIC is ours to emulate only with the split irqchip. */
 	size_t nr_regions = sizeof(regions) / sizeof(regions[0]) - (vm->irq.mode == IRQCHIP_KERNEL);
 
+	vm->irq.failed = vm_irq_failed;
+	vm->irq.failed_ctx = vm;
 	int r = irq_source_init_pin(&vm->com1_irq, &vm->irq, AM_COM1_IRQ, false,
 				    irq_chip_pin_path(&vm->irq), -1, &vm->loop, err);
 	if (r)
@@ -539,6 +547,23 @@ void vm_format_stats(struct vm *vm, char *buf, size_t len)
 	buf[0] = '\0';
 	for (unsigned i = 0; i < vm->nr_vcpus && used + 1 < len; i++) {
 		stats_format_pi(vm->vcpus[i].fd, i, buf + used, len - used - 1);
+		used += strlen(buf + used);
+		buf[used++] = '\n';
+		buf[used] = '\0';
+	}
+	struct stats_device_errors devs[CONFIG_MAX_DISKS + CONFIG_MAX_NETS + 1];
+	unsigned n = 0;
+	for (unsigned i = 0; i < vm->nr_disks; i++)
+		devs[n++] = (struct stats_device_errors){ vm->disks[i].vp.pci.name, i,
+							  vm->disks[i].vp.msix.delivery_errors };
+	for (unsigned i = 0; i < vm->nr_nets; i++)
+		devs[n++] = (struct stats_device_errors){ vm->nets[i].vp.pci.name, i,
+							  vm->nets[i].vp.msix.delivery_errors };
+	if (vm->rng)
+		devs[n++] = (struct stats_device_errors){ vm->rng->vp.pci.name, 0,
+							  vm->rng->vp.msix.delivery_errors };
+	if (used + 1 < len) {
+		stats_format_irq(irq_chip_delivery_errors(&vm->irq), devs, n, buf + used, len - used - 1);
 		used += strlen(buf + used);
 		buf[used++] = '\n';
 		buf[used] = '\0';
