@@ -301,8 +301,8 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 		{ &vm->pio, AM_PORT_COM1, AM_COM1_PORTS, uart_access, &vm->com1, "com1" },
 		{ &vm->pio, AM_PORT_DEBUG_EXIT, AM_DEBUG_EXIT_PORTS, debug_exit_access, &vm->debug_exit,
 		  "debug-exit" },
-		{ &vm->pio, AM_PORT_I8042_DATA, 1, i8042_data_access, &vm->reset, "i8042-data" },
-		{ &vm->pio, AM_PORT_I8042_COMMAND, 1, i8042_command_access, &vm->reset, "i8042-command" },
+		{ &vm->pio, AM_PORT_I8042_DATA, 1, i8042_data_access, &vm->i8042, "i8042-data" },
+		{ &vm->pio, AM_PORT_I8042_COMMAND, 1, i8042_command_access, &vm->i8042, "i8042-command" },
 		{ &vm->pio, AM_PORT_ACPI_SLEEP, AM_ACPI_SLEEP_PORTS, acpi_sleep_access, &vm->sleep,
 		  "acpi-sleep" },
 		/* The reset control register is inside the PCI host's ports. */
@@ -320,6 +320,11 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 	if (r)
 		return r;
 	uart_init(&vm->com1, &vm->com1_irq, &console_uart_ops, &vm->console);
+	r = irq_source_init_pin(&vm->i8042_irq, &vm->irq, AM_I8042_IRQ, false,
+				irq_chip_pin_path(&vm->irq), -1, &vm->loop, err);
+	if (r)
+		return r;
+	i8042_init(&vm->i8042, &vm->i8042_irq, vm_guest_reset, vm);
 	vm->debug_exit = (struct debug_exit){ .on_exit = vm_guest_exit, .ctx = vm };
 	vm->reset = (struct reset_ports){ .on_reset = vm_guest_reset, .ctx = vm };
 	vm->sleep = (struct acpi_sleep){ .on_poweroff = vm_guest_poweroff, .ctx = vm,
@@ -452,6 +457,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 	vm->kvm.dev_fd = vm->kvm.vm_fd = -1;
 	vm->signal_fd = -1;
 	vm->com1_irq.irqfd = vm->com1_irq.resamplefd = -1;
+	vm->i8042_irq.irqfd = vm->i8042_irq.resamplefd = -1;
 	pthread_mutex_init(&vm->stop.lock, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
@@ -614,6 +620,8 @@ void vm_destroy(struct vm *vm)
 	console_destroy(&vm->console);
 	uart_destroy(&vm->com1);
 	irq_source_destroy(&vm->com1_irq);
+	i8042_destroy(&vm->i8042);
+	irq_source_destroy(&vm->i8042_irq);
 	if (vm->irq.vm_fd > 0)
 		irq_chip_destroy(&vm->irq);
 	if (vm->signal_fd >= 0)

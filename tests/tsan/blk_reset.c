@@ -30,7 +30,7 @@
 #define QUEUES    2
 #define DISK_SIZE (1 << 20)
 #define HDR       TD_BUFFERS
-#define DATA      (TD_BUFFERS + 0x10000)     /* queue q's i-th read: DATA + q * 0x8000 + i * 0x1000 */
+#define DATA      (TD_BUFFERS + 0x10000)     /* queue q, read i: + q * 0x8000 + i * 0x1000 */
 #define STATUS    (TD_BUFFERS + 0x100)       /* queue q's i-th status: STATUS + q * 16 + i */
 #define FEATURES  (VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_BLK_F_MQ))
 
