@@ -55,6 +55,7 @@
 /* I/O ports. */
 #define AM_PORT_I8042_DATA    0x60
 #define AM_PORT_I8042_COMMAND 0x64
+#define AM_I8042_IRQ          1                 /* the keyboard's ISA IRQ, and IOAPIC pin */
 #define AM_PORT_DEBUG_EXIT    0xf4              /* where QEMU's isa-debug-exit usually is */
 #define AM_DEBUG_EXIT_PORTS   4                 /* a 4-byte out (QEMU's iosize=4) spans them */
 #define AM_PORT_COM1          0x3f8

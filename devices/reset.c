@@ -2,29 +2,6 @@
 
 #include <string.h>
 
-void i8042_data_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
-{
-	(void)opaque;
-	(void)offset;
-	if (!is_write)
-		memset(data, 0, len);
-}
-
-void i8042_command_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
-			  bool is_write)
-{
-	struct reset_ports *dev = opaque;
-
-	(void)offset;
-	if (!is_write) {
-		/* Status 0: no data waiting and room for a command, so drivers never spin. */
-		memset(data, 0, len);
-		return;
-	}
-	if (data[0] == I8042_CMD_RESET)
-		dev->on_reset(dev->ctx);
-}
-
 void reset_control_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 			  bool is_write)
 {

@@ -63,6 +63,7 @@ _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT is 276 bytes (ACPI 6.x)");
 #define FADT_WBINVD            (1u << 0)
 #define FADT_RESET_REG_SUP     (1u << 10)
 #define FADT_HW_REDUCED_ACPI   (1u << 20)
+#define BOOT_ARCH_8042         (1u << 1)
 #define BOOT_ARCH_VGA_ABSENT   (1u << 2)
 #define BOOT_ARCH_NO_CMOS_RTC  (1u << 5)
 #define GAS_SYSTEM_IO          1
@@ -191,6 +192,38 @@ static int fdt_serial(const void *fdt, uint16_t *port, uint8_t *len, unsigned *i
 	return 0;
 }
 
+/* The keyboard controller's data and command ports and its IRQ; 0 or -ENOENT. */
+static int fdt_i8042(const void *fdt, uint16_t *data, uint16_t *command, unsigned *irq)
+{
+	int size, isize, node = fdt_node_offset_by_compatible(fdt, -1, FDT_COMPAT_I8042);
+	const fdt32_t *reg = node < 0 ? NULL : fdt_getprop(fdt, node, "reg", &size);
+	const fdt32_t *intr = node < 0 ? NULL : fdt_getprop(fdt, node, "interrupts", &isize);
+
+	if (!reg || size < 24 || fdt32_to_cpu(reg[0]) != 1 || fdt32_to_cpu(reg[3]) != 1 ||
+	    !intr || isize < 4 || fdt32_to_cpu(intr[0]) > 15)
+		return -ENOENT;
+	*data = (uint16_t)fdt32_to_cpu(reg[1]);
+	*command = (uint16_t)fdt32_to_cpu(reg[4]);
+	*irq = fdt32_to_cpu(intr[0]);
+	return 0;
+}
+
+/*
+ * A PNP0303 keyboard controller: with no such device Linux's i8042 driver believes
+ * a hardware-reduced machine has none, and the host could not press Ctrl+Alt+Del.
+ */
+static size_t i8042_crs(uint8_t *out, uint16_t data, uint16_t command, unsigned irq)
+{
+	size_t n = io_descriptor(out, data, 1);
+	n += io_descriptor(out + n, command, 1);
+	const uint8_t tail[] = {
+		0x22, (uint8_t)(1u << irq), (uint8_t)((1u << irq) >> 8),   /* IRQNoFlags(){irq} */
+		0x79, 0x00,
+	};
+	memcpy(out + n, tail, sizeof(tail));
+	return n + sizeof(tail);
+}
+
 static uint64_t build_dsdt(struct acpi_writer *w, const void *fdt, struct error *err)
 {
 	struct aml aml;
@@ -218,6 +251,14 @@ static uint64_t build_dsdt(struct acpi_writer *w, const void *fdt, struct error 
 	aml_name_int(a, "_UID", 0);
 	aml_name_buffer(a, "_CRS", crs, serial_crs(crs, port, port_len, irq));
 	aml_wrap_device(a, dev, "COM1");
+	uint16_t kbd_data, kbd_command;
+	unsigned kbd_irq;
+	if (!fdt_i8042(fdt, &kbd_data, &kbd_command, &kbd_irq)) {
+		dev = a->len;
+		aml_name_int(a, "_HID", aml_eisa_id("PNP0303"));
+		aml_name_buffer(a, "_CRS", crs, i8042_crs(crs, kbd_data, kbd_command, kbd_irq));
+		aml_wrap_device(a, dev, "PS2K");
+	}
 	dev = a->len;
 	aml_name_int(a, "_HID", aml_eisa_id("PNP0A08"));
 	aml_name_int(a, "_CID", aml_eisa_id("PNP0A03"));
@@ -238,14 +279,14 @@ static uint64_t build_dsdt(struct acpi_writer *w, const void *fdt, struct error 
 }
 
 static uint64_t build_fadt(struct acpi_writer *w, uint64_t dsdt, uint16_t sleep_port,
-			   uint16_t reset_port)
+			   uint16_t reset_port, bool i8042)
 {
 	struct acpi_fadt f = { 0 };
 
 	f.dsdt = (uint32_t)dsdt;
 	f.x_dsdt = dsdt;
 	f.flags = FADT_WBINVD | FADT_RESET_REG_SUP | FADT_HW_REDUCED_ACPI;
-	f.iapc_boot_arch = BOOT_ARCH_VGA_ABSENT | BOOT_ARCH_NO_CMOS_RTC;
+	f.iapc_boot_arch = BOOT_ARCH_VGA_ABSENT | BOOT_ARCH_NO_CMOS_RTC | (i8042 ? BOOT_ARCH_8042 : 0);
 	f.reset_reg = (struct acpi_gas){ GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, reset_port };
 	f.reset_value = RESET_CONTROL_RST | RESET_CONTROL_SYS;
 	f.sleep_control = (struct acpi_gas){ GAS_SYSTEM_IO, 8, 0, GAS_ACCESS_BYTE, sleep_port };
@@ -329,7 +370,8 @@ int acpi_build(const void *fdt, struct guest_memory *mem, int split_irqchip, str
 		return error_set(err, ENOENT, "the device tree has no ACPI sleep or reset register");
 	memset(w.base, 0, AM_ACPI_SIZE);
 	uint64_t dsdt = build_dsdt(&w, fdt, err);
-	uint64_t fadt = dsdt ? build_fadt(&w, dsdt, sleep_port, reset_port) : 0;
+	uint64_t fadt = dsdt ? build_fadt(&w, dsdt, sleep_port, reset_port,
+					  fdt_node_offset_by_compatible(fdt, -1, FDT_COMPAT_I8042) >= 0) : 0;
 	uint64_t madt = fadt ? build_madt(&w, fdt, split_irqchip, err) : 0;
 	uint64_t mcfg = madt ? build_mcfg(&w, fdt) : 0;
 	if (!mcfg)

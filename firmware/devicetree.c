@@ -129,6 +129,16 @@ static int node_isa(void *fdt)
 	TRY(fdt_property(fdt, "interrupts", irq, sizeof(irq)));
 	TRY(fdt_end_node(fdt));
 
+	/* The keyboard controller: its data port, then its command/status port; the keyboard's IRQ. */
+	fdt32_t i8042_reg[6] = { cpu_to_fdt32(1), cpu_to_fdt32(AM_PORT_I8042_DATA), cpu_to_fdt32(1),
+				 cpu_to_fdt32(1), cpu_to_fdt32(AM_PORT_I8042_COMMAND), cpu_to_fdt32(1) };
+	TRY(begin_node_at(fdt, "keyboard-controller", "@i", AM_PORT_I8042_DATA));
+	TRY(fdt_property_string(fdt, "compatible", FDT_COMPAT_I8042));
+	TRY(fdt_property(fdt, "reg", i8042_reg, sizeof(i8042_reg)));
+	fdt32_t kbd_irq[2] = { cpu_to_fdt32(AM_I8042_IRQ), cpu_to_fdt32(1) };   /* edge, active high */
+	TRY(fdt_property(fdt, "interrupts", kbd_irq, sizeof(kbd_irq)));
+	TRY(fdt_end_node(fdt));
+
 	TRY(isa_device(fdt, "acpi-sleep", FDT_COMPAT_SLEEP, AM_PORT_ACPI_SLEEP, AM_ACPI_SLEEP_PORTS));
 	TRY(fdt_end_node(fdt));
 

@@ -1,5 +1,6 @@
 /*
  * The machine description: memory, CPUs, interrupt controllers, the serial port,
+ * the keyboard controller,
  * the PCI host bridge, the power-off and reset registers, as a flattened device
  * tree (libfdt), built from abi/address_map.h. It is the one source the e820 map
  * and the ACPI tables are read from, so they cannot disagree. Guests see it
@@ -20,6 +21,7 @@
 #define FDT_COMPAT_IOAPIC   "intel,ce4100-ioapic"
 #define FDT_COMPAT_LAPIC    "intel,ce4100-lapic"
 #define FDT_COMPAT_SERIAL   "ns16550a"
+#define FDT_COMPAT_I8042    "intel,8042"
 #define FDT_COMPAT_SLEEP    "ringvm,acpi-sleep-control"
 #define FDT_COMPAT_RESET    "ringvm,reset-control"
 #define FDT_COMPAT_PCI      "pci-host-ecam-generic"

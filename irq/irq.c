@@ -3,12 +3,17 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "services/log.h"
 #include "services/util.h"
+
+#define IRQ_LOG_BUDGET 4        /* guest-caused delivery failures logged per VM */
+#define NO_GSI UINT32_MAX       /* a delivery that names no GSI (KVM_SIGNAL_MSI of an MSI source) */
 
 /* What an irqfd write carries; static so that SQEs may point at it until they complete. */
 static const uint64_t irqfd_one = 1;
@@ -32,6 +37,12 @@ const char *irq_path_name(enum irq_path path)
 {
 	return path_names[path];
 }
+
+/* The KVM call each path delivers with, for messages. */
+static const char *const path_calls[] = {
+	[IRQ_PATH_IRQFD] = "irqfd write", [IRQ_PATH_MSI] = "KVM_SIGNAL_MSI",
+	[IRQ_PATH_LINE] = "KVM_IRQ_LINE",
+};
 
 /* ISA IRQ 0 is wired to IOAPIC pin 2 (see irq_routing_init); every other GSI to its own pin. */
 static unsigned gsi_to_pin(uint32_t gsi)
@@ -59,10 +70,9 @@ static int kvm_irq_line(struct irq_chip *chip, uint32_t gsi, bool level)
 
 static int kvm_irqfd_signal(struct irq_chip *chip, int fd, struct loop *via)
 {
-	(void)chip;
 	if (via) {
-		/* Goes out with whatever else this wake-up of the loop submits. */
-		struct io_uring_sqe *sqe = loop_sqe(via, NULL);
+		/* Goes out with whatever else this wake-up submits; ring_write_done judges it. */
+		struct io_uring_sqe *sqe = loop_sqe(via, &chip->ring_write_op);
 		io_uring_prep_write(sqe, fd, &irqfd_one, sizeof(irqfd_one), 0);
 		return 0;
 	}
@@ -177,6 +187,62 @@ static int routing_commit(void *ctx, const struct kvm_irq_routing *table)
 	return ops_of(chip)->set_routing(chip, table);
 }
 
+/*
+ * Whose fault a failed delivery is. KVM derives only these from what the guest
+ * wrote into an MSI (an MSI-X entry, an IOAPIC redirection entry): EINVAL for an
+ * address it cannot route (KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING), EPERM (-1 from
+ * KVM_SIGNAL_MSI) for a destination no LAPIC matches. Every other errno is the
+ * host's: a closed or wrong fd (EBADF, ENOTTY), no irqchip (ENXIO), memory or
+ * table space (ENOMEM, EFAULT, ENOSPC), an old kernel (ENOSYS), EIO and anything
+ * unforeseen, none of which the guest can choose and all of which would leave it
+ * waiting forever for an interrupt that never comes: better to stop and say so.
+ */
+static bool guest_caused(int err)
+{
+	return err == -EINVAL || err == -EPERM;
+}
+
+/*
+ * Every delivery's and route update's result comes here: counted, a guest's
+ * doing logged a few times, the host's handed to the owner (machine/vm.c stops
+ * the VM). Returns r.
+ */
+static int delivered(struct irq_chip *chip, int r, const char *how, uint32_t gsi)
+{
+	if (!r)
+		return 0;
+	atomic_fetch_add(&chip->delivery_errors, 1);
+	char what[64];
+	if (gsi == NO_GSI)
+		snprintf(what, sizeof(what), "%s", how);
+	else
+		snprintf(what, sizeof(what), "%s (GSI %u)", how, gsi);
+	if (guest_caused(r)) {
+		unsigned left = atomic_load(&chip->log_budget);
+		while (left && !atomic_compare_exchange_weak(&chip->log_budget, &left, left - 1))
+			;
+		/* This thread's share of the budget: one line, the last one says so. */
+		unsigned one = left ? (left == 1 ? 1 : 2) : 0;
+		log_guest_warning(&one, "interrupt not delivered: %s: %s", what, strerror(-r));
+	} else if (chip->failed) {
+		chip->failed(chip->failed_ctx, r, what);
+	}
+	return r;
+}
+
+/* An irqfd write that went through a loop's ring has completed (one op serves them all). */
+static void ring_write_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct irq_chip *chip = container_of(op, struct irq_chip, ring_write_op);
+
+	(void)flags;
+	/* Cancelled: the loop is being torn down with the VM, nothing to deliver to. */
+	if (res == -ECANCELED)
+		return;
+	(void)delivered(chip, res < 0 ? res : res == sizeof(irqfd_one) ? 0 : -EIO,
+			"irqfd write through an I/O ring", NO_GSI);
+}
+
 /* The source's loop if we are running on it: then writes can go through its ring. */
 static struct loop *own_loop(const struct irq_source *src)
 {
@@ -200,16 +266,18 @@ static void split_deliver(void *ctx, unsigned pin, const struct msi_msg *msi)
 			chip->pin_irqfd[pin] = fd;
 		}
 		if (chip->pin_irqfd[pin] >= 0) {
-			(void)irqfd_signal(chip, chip->pin_irqfd[pin], NULL);
+			(void)delivered(chip, irqfd_signal(chip, chip->pin_irqfd[pin], NULL),
+					"irqfd write", pin);
 			break;
 		}
 		/* No irqfd could be made: an MSI gets there too. */
 		__attribute__((fallthrough));
 	case IRQ_PATH_MSI:
-		(void)signal_msi(chip, msi);
+		(void)delivered(chip, signal_msi(chip, msi), "KVM_SIGNAL_MSI", pin);
 		break;
 	case IRQ_PATH_LINE:
-		(void)irq_line(chip, pin, true);   /* the pin's GSI is an MSI route */
+		/* The pin's GSI is an MSI route. */
+		(void)delivered(chip, irq_line(chip, pin, true), "KVM_IRQ_LINE", pin);
 		break;
 	}
 }
@@ -219,7 +287,7 @@ static void split_route(void *ctx, unsigned pin, const struct msi_msg *msi, bool
 	struct irq_chip *chip = ctx;
 
 	(void)masked;   /* KVM keeps the last route; a masked pin is never delivered anyway */
-	(void)irq_routing_set_msi(&chip->routing, pin, msi);
+	(void)delivered(chip, irq_routing_set_msi(&chip->routing, pin, msi), "route update", pin);
 }
 
 static const struct ioapic_ops split_ioapic_ops = {
@@ -236,6 +304,8 @@ static int chip_init(struct irq_chip *chip, int vm_fd, const struct irq_ops *ops
 	chip->ops_ctx = ctx;
 	chip->mode = mode;
 	chip->path = path;
+	chip->log_budget = IRQ_LOG_BUDGET;
+	chip->ring_write_op.complete = ring_write_done;
 	for (unsigned i = 0; i < IOAPIC_PINS; i++) {
 		chip->pin_irqfd[i] = -1;
 		chip->pin_path[i] = path;
@@ -304,7 +374,8 @@ static void resample_done(struct loop_op *op, int res, unsigned flags)
 		return;
 	}
 	if (atomic_load(&src->asserted))
-		(void)irqfd_signal(src->chip, src->irqfd, src->loop);
+		(void)delivered(src->chip, irqfd_signal(src->chip, src->irqfd, src->loop),
+				"irqfd re-signal after resample", src->gsi);
 	resample_arm(src);
 }
 
@@ -436,7 +507,10 @@ void irq_source_start(struct irq_source *src)
 int irq_source_set_msi(struct irq_source *src, const struct msi_msg *msi)
 {
 	src->msi = *msi;
-	return src->has_route ? irq_routing_set_msi(&src->chip->routing, src->gsi, msi) : 0;
+	if (!src->has_route)
+		return 0;
+	return delivered(src->chip, irq_routing_set_msi(&src->chip->routing, src->gsi, msi),
+			 "route update", src->gsi);
 }
 
 void irq_source_cancel(struct irq_source *src)
@@ -456,6 +530,12 @@ void irq_source_destroy(struct irq_source *src)
 {
 	source_release(src);
 	pthread_mutex_destroy(&src->level_lock);
+}
+
+/* The GSI a source's deliveries name: none for an MSI sent as such. */
+static uint32_t source_gsi(const struct irq_source *src)
+{
+	return src->kind == IRQ_KIND_MSI && src->path == IRQ_PATH_MSI ? NO_GSI : src->gsi;
 }
 
 /* Hands a new line level to the chip; called with src->level_lock held. */
@@ -495,13 +575,17 @@ int irq_set_level(struct irq_source *src, bool level)
 	 * that starves the guest's lower vectors, its timer among them.
 	 */
 	pthread_mutex_lock(&src->level_lock);
-	if (atomic_exchange(&src->asserted, level) != level)
+	if (atomic_exchange(&src->asserted, level) != level) {
 		r = propagate_level(src, level);
+		/* The chip does not hold what we said: the next call for this level tries again. */
+		if (r)
+			atomic_store(&src->asserted, !level);
+	}
 	pthread_mutex_unlock(&src->level_lock);
-	return r;
+	return delivered(src->chip, r, path_calls[src->path], source_gsi(src));
 }
 
-int irq_trigger(struct irq_source *src, struct loop *via)
+static int trigger(struct irq_source *src, struct loop *via)
 {
 	struct irq_chip *chip = src->chip;
 
@@ -525,4 +609,9 @@ int irq_trigger(struct irq_source *src, struct loop *via)
 		return irq_line(chip, src->gsi, true);   /* an MSI route fires on 1 */
 	}
 	return -EINVAL;
+}
+
+int irq_trigger(struct irq_source *src, struct loop *via)
+{
+	return delivered(src->chip, trigger(src, via), path_calls[src->path], source_gsi(src));
 }

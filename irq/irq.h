@@ -48,6 +48,12 @@ struct irq_chip {
 	struct ioapic ioapic;               /* split only */
 	enum irq_path pin_path[IOAPIC_PINS];  /* split: how each pin's MSIs are sent */
 	int pin_irqfd[IOAPIC_PINS];         /* split + irqfd: each pin's eventfd, on its MSI route */
+	_Atomic uint64_t delivery_errors;   /* deliveries and route updates KVM refused */
+	_Atomic unsigned log_budget;        /* lines left for the guest-caused ones */
+	/* Set by the owner: a delivery failed through the host's fault (what: which, err: -errno). */
+	void (*failed)(void *ctx, int err, const char *what);
+	void *failed_ctx;
+	struct loop_op ring_write_op;       /* irqfd writes through a loop's ring complete here */
 };
 
 enum irq_kind { IRQ_KIND_PIN, IRQ_KIND_MSI };
@@ -85,6 +91,12 @@ void irq_chip_destroy(struct irq_chip *chip);
 
 /* The path pins take by default: MSI injection has no meaning for a kernel IOAPIC pin. */
 enum irq_path irq_chip_pin_path(const struct irq_chip *chip);
+
+/* How many interrupt deliveries and route updates have failed so far. */
+static inline uint64_t irq_chip_delivery_errors(struct irq_chip *chip)
+{
+	return atomic_load(&chip->delivery_errors);
+}
 
 /* KVM_EXIT_IOAPIC_EOI (split irqchip): the guest EOId a level-triggered vector. */
 void irq_chip_eoi(struct irq_chip *chip, uint8_t vector);

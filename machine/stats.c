@@ -75,3 +75,16 @@ int stats_format_pi(int vcpu_fd, unsigned index, char *buf, size_t len)
 				 (unsigned long long)values[i]);
 	return 0;
 }
+
+int stats_format_irq(uint64_t irq_errors, const struct stats_device_errors *devices, unsigned n,
+		     char *buf, size_t len)
+{
+	/* The devices' counts overlap the layer's: theirs also hold vectors no route was made for. */
+	int used = snprintf(buf, len, "ringvm stats: irq: delivery_errors %llu",
+			    (unsigned long long)irq_errors);
+	for (unsigned i = 0; i < n && used >= 0 && (size_t)used < len; i++)
+		used += snprintf(buf + used, len - used, "%s %s%u %llu", i ? "," : "; msix:",
+				 devices[i].name, devices[i].index,
+				 (unsigned long long)devices[i].errors);
+	return 0;
+}

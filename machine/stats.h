@@ -16,4 +16,15 @@ int stats_read(int stats_fd, const char *const *names, unsigned n, uint64_t *val
 /* One line about a vCPU's posted-interrupt counters, or that the host kernel lacks them. */
 int stats_format_pi(int vcpu_fd, unsigned index, char *buf, size_t len);
 
+/* A device's count of interrupts not delivered, named name<index> in the line. */
+struct stats_device_errors {
+	const char *name;
+	unsigned index;
+	uint64_t errors;
+};
+
+/* One line: the irq layer's failed deliveries, then each MSI-X device's. */
+int stats_format_irq(uint64_t irq_errors, const struct stats_device_errors *devices, unsigned n,
+		     char *buf, size_t len);
+
 #endif

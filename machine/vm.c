@@ -92,6 +92,12 @@ static void vm_user_quit(void *ctx)
 	vm_request_stop(ctx, STOP_USER_QUIT, 0);
 }
 
+/* The host failed to deliver an interrupt: the guest would wait for it forever. */
+static void vm_irq_failed(void *ctx, int err, const char *what)
+{
+	vm_fail(ctx, -err, "interrupt delivery failed: %s: %s", what, strerror(-err));
+}
+
 static void vm_arm_signal(struct vm *vm)
 {
 	struct io_uring_sqe *sqe = loop_sqe(&vm->loop, &vm->signal_op);
@@ -306,8 +312,8 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 		{ &vm->pio, AM_PORT_COM1, AM_COM1_PORTS, uart_access, &vm->com1, "com1" },
 		{ &vm->pio, AM_PORT_DEBUG_EXIT, AM_DEBUG_EXIT_PORTS, debug_exit_access, &vm->debug_exit,
 		  "debug-exit" },
-		{ &vm->pio, AM_PORT_I8042_DATA, 1, i8042_data_access, &vm->reset, "i8042-data" },
-		{ &vm->pio, AM_PORT_I8042_COMMAND, 1, i8042_command_access, &vm->reset, "i8042-command" },
+		{ &vm->pio, AM_PORT_I8042_DATA, 1, i8042_data_access, &vm->i8042, "i8042-data" },
+		{ &vm->pio, AM_PORT_I8042_COMMAND, 1, i8042_command_access, &vm->i8042, "i8042-command" },
 		{ &vm->pio, AM_PORT_ACPI_SLEEP, AM_ACPI_SLEEP_PORTS, acpi_sleep_access, &vm->sleep,
 		  "acpi-sleep" },
 		/* The reset control register is inside the PCI host's ports. */
@@ -318,11 +324,18 @@ static int vm_add_devices(struct vm *vm, struct error *err)
 	/* The IOAPIC is ours to emulate only with the split irqchip. */
 	size_t nr_regions = sizeof(regions) / sizeof(regions[0]) - (vm->irq.mode == IRQCHIP_KERNEL);
 
+	vm->irq.failed = vm_irq_failed;
+	vm->irq.failed_ctx = vm;
 	int r = irq_source_init_pin(&vm->com1_irq, &vm->irq, AM_COM1_IRQ, false,
 				    irq_chip_pin_path(&vm->irq), -1, &vm->loop, err);
 	if (r)
 		return r;
 	uart_init(&vm->com1, &vm->com1_irq, &console_uart_ops, &vm->console);
+	r = irq_source_init_pin(&vm->i8042_irq, &vm->irq, AM_I8042_IRQ, false,
+				irq_chip_pin_path(&vm->irq), -1, &vm->loop, err);
+	if (r)
+		return r;
+	i8042_init(&vm->i8042, &vm->i8042_irq, vm_guest_reset, vm);
 	vm->debug_exit = (struct debug_exit){ .on_exit = vm_guest_exit, .ctx = vm };
 	vm->reset = (struct reset_ports){ .on_reset = vm_guest_reset, .ctx = vm };
 	vm->sleep = (struct acpi_sleep){ .on_poweroff = vm_guest_poweroff, .ctx = vm,
@@ -457,6 +470,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 	vm->kvm.dev_fd = vm->kvm.vm_fd = -1;
 	vm->signal_fd = -1;
 	vm->com1_irq.irqfd = vm->com1_irq.resamplefd = -1;
+	vm->i8042_irq.irqfd = vm->i8042_irq.resamplefd = -1;
 	pthread_mutex_init(&vm->stop.lock, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
@@ -557,6 +571,23 @@ void vm_format_stats(struct vm *vm, char *buf, size_t len)
 		buf[used++] = '\n';
 		buf[used] = '\0';
 	}
+	struct stats_device_errors devs[CONFIG_MAX_DISKS + CONFIG_MAX_NETS + 1];
+	unsigned n = 0;
+	for (unsigned i = 0; i < vm->nr_disks; i++)
+		devs[n++] = (struct stats_device_errors){ vm->disks[i].vp.pci.name, i,
+							  vm->disks[i].vp.msix.delivery_errors };
+	for (unsigned i = 0; i < vm->nr_nets; i++)
+		devs[n++] = (struct stats_device_errors){ vm->nets[i].vp.pci.name, i,
+							  vm->nets[i].vp.msix.delivery_errors };
+	if (vm->rng)
+		devs[n++] = (struct stats_device_errors){ vm->rng->vp.pci.name, 0,
+							  vm->rng->vp.msix.delivery_errors };
+	if (used + 1 < len) {
+		stats_format_irq(irq_chip_delivery_errors(&vm->irq), devs, n, buf + used, len - used - 1);
+		used += strlen(buf + used);
+		buf[used++] = '\n';
+		buf[used] = '\0';
+	}
 }
 
 void vm_destroy(struct vm *vm)
@@ -608,6 +639,8 @@ void vm_destroy(struct vm *vm)
 	console_destroy(&vm->console);
 	uart_destroy(&vm->com1);
 	irq_source_destroy(&vm->com1_irq);
+	i8042_destroy(&vm->i8042);
+	irq_source_destroy(&vm->i8042_irq);
 	if (vm->irq.vm_fd > 0)
 		irq_chip_destroy(&vm->irq);
 	if (vm->signal_fd >= 0)

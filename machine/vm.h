@@ -15,6 +15,7 @@
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
 #include "devices/virtio_vsock.h"
+#include "devices/i8042.h"
 #include "devices/reset.h"
 #include "devices/uart.h"
 #include "boot/boot.h"
@@ -71,6 +72,8 @@ struct vm {
 
 	struct irq_source com1_irq;
 	struct uart com1;
+	struct irq_source i8042_irq;
+	struct i8042 i8042;         /* always there: the host's Ctrl+Alt+Del, and a reset */
 	struct console console;
 	struct debug_exit debug_exit;
 	struct reset_ports reset;

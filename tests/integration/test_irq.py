@@ -74,8 +74,10 @@ for _irq in ("irqfd", "msi", "line"):
 
 def test_stats_report_every_vcpu(ctx):
     code, out, err = boot(ctx, ["--cpus", "3", "--stats", "--", "test=serial"])
-    lines = [l for l in err.splitlines() if l.startswith("ringvm stats:")]
+    lines = [l for l in err.splitlines() if l.startswith("ringvm stats: vcpu")]
     assert len(lines) == 3, err
+    irq = [l for l in err.splitlines() if l.startswith("ringvm stats: irq:")]
+    assert len(irq) == 1 and re.match(r"ringvm stats: irq: delivery_errors 0$", irq[0]), err
     for n, line in enumerate(lines):
         assert re.match(r"ringvm stats: vcpu %d: (posted-interrupt counters unavailable|"
                         r"pi_remote_ipis \d+ pi_local_deliveries \d+ pi_local_requests \d+ "

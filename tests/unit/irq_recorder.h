@@ -1,7 +1,9 @@
 /*
  * A struct irq_ops that records what the interrupt layer asks of KVM instead of
  * asking it, for unit tests without /dev/kvm: each call becomes an event, the
- * routing table KVM would hold is kept, and any kind of call can be made to fail.
+ * routing table KVM would hold is kept, and any kind of call can be made to fail
+ * with a chosen errno; the chip's failed callback (a host-caused delivery failure)
+ * is recorded too.
  */
 #ifndef RINGVM_TEST_IRQ_RECORDER_H
 #define RINGVM_TEST_IRQ_RECORDER_H
@@ -10,6 +12,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +44,21 @@ struct irq_recorder {
 	int assigned;               /* irqfds attached and not yet detached */
 	/* Runs inside each call before it is recorded, lock not held (tests that race). */
 	void (*hook)(struct irq_recorder *rec, enum rec_kind kind);
+	unsigned failed_calls;      /* the chip's failed callback: how often, and the last */
+	int failed_err;
+	char failed_what[64];
 };
+
+static void rec_failed(void *ctx, int err, const char *what)
+{
+	struct irq_recorder *rec = ctx;
+
+	pthread_mutex_lock(&rec->lock);
+	rec->failed_calls++;
+	rec->failed_err = err;
+	snprintf(rec->failed_what, sizeof(rec->failed_what), "%s", what);
+	pthread_mutex_unlock(&rec->lock);
+}
 
 static int rec_add(struct irq_chip *chip, struct rec_event e)
 {
@@ -123,6 +140,9 @@ static inline struct irq_recorder *rec_chip_init(struct irq_chip *chip, enum irq
 	cr_assert_not_null(rec);
 	pthread_mutex_init(&rec->lock, NULL);
 	cr_assert_eq(irq_chip_init_ops(chip, &rec_ops, rec, mode, path, &err), 0, "%s", err.msg);
+	/* As machine/vm.c does: host-caused delivery failures go to the owner. */
+	chip->failed = rec_failed;
+	chip->failed_ctx = rec;
 	return rec;
 }
 

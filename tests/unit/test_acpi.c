@@ -118,6 +118,25 @@ Test(acpi, dsdt_describes_the_serial_port_with_its_irq)
 	cr_expect_not_null(memmem(d, len, crs, sizeof(crs)));
 }
 
+/* Linux's i8042 driver finds the controller as a PNP0303 device, or not at all. */
+Test(acpi, dsdt_describes_the_keyboard_controller_and_the_fadt_says_so)
+{
+	build(1, 0);
+	const uint8_t *f = find_table("FACP");
+	const uint8_t *d = table_at(u64_at(f + 140), "DSDT");
+	uint32_t len = u32_at(d + 4);
+	uint32_t hid = aml_eisa_id("PNP0303");
+	cr_expect_not_null(memmem(d, len, "PS2K", 4));
+	cr_expect_not_null(memmem(d, len, &hid, 4));
+	/* IO(Decode16, 0x60, 0x60, 1, 1), IO(Decode16, 0x64, 0x64, 1, 1), IRQNoFlags(){1}, end tag */
+	const uint8_t crs[] = { 0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,
+				0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,
+				0x22, 0x02, 0x00, 0x79, 0x00 };
+	cr_expect_not_null(memmem(d, len, crs, sizeof(crs)));
+	/* IAPC_BOOT_ARCH (offset 109): the 8042 bit, or Linux believes firmware says none. */
+	cr_expect(f[109] & 0x02, "IAPC_BOOT_ARCH %#x", f[109]);
+}
+
 static unsigned count_madt(const uint8_t *m, uint8_t type)
 {
 	unsigned n = 0;

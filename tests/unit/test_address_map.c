@@ -116,6 +116,7 @@ Test(address_map, ports_are_disjoint_and_the_reset_register_shares_conf1)
 	cr_expect_eq(AM_PORT_RESET_CONTROL, AM_PORT_PCI_CONF1 + 1);
 	cr_expect_eq(AM_COM1_PORTS, UART_REGS);
 	cr_expect_lt(AM_COM1_IRQ, 16, "an ISA IRQ");
+	cr_expect_eq(AM_I8042_IRQ, 1, "where every PC's keyboard interrupts");
 	cr_expect_geq(AM_IRQ_TEST_PORTS, IRQ_TEST_PENDING + 4, "every register in the window");
 	cr_expect_gt(IRQ_TEST_FIRST_PIN, 15, "the test pins are no ISA IRQ's");
 }

@@ -91,6 +91,17 @@ Test(devicetree, fixed_devices_at_their_addresses)
 	cr_assert_geq(serial, 0);
 	cr_expect_eq(fdt_node_check_compatible(blob, serial, "ns16550a"), 0);
 	cr_expect_geq(fdt_path_offset(blob, "/isa/acpi-sleep@i600"), 0);
+
+	int kbc = fdt_path_offset(blob, "/isa/keyboard-controller@i60");
+	cr_assert_geq(kbc, 0);
+	cr_expect_eq(fdt_node_check_compatible(blob, kbc, "intel,8042"), 0);
+	int n;
+	const fdt32_t *reg = fdt_getprop(blob, kbc, "reg", &n);
+	cr_assert_eq(n, 24, "the data port, then the command port");
+	cr_expect(fdt32_to_cpu(reg[1]) == 0x60 && fdt32_to_cpu(reg[4]) == 0x64);
+	const fdt32_t *irq = fdt_getprop(blob, kbc, "interrupts", &n);
+	cr_assert_eq(n, 8);
+	cr_expect_eq(fdt32_to_cpu(irq[0]), 1, "the keyboard's IRQ");
 }
 
 Test(devicetree, chosen_carries_cmdline_and_initrd)

@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -451,4 +453,235 @@ Test(irq, level_reaches_kvm_with_the_lock_held)
 		irq_source_destroy(&src);
 		rec_chip_destroy(&chip, rec);
 	}
+}
+
+/* --- delivery failures ------------------------------------------------------------ */
+
+static int saved_stderr = -1;
+static FILE *captured;
+
+/* From here to captured_lines, stderr goes to a temporary file. */
+static void capture_stderr(void)
+{
+	fflush(stderr);
+	captured = tmpfile();
+	cr_assert_not_null(captured);
+	saved_stderr = dup(STDERR_FILENO);
+	cr_assert_geq(dup2(fileno(captured), STDERR_FILENO), 0);
+}
+
+/* Puts stderr back and returns the lines written meanwhile (the text in buf). */
+static unsigned captured_lines(char *buf, size_t len)
+{
+	fflush(stderr);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	rewind(captured);
+	size_t n = fread(buf, 1, len - 1, captured);
+	buf[n] = '\0';
+	fclose(captured);
+	unsigned lines = 0;
+	for (size_t i = 0; i < n; i++)
+		lines += buf[i] == '\n';
+	return lines;
+}
+
+static const int host_errnos[] = { EBADF, EFAULT, ENOMEM, EIO, ENOSPC, ENXIO, ENOTTY, ENOSYS, EAGAIN };
+
+Test(irq, host_failure_calls_failed_once_and_counts)
+{
+	for (unsigned i = 0; i < sizeof(host_errnos) / sizeof(host_errnos[0]); i++) {
+		int e = host_errnos[i];
+		char log[512];
+		struct irq_recorder *rec = rec_chip_init(&chip, IRQCHIP_KERNEL, IRQ_PATH_LINE);
+		cr_assert_eq(irq_source_init_pin(&src, &chip, 4, false, IRQ_PATH_LINE, -1, NULL, &err), 0);
+		capture_stderr();
+		rec_fail(rec, REC_LINE, e, 2);
+		cr_assert_eq(irq_trigger(&src, NULL), -e, "the caller still hears of it");
+		cr_assert_eq(rec->failed_calls, 1, "%s: failed called once", strerror(e));
+		cr_assert_eq(rec->failed_err, -e);
+		cr_assert_str_eq(rec->failed_what, "KVM_IRQ_LINE (GSI 4)");
+		cr_assert_eq(irq_chip_delivery_errors(&chip), 1);
+		cr_assert_eq(irq_trigger(&src, NULL), -e);
+		cr_assert_eq(rec->failed_calls, 2, "%s: once per failure", strerror(e));
+		cr_assert_eq(irq_trigger(&src, NULL), 0);
+		cr_assert_eq(rec->failed_calls, 2, "a success calls nothing");
+		cr_assert_eq(irq_chip_delivery_errors(&chip), 2);
+		cr_assert_eq(captured_lines(log, sizeof(log)), 0, "the owner speaks for the host: %s", log);
+		irq_source_destroy(&src);
+		rec_chip_destroy(&chip, rec);
+	}
+}
+
+/* Each KVM call a delivery makes, failing through the host's fault, reaches failed. */
+Test(irq, host_failure_on_every_delivery_path_reaches_failed)
+{
+	struct msi_msg a = MSI_A, b = MSI_B;
+	struct irq_recorder *rec = rec_chip_init(&chip, IRQCHIP_KERNEL, IRQ_PATH_MSI);
+
+	cr_assert_eq(irq_source_init_msi(&src, &chip, &a, IRQ_PATH_MSI, -1, &err), 0);
+	rec_fail(rec, REC_MSI, EFAULT, 1);
+	cr_assert_eq(irq_trigger(&src, NULL), -EFAULT);
+	cr_assert_eq(rec->failed_calls, 1);
+	cr_assert_str_eq(rec->failed_what, "KVM_SIGNAL_MSI", "an MSI names no GSI");
+	irq_source_destroy(&src);
+
+	cr_assert_eq(irq_source_init_msi(&src, &chip, &a, IRQ_PATH_IRQFD, -1, &err), 0);
+	rec_fail(rec, REC_SIGNAL, EBADF, 1);
+	cr_assert_eq(irq_trigger(&src, NULL), -EBADF);
+	cr_assert_eq(rec->failed_calls, 2);
+	cr_assert_eq(rec->failed_err, -EBADF);
+	cr_assert(strstr(rec->failed_what, "irqfd write (GSI "), "%s", rec->failed_what);
+	rec_fail(rec, REC_ROUTING, ENOMEM, 1);
+	cr_assert_eq(irq_source_set_msi(&src, &b), -ENOMEM);
+	cr_assert_eq(rec->failed_calls, 3);
+	cr_assert(strstr(rec->failed_what, "route update (GSI "), "%s", rec->failed_what);
+	cr_assert_eq(irq_chip_delivery_errors(&chip), 3);
+	irq_source_destroy(&src);
+	rec_chip_destroy(&chip, rec);
+}
+
+/* Our IOAPIC's deliveries and route updates have no caller to return to: failed must hear. */
+Test(irq, host_failure_in_the_split_ioapic_reaches_failed)
+{
+	static const enum irq_path paths[] = { IRQ_PATH_MSI, IRQ_PATH_LINE, IRQ_PATH_IRQFD };
+	static const enum rec_kind kinds[] = { REC_MSI, REC_LINE, REC_SIGNAL };
+	static const char *const whats[] = { "KVM_SIGNAL_MSI (GSI 4)", "KVM_IRQ_LINE (GSI 4)",
+					     "irqfd write (GSI 4)" };
+	for (unsigned i = 0; i < 3; i++) {
+		struct irq_recorder *rec = rec_chip_init(&chip, IRQCHIP_SPLIT, paths[i]);
+		cr_assert_eq(irq_source_init_pin(&src, &chip, 4, false, paths[i], -1, NULL, &err), 0);
+		rec_fail(rec, REC_ROUTING, ENOMEM, 1);
+		program_pin4();
+		cr_assert_geq(rec->failed_calls, 1, "the route update's failure");
+		cr_assert_str_eq(rec->failed_what, "route update (GSI 4)");
+		unsigned before = rec->failed_calls;
+		rec_fail(rec, kinds[i], EIO, 1);
+		cr_assert_eq(irq_trigger(&src, NULL), 0, "the IOAPIC took the edge");
+		cr_assert_eq(rec->failed_calls, before + 1, "%s", irq_path_name(paths[i]));
+		cr_assert_eq(rec->failed_err, -EIO);
+		cr_assert_str_eq(rec->failed_what, whats[i]);
+		cr_assert_eq(irq_chip_delivery_errors(&chip), before + 1);
+		irq_source_destroy(&src);
+		rec_chip_destroy(&chip, rec);
+	}
+}
+
+Test(irq, host_failure_of_the_resample_resignal_reaches_failed, .timeout = 10)
+{
+	struct loop loop;
+	struct irq_recorder *rec = rec_chip_init(&chip, IRQCHIP_KERNEL, IRQ_PATH_IRQFD);
+	cr_assert_eq(loop_init(&loop, 8, &err), 0, "%s", err.msg);
+	loop_start(&loop);
+	cr_assert_eq(irq_source_init_pin(&src, &chip, 11, true, IRQ_PATH_IRQFD, -1, &loop, &err), 0);
+	struct rec_event a = rec_nth(rec, REC_IRQFD_ASSIGN, 0);
+	irq_source_start(&src);
+	cr_assert_eq(irq_set_level(&src, true), 0);
+	rec_fail(rec, REC_SIGNAL, EBADF, 1);
+	uint64_t one = 1;
+	cr_assert_eq(write(a.resamplefd, &one, 8), 8);          /* EOI while still up */
+	cr_assert_geq(loop_poll(&loop, 2000), 1);
+	cr_assert_eq(rec->failed_calls, 1);
+	cr_assert_eq(rec->failed_err, -EBADF);
+	cr_assert_str_eq(rec->failed_what, "irqfd re-signal after resample (GSI 11)");
+	cr_assert_eq(irq_chip_delivery_errors(&chip), 1);
+	irq_source_cancel(&src);
+	for (int i = 0; i < 10 && irq_source_busy(&src); i++)
+		loop_poll(&loop, 1000);
+	irq_source_destroy(&src);
+	loop_destroy(&loop);
+	rec_chip_destroy(&chip, rec);
+}
+
+/* A bogus MSI is the guest's business: counted, a few lines, and the VM goes on. */
+Test(irq, guest_failure_counts_and_logs_within_the_budget)
+{
+	struct msi_msg a = MSI_A;
+	char log[2048];
+	struct irq_recorder *rec = rec_chip_init(&chip, IRQCHIP_KERNEL, IRQ_PATH_MSI);
+	cr_assert_eq(irq_source_init_msi(&src, &chip, &a, IRQ_PATH_MSI, -1, &err), 0);
+	capture_stderr();
+	rec_fail(rec, REC_MSI, EINVAL, 0);
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(irq_trigger(&src, NULL), -EINVAL);
+	unsigned lines = captured_lines(log, sizeof(log));
+	cr_assert_eq(rec->failed_calls, 0, "not the host's fault: the VM goes on");
+	cr_assert_eq(irq_chip_delivery_errors(&chip), 20, "every one counted");
+	cr_assert(lines >= 1 && lines <= 4, "%u lines: %s", lines, log);
+	cr_assert(strstr(log, "ringvm: warning: interrupt not delivered: KVM_SIGNAL_MSI: "), "%s", log);
+	cr_assert(strstr(log, "suppressed"), "the last line says so: %s", log);
+	irq_source_destroy(&src);
+	rec_chip_destroy(&chip, rec);
+}
+
+/* KVM_SIGNAL_MSI's -1 (EPERM): no LAPIC matches the destination the guest programmed. */
+Test(irq, guest_failure_in_the_split_ioapic_does_not_stop_the_vm)
+{
+	char log[1024];
+	struct irq_recorder *rec = rec_chip_init(&chip, IRQCHIP_SPLIT, IRQ_PATH_MSI);
+	cr_assert_eq(irq_source_init_pin(&src, &chip, 4, false, IRQ_PATH_MSI, -1, NULL, &err), 0);
+	capture_stderr();
+	rec_fail(rec, REC_ROUTING, EINVAL, 1);
+	program_pin4();
+	rec_fail(rec, REC_MSI, EPERM, 0);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(irq_trigger(&src, NULL), 0);
+	unsigned lines = captured_lines(log, sizeof(log));
+	cr_assert_eq(rec->failed_calls, 0);
+	cr_assert_eq(irq_chip_delivery_errors(&chip), 11, "the route and ten edges");
+	cr_assert(lines >= 1 && lines <= 4, "%u lines: %s", lines, log);
+	cr_assert(strstr(log, "route update (GSI 4)"), "%s", log);
+	irq_source_destroy(&src);
+	rec_chip_destroy(&chip, rec);
+}
+
+Test(irq, successful_deliveries_count_nothing, .timeout = 10)
+{
+	struct msi_msg a = MSI_A, b = MSI_B;
+	char log[512];
+	capture_stderr();
+	for (unsigned mode = 0; mode < 2; mode++) {
+		static const enum irq_path paths[] = { IRQ_PATH_IRQFD, IRQ_PATH_MSI, IRQ_PATH_LINE };
+		for (unsigned p = 0; p < 3; p++) {
+			struct irq_recorder *rec = rec_chip_init(&chip, mode ? IRQCHIP_SPLIT : IRQCHIP_KERNEL,
+								 paths[p]);
+			if (mode || paths[p] != IRQ_PATH_MSI) {
+				cr_assert_eq(irq_source_init_pin(&src, &chip, 4, false, paths[p], -1, NULL,
+								 &err), 0, "%s", err.msg);
+				if (mode)
+					program_pin4();
+				for (int i = 0; i < 3; i++) {
+					cr_assert_eq(irq_trigger(&src, NULL), 0);
+					cr_assert_eq(irq_set_level(&src, true), 0);
+					cr_assert_eq(irq_set_level(&src, false), 0);
+				}
+				irq_source_destroy(&src);
+			}
+			cr_assert_eq(irq_source_init_msi(&src, &chip, &a, paths[p], -1, &err), 0);
+			cr_assert_eq(irq_trigger(&src, NULL), 0);
+			cr_assert_eq(irq_source_set_msi(&src, &b), 0);
+			cr_assert_eq(irq_trigger(&src, NULL), 0);
+			irq_source_destroy(&src);
+			cr_assert_eq(irq_chip_delivery_errors(&chip), 0);
+			cr_assert_eq(rec->failed_calls, 0);
+			rec_chip_destroy(&chip, rec);
+		}
+	}
+	cr_assert_eq(captured_lines(log, sizeof(log)), 0, "%s", log);
+}
+
+/* A raise KVM refused leaves the line down: the device's next update tries again. */
+Test(irq, a_failed_level_change_is_tried_again)
+{
+	struct irq_recorder *rec = rec_chip_init(&chip, IRQCHIP_KERNEL, IRQ_PATH_LINE);
+	cr_assert_eq(irq_source_init_pin(&src, &chip, 10, true, IRQ_PATH_LINE, -1, NULL, &err), 0);
+	rec_clear(rec);
+	rec_fail(rec, REC_LINE, EIO, 1);
+	cr_assert_eq(irq_set_level(&src, true), -EIO);
+	cr_assert_eq(rec_count(rec, REC_LINE), 0);
+	cr_assert_eq(irq_set_level(&src, true), 0);
+	cr_assert_eq(rec_count(rec, REC_LINE), 1, "the same level again reaches KVM");
+	cr_assert(rec_nth(rec, REC_LINE, 0).level);
+	irq_source_destroy(&src);
+	rec_chip_destroy(&chip, rec);
 }

@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <linux/kvm.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -67,4 +68,20 @@ Test(stats, names_the_patch_counters)
 	char line[256];
 	cr_assert_eq(stats_format_pi(-1, 3, line, sizeof(line)), 0);
 	cr_assert_str_eq(line, "ringvm stats: vcpu 3: posted-interrupt counters unavailable");
+}
+
+Test(stats, names_the_interrupt_delivery_errors)
+{
+	char line[256];
+	cr_assert_eq(stats_format_irq(0, NULL, 0, line, sizeof(line)), 0);
+	cr_assert_str_eq(line, "ringvm stats: irq: delivery_errors 0");
+	const struct stats_device_errors devs[] = {
+		{ "virtio-blk", 0, 3 }, { "virtio-blk", 1, 0 }, { "virtio-rng", 0, 7 },
+	};
+	cr_assert_eq(stats_format_irq(12, devs, 3, line, sizeof(line)), 0);
+	cr_assert_str_eq(line, "ringvm stats: irq: delivery_errors 12; msix: virtio-blk0 3, "
+			 "virtio-blk1 0, virtio-rng0 7");
+	char small[16];
+	cr_assert_eq(stats_format_irq(12, devs, 3, small, sizeof(small)), 0);
+	cr_assert_eq(strlen(small), sizeof(small) - 1, "cut, not overrun");
 }

@@ -3,6 +3,7 @@
 
 #include "abi/address_map.h"
 #include "devices/uart.h"
+#include "irq_recorder.h"
 
 /*
  * The UART's line goes through a real irq source into a split irqchip's IOAPIC,
@@ -255,4 +256,38 @@ Test(uart, wide_accesses_are_split_and_offsets_wrap)
 	uint8_t w = 0x33;
 	uart_access(&u, 15, &w, 1, true);   /* offset 15 is register 7 */
 	cr_assert_eq(rd(SCR), 0x33);
+}
+
+/*
+ * The UART's line on a real in-kernel-irqchip pin (KVM_IRQ_LINE, recorded): a
+ * raise the host refuses reaches the chip's failed callback, and the UART's
+ * next update raises the line again.
+ */
+Test(uart_irq, refused_raise_is_reported_and_tried_again)
+{
+	struct irq_chip chip;
+	struct irq_source src;
+	struct error err = { 0 };
+	struct uart uart;
+	struct fake_backend fb = { .room = sizeof(fb.out) };
+	struct irq_recorder *rec = rec_chip_init(&chip, IRQCHIP_KERNEL, IRQ_PATH_LINE);
+	uint8_t v;
+
+	cr_assert_eq(irq_source_init_pin(&src, &chip, AM_COM1_IRQ, false, IRQ_PATH_LINE, -1, NULL,
+					 &err), 0, "%s", err.msg);
+	uart_init(&uart, &src, &fb_ops, &fb);
+	rec_clear(rec);
+	rec_fail(rec, REC_LINE, EIO, 1);
+	v = 0x02;                                   /* IER: THR empty, already true */
+	uart_access(&uart, IER, &v, 1, true);
+	cr_assert_eq(rec->failed_calls, 1, "the host's failure reached the owner");
+	cr_assert_eq(rec->failed_err, -EIO);
+	cr_assert_eq(irq_chip_delivery_errors(&chip), 1);
+	cr_assert_eq(rec_count(rec, REC_LINE), 0);
+	uart_access(&uart, LSR, &v, 1, false);      /* any access updates the line */
+	cr_assert_eq(rec_count(rec, REC_LINE), 1, "raised at the next update");
+	cr_assert(rec_nth(rec, REC_LINE, 0).level);
+	uart_destroy(&uart);
+	irq_source_destroy(&src);
+	rec_chip_destroy(&chip, rec);
 }

@@ -1,12 +1,16 @@
 /*
  * A minimal virtio-pci driver for unit tests: it reaches a device model only the
  * way a guest would (configuration cycles, BAR accesses, rings in guest memory),
- * and runs the device's io_uring loop itself, so no KVM is involved.
+ * and runs the device's io_uring loop itself, so no KVM is involved. Criterion's
+ * asserts by default; tests/tsan/plain_assert.h's in programs Criterion cannot run.
  */
 #ifndef RINGVM_TEST_VIRTIO_DRIVER_H
 #define RINGVM_TEST_VIRTIO_DRIVER_H
 
+/* A plain program (tests/tsan) defines TD_PLAIN_ASSERTS and the cr_assert* used here. */
+#ifndef TD_PLAIN_ASSERTS
 #include <criterion/criterion.h>
+#endif
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
@@ -288,7 +292,8 @@ static inline void kick(struct test_rig *rig, unsigned q, uint16_t head)
 {
 	struct vring_avail *avail = avail_ring(rig, q);
 	avail->ring[rig->avail_idx[q] % TD_QSIZE] = head;
-	avail->idx = ++rig->avail_idx[q];
+	/* Release: the chain before the index, for a device on another thread. */
+	__atomic_store_n(&avail->idx, ++rig->avail_idx[q], __ATOMIC_RELEASE);
 	notify(rig, q);
 	rig_settle(rig);
 }
@@ -302,7 +307,8 @@ static inline uint32_t take_used(struct test_rig *rig, unsigned q, uint16_t *hea
 	int64_t deadline = rig_now_ms() + TD_DEADLINE_MS;
 	char what[32];
 	snprintf(what, sizeof(what), "queue %u: a used element", q);
-	while (used->idx == rig->used_seen[q])
+	/* Acquire: the element and the buffers are the device's (another thread's) until then. */
+	while (__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE) == rig->used_seen[q])
 		rig_poll_until(rig, deadline, what);
 	volatile struct vring_used_elem *elem = &used->ring[rig->used_seen[q]++ % TD_QSIZE];
 	if (head)

@@ -241,6 +241,46 @@ static void seeds_uart(void)
 	emit("echo");
 }
 
+/* ---- fuzz_i8042.c: op (% 5: data read, data write, status, command, Ctrl+Alt+Del) ---- */
+static void kbc_data(uint8_t v) { u8(1); u8(0); u64(v); }
+static void kbc_read(void) { u8(0); u8(0); u64(0); }
+static void kbc_status(void) { u8(2); u8(0); u64(0); }
+static void kbc_command(uint8_t v) { u8(3); u8(0); u64(v); }
+
+/* Linux's i8042 probe and atkbd's, then Ctrl+Alt+Del: each answer read as Linux reads it. */
+static void seeds_i8042(void)
+{
+	kbc_status();
+	kbc_command(0xaa); kbc_status(); kbc_read();            /* self-test */
+	kbc_command(0x20); kbc_read(); kbc_command(0x20); kbc_read();
+	kbc_command(0x60); kbc_data(0x74);                      /* keyboard off, no IRQ */
+	kbc_command(0xd1); kbc_data(0xdf); kbc_command(0xff);   /* A20, the null command */
+	kbc_command(0xd3); kbc_data(0xf0); kbc_status(); kbc_read();    /* mux probe */
+	kbc_command(0xd3); kbc_data(0x5a); kbc_status(); kbc_read();    /* AUX loop */
+	kbc_command(0xa9); kbc_read(); kbc_command(0xab); kbc_read();
+	kbc_command(0x60); kbc_data(0x65);                      /* keyboard on, IRQ 1 */
+	const uint8_t kbd[] = { 0xf2, 0xf5, 0xed, 0x00, 0xf3, 0x00, 0xf4 };
+	for (size_t i = 0; i < sizeof(kbd); i++) {
+		kbc_data(kbd[i]);
+		for (int j = 0; j < 3; j++) {
+			kbc_status(); kbc_read();
+		}
+	}
+	u8(4);                                                  /* Ctrl+Alt+Del */
+	for (int i = 0; i < 8; i++) {
+		kbc_status(); kbc_read();
+	}
+	emit("linux-probe");
+	/* Untranslated, set 2; a second press, unread, and a third that does not fit. */
+	kbc_command(0x60); kbc_data(0x25);
+	kbc_data(0xf0); kbc_data(0x02); kbc_read(); kbc_read();
+	u8(4); u8(4); u8(4);
+	for (int i = 0; i < 24; i++)
+		kbc_read();
+	kbc_command(0xfe);                                      /* and the reset pulse */
+	emit("set2-full");
+}
+
 /* ---- fuzz_ioapic.c ---- */
 static void ioapic_reg(uint8_t sel, uint32_t val) { u8(2); u8(sel); u32(val); }
 
@@ -403,6 +443,7 @@ static const struct target targets[] = {
 	{ "virtio-rng", seeds_virtio_rng },
 	{ "pci", seeds_pci },
 	{ "uart", seeds_uart },
+	{ "i8042", seeds_i8042 },
 	{ "ioapic", seeds_ioapic },
 	{ "boot", seeds_boot },
 	{ "bzimage", seeds_bzimage },
