@@ -228,13 +228,41 @@ static int vm_add_irq_test(struct vm *vm, struct error *err)
 	return r ? error_sys(err, -r, "cannot place the irq-test device") : 0;
 }
 
-/* PCI slots in command-line order: the disks, the network devices, the entropy device. */
+/* A device's transport: the next PCI slot, or the next virtio-mmio slot and its pin. */
+static int vm_attach_virtio(struct vm *vm, struct virtio_dev *dev, struct error *err)
+{
+	unsigned i = vm->nr_transports;
+	union vm_virtio_transport *t = &vm->transports[i];
+	int r;
+
+	if (vm->cfg.transport == VIRTIO_TRANSPORT_MMIO) {
+		if (i >= AM_VIRTIO_MMIO_SLOTS)
+			return error_set(err, ENOSPC, "more than %d virtio devices on virtio-mmio",
+					 AM_VIRTIO_MMIO_SLOTS);
+		r = virtio_mmio_init(&t->mmio, dev, &vm->mmio, AM_VIRTIO_MMIO_BASE + i * AM_VIRTIO_MMIO_STRIDE,
+				     &vm->irq, AM_VIRTIO_MMIO_FIRST_IRQ + i, err);
+		vm->nr_transports = i + 1;    /* even half-built: destroy releases what it holds */
+		return r;
+	}
+	r = virtio_pci_init(&t->pci, dev, &vm->irq);
+	vm->nr_transports = i + 1;
+	if (r)
+		return error_sys(err, -r, "cannot create the PCI function of %s", dev->info.name);
+	if ((r = pci_bus_plug(&vm->pci, &t->pci.pci)))
+		return error_sys(err, -r, "no PCI slot or MMIO space left for %s", dev->info.name);
+	return 0;
+}
+
+/* Transport slots in command-line order: the disks, the network devices, the entropy device. */
 static int vm_add_virtio(struct vm *vm, struct error *err)
 {
 	struct loop *loops[CONFIG_MAX_IOTHREADS];
 	unsigned nr_loops;
 	int r;
 
+	vm->transports = calloc(vm->cfg.nr_disks + vm->cfg.nr_nets + 1, sizeof(*vm->transports));
+	if (!vm->transports)
+		return error_set(err, ENOMEM, "out of memory for virtio transports");
 	if (vm->cfg.nr_disks) {
 		vm->disks = calloc(vm->cfg.nr_disks, sizeof(*vm->disks));
 		if (!vm->disks)
@@ -245,13 +273,13 @@ static int vm_add_virtio(struct vm *vm, struct error *err)
 		const struct disk_config *d = &vm->cfg.disks[i];
 		if ((r = vm_device_loops(vm, d->iothread, d->nr_iothreads, loops, &nr_loops, err)))
 			return r;
-		r = virtio_blk_init(blk, d, &vm->disk_images[i], vm->cfg.cpus, i, &vm->mem, &vm->irq,
+		r = virtio_blk_init(blk, d, &vm->disk_images[i], vm->cfg.cpus, i, &vm->mem,
 				    loops, nr_loops, vm->kvm.vm_fd, err);
 		vm->nr_disks = i + 1;     /* even half-built: destroy closes what it opened */
 		if (r)
 			return r;
-		if ((r = pci_bus_plug(&vm->pci, &blk->vp.pci)))
-			return error_sys(err, -r, "no PCI slot or MMIO space left for disk %u", i);
+		if ((r = vm_attach_virtio(vm, &blk->vdev, err)))
+			return r;
 	}
 	if (vm->cfg.nr_nets) {
 		vm->nets = calloc(vm->cfg.nr_nets, sizeof(*vm->nets));
@@ -263,22 +291,22 @@ static int vm_add_virtio(struct vm *vm, struct error *err)
 		/* Its queues share the device's state: one loop for all (cli refuses a range). */
 		if ((r = vm_iothread_loop(vm, vm->cfg.nets[i].iothread, &loops[0], err)))
 			return r;
-		r = virtio_net_init(net, &vm->cfg.nets[i], &vm->taps[i], i, &vm->mem, &vm->irq,
+		r = virtio_net_init(net, &vm->cfg.nets[i], &vm->taps[i], i, &vm->mem,
 				    loops[0], vm->kvm.vm_fd, err);
 		vm->nr_nets = i + 1;
 		if (r)
 			return r;
-		if ((r = pci_bus_plug(&vm->pci, &net->vp.pci)))
-			return error_sys(err, -r, "no PCI slot or MMIO space left for network device %u", i);
+		if ((r = vm_attach_virtio(vm, &net->vdev, err)))
+			return r;
 	}
 	if (vm->cfg.rng) {
 		vm->rng = calloc(1, sizeof(*vm->rng));
 		if (!vm->rng)
 			return error_set(err, ENOMEM, "out of memory for virtio-rng");
-		if ((r = virtio_rng_init(vm->rng, &vm->mem, &vm->irq, &vm->loop, vm->kvm.vm_fd, err)))
+		if ((r = virtio_rng_init(vm->rng, &vm->mem, &vm->loop, vm->kvm.vm_fd, err)))
 			return r;
-		if ((r = pci_bus_plug(&vm->pci, &vm->rng->vp.pci)))
-			return error_sys(err, -r, "no PCI slot or MMIO space left for virtio-rng");
+		if ((r = vm_attach_virtio(vm, &vm->rng->vdev, err)))
+			return r;
 	}
 	return 0;
 }
@@ -571,6 +599,15 @@ void vm_destroy(struct vm *vm)
 		irq_test_destroy(&vm->irq_test);
 	/* The bus reads the devices' BARs to unmap them: before the devices go. */
 	pci_bus_destroy(&vm->pci);
+	for (unsigned i = 0; i < vm->nr_transports; i++) {
+		if (vm->cfg.transport == VIRTIO_TRANSPORT_MMIO)
+			virtio_mmio_destroy(&vm->transports[i].mmio);
+		else
+			virtio_pci_destroy(&vm->transports[i].pci);
+	}
+	free(vm->transports);
+	vm->transports = NULL;
+	vm->nr_transports = 0;
 	for (unsigned i = 0; i < vm->nr_disks; i++)
 		virtio_blk_destroy(&vm->disks[i]);
 	free(vm->disks);

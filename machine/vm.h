@@ -12,7 +12,9 @@
 #include "testdev/irq_test.h"
 #include "devices/pci.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_mmio.h"
 #include "devices/virtio_net.h"
+#include "devices/virtio_pci.h"
 #include "devices/virtio_rng.h"
 #include "devices/reset.h"
 #include "devices/uart.h"
@@ -79,6 +81,12 @@ struct vm {
 	struct virtio_net *nets;    /* cfg.nr_nets of them */
 	unsigned nr_nets;
 	struct virtio_rng *rng;
+	/* Each virtio device's transport (cfg.transport's kind), in the order they attached. */
+	union vm_virtio_transport {
+		struct virtio_pci pci;
+		struct virtio_mmio mmio;
+	} *transports;
+	unsigned nr_transports;
 	bool with_irq_test;         /* the built-in guest's irq-test device (channel 1 on I/O thread 1) */
 	struct irq_test irq_test;
 	/* I/O thread N is iothreads[N - 1], made when a device first names it ("ringvm-ioN"). */

@@ -13,7 +13,7 @@
 #define F_V1 VIRTIO_BIT(VIRTIO_F_VERSION_1)
 
 struct hold {
-	struct virtio_pci vp;
+	struct virtio_dev vdev;
 	struct vreq_queue rq;
 	bool immediate;             /* complete each request as it starts, else hold it */
 	unsigned republish;         /* immediate: re-publish the chain this many times more */
@@ -103,10 +103,10 @@ static void setup(void)
 	struct virtio_device_info info = { .name = "hold", .type = VIRTIO_ID_RNG,
 					   .pci_class = PCI_CLASS_CODE_UNASSIGNED, .num_queues = 1 };
 	struct loop *loop = &rig.loop;
-	cr_assert_eq(virtio_pci_init(&hold.vp, &info, &hold_ops, &hold, &rig.mem, &rig.chip, &loop, 1, -1), 0);
-	cr_assert_eq(vreq_queue_init(&hold.rq, &hold.vp, 0, loop, sizeof(struct vreq), 0, hold_start,
+	cr_assert_eq(virtio_dev_init(&hold.vdev, &info, &hold_ops, &hold, &rig.mem, &loop, 1, -1), 0);
+	cr_assert_eq(vreq_queue_init(&hold.rq, &hold.vdev, 0, loop, sizeof(struct vreq), 0, hold_start,
 				     &hold), 0);
-	cr_assert_eq(pci_bus_plug(&rig.pci, &hold.vp.pci), 0);
+	rig_plug(&rig, &hold.vdev);
 	start_session();
 }
 
@@ -114,7 +114,7 @@ static void teardown(void)
 {
 	rig_fini(&rig);
 	vreq_queue_destroy(&hold.rq);
-	virtio_pci_destroy(&hold.vp);
+	virtio_dev_destroy(&hold.vdev);
 }
 
 TestSuite(virtio_req, .init = setup, .fini = teardown, .timeout = 30);

@@ -15,8 +15,8 @@ static void setup(void)
 {
 	struct error err = { 0 };
 	rig_init(&rig, 8 * MiB);
-	cr_assert_eq(virtio_rng_init(&rng, &rig.mem, &rig.chip, &rig.loop, -1, &err), 0, "%s", err.msg);
-	cr_assert_eq(pci_bus_plug(&rig.pci, &rng.vp.pci), 0);
+	cr_assert_eq(virtio_rng_init(&rng, &rig.mem, &rig.loop, -1, &err), 0, "%s", err.msg);
+	rig_plug(&rig, &rng.vdev);
 	cr_assert(negotiate(&rig, F_V1));
 	setup_queue(&rig, 0);
 	driver_ok(&rig);
