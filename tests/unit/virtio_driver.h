@@ -212,6 +212,17 @@ static inline uint64_t config_read(struct test_rig *rig, size_t offset, uint32_t
 	return bar_read(rig, rig_layout(rig)->device + offset, len);
 }
 
+/* The interrupt status, acknowledged: PCI's ISR read clears it, MMIO's InterruptACK does. */
+static inline uint8_t take_isr(struct test_rig *rig)
+{
+	if (rig_mmio(rig)) {
+		uint32_t v = mmio_read(rig, VIRTIO_MMIO_INTERRUPT_STATUS);
+		mmio_write(rig, VIRTIO_MMIO_INTERRUPT_ACK, v);
+		return (uint8_t)v;
+	}
+	return (uint8_t)bar_read(rig, rig_layout(rig)->isr, 1);
+}
+
 /* Runs the loop until nothing more completes for a moment. */
 static inline void rig_settle(struct test_rig *rig)
 {
