@@ -15,6 +15,7 @@
 #include "boot/builtin.h"
 #include "firmware/reset_vector.h"
 #include "firmware/devicetree.h"
+#include "machine/cmdline.h"
 #include "machine/sandbox.h"
 #include "machine/stats.h"
 #include "services/util.h"
@@ -119,26 +120,6 @@ static void vm_signal_done(struct loop_op *op, int res, unsigned flags)
 }
 
 /* The kernel command line: --cmdline, then the guest arguments, space-separated. */
-static char *vm_build_cmdline(const struct vm_config *cfg)
-{
-	size_t len = (cfg->cmdline ? strlen(cfg->cmdline) : 0) + 1;
-
-	for (int i = 0; i < cfg->nr_guest_args; i++)
-		len += strlen(cfg->guest_args[i]) + 1;
-	char *line = malloc(len);
-	if (!line)
-		return NULL;
-	line[0] = '\0';
-	if (cfg->cmdline)
-		strcpy(line, cfg->cmdline);
-	for (int i = 0; i < cfg->nr_guest_args; i++) {
-		if (line[0])
-			strcat(line, " ");
-		strcat(line, cfg->guest_args[i]);
-	}
-	return line;
-}
-
 static int vm_block_signals(struct vm *vm, struct error *err)
 {
 	sigset_t set;
@@ -260,7 +241,7 @@ static int vm_add_virtio(struct vm *vm, struct error *err)
 	unsigned nr_loops;
 	int r;
 
-	vm->transports = calloc(vm->cfg.nr_disks + vm->cfg.nr_nets + 1, sizeof(*vm->transports));
+	vm->transports = calloc(cmdline_virtio_count(&vm->cfg) + 1, sizeof(*vm->transports));
 	if (!vm->transports)
 		return error_set(err, ENOMEM, "out of memory for virtio transports");
 	if (vm->cfg.nr_disks) {
@@ -381,7 +362,7 @@ static int vm_check_kernel(struct vm *vm, struct error *err)
 	if ((r = boot_parse_kernel(&vm->image, &layout, &vm->boot, err)) ||
 	    (vm->initrd.data && (r = boot_place_initrd(&vm->initrd, &layout, &vm->boot, err))))
 		return r;
-	if (!(vm->cmdline = vm_build_cmdline(&vm->cfg)))
+	if (!(vm->cmdline = cmdline_build(&vm->cfg)))
 		return error_set(err, ENOMEM, "out of memory for the kernel command line");
 	return boot_check_cmdline(&vm->boot, vm->cmdline, err);
 }
@@ -456,6 +437,7 @@ static int vm_load_kernel(struct vm *vm, struct error *err)
 	struct machine_facts facts = {
 		.mem = &vm->mem, .cpus = vm->cfg.cpus, .cmdline = vm->cmdline,
 		.initrd_addr = vm->boot.initrd_addr, .initrd_size = vm->boot.initrd_size,
+		.virtio_mmio = vm->cfg.transport == VIRTIO_TRANSPORT_MMIO ? cmdline_virtio_count(&vm->cfg) : 0,
 	};
 	if (!(r = fdt_build(&facts, vm->fdt, err)) &&
 	    !(r = acpi_build(vm->fdt, &vm->mem, vm->irq.mode == IRQCHIP_SPLIT, err)))
