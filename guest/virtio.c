@@ -120,10 +120,9 @@ static int mmio_find(uint16_t type, unsigned n)
 
 unsigned virtio_count(uint16_t type, unsigned max)
 {
-	unsigned n = pci_count(VIRTIO_PCI_VENDOR, VIRTIO_PCI_MODERN_DEVICE(type), max);
+	unsigned on_pci = pci_count(VIRTIO_PCI_VENDOR, VIRTIO_PCI_MODERN_DEVICE(type), max), n = on_pci;
 
-	while (n < max && mmio_find(type, n - pci_count(VIRTIO_PCI_VENDOR,
-						       VIRTIO_PCI_MODERN_DEVICE(type), max)) >= 0)
+	while (n < max && mmio_find(type, n - on_pci) >= 0)
 		n++;
 	return n;
 }
