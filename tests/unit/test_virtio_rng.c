@@ -159,3 +159,13 @@ Test(virtio_rng, second_reset_while_one_is_pending)
 	close(source[0]);
 	close(source[1]);
 }
+
+Test(virtio_rng, config_change_bumps_the_generation_and_interrupts)
+{
+	(void)take_isr(&rig);
+	uint32_t gen = config_generation(&rig);
+	virtio_config_changed(&rng.vdev);
+	cr_assert_eq(config_generation(&rig), (gen + 1) & (rig_mmio(&rig) ? 0xffffffff : 0xff));
+	cr_assert_eq(take_isr(&rig), VIRTIO_ISR_CONFIG);
+	cr_assert_eq(take_isr(&rig), 0, "acknowledged");
+}

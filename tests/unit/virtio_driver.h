@@ -223,6 +223,14 @@ static inline uint8_t take_isr(struct test_rig *rig)
 	return (uint8_t)bar_read(rig, rig_layout(rig)->isr, 1);
 }
 
+/* The configuration generation (PCI's is a byte). */
+static inline uint32_t config_generation(struct test_rig *rig)
+{
+	if (rig_mmio(rig))
+		return mmio_read(rig, VIRTIO_MMIO_CONFIG_GENERATION);
+	return (uint32_t)common_read(rig, config_generation);
+}
+
 /* Runs the loop until nothing more completes for a moment. */
 static inline void rig_settle(struct test_rig *rig)
 {
