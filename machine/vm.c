@@ -15,6 +15,7 @@
 #include "boot/builtin.h"
 #include "firmware/reset_vector.h"
 #include "firmware/devicetree.h"
+#include "firmware/mptable.h"
 #include "machine/cmdline.h"
 #include "machine/sandbox.h"
 #include "machine/stats.h"
@@ -440,7 +441,8 @@ static int vm_load_kernel(struct vm *vm, struct error *err)
 		.virtio_mmio = vm->cfg.transport == VIRTIO_TRANSPORT_MMIO ? cmdline_virtio_count(&vm->cfg) : 0,
 	};
 	if (!(r = fdt_build(&facts, vm->fdt, err)) &&
-	    !(r = acpi_build(vm->fdt, &vm->mem, vm->irq.mode == IRQCHIP_SPLIT, err)))
+	    !(r = acpi_build(vm->fdt, &vm->mem, vm->irq.mode == IRQCHIP_SPLIT, err)) &&
+	    !(r = mptable_build(vm->fdt, &vm->mem, err)))
 		r = boot_write_info(&vm->boot, &vm->mem, vm->fdt, ACPI_RSDP, vm->cmdline, err);
 	return r;
 }
