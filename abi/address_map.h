@@ -30,7 +30,7 @@
 #define AM_LEGACY_START     AM_ULL(0xa0000)     /* VGA and option ROM space ... */
 #define AM_ACPI_BASE        AM_ULL(0xe0000)     /* ... holding the ACPI tables, RSDP first */
 #define AM_ACPI_SIZE        AM_ULL(0x10000)
-#define AM_MPTABLE_BASE     AM_ULL(0xf0000)     /* Intel MP tables: in the BIOS ROM area Linux scans */
+#define AM_MPTABLE_BASE     AM_ULL(0xf1000)     /* Intel MP tables: in the BIOS area Linux scans */
 #define AM_MPTABLE_SIZE     AM_ULL(0x2000)
 #define AM_RESET_VECTOR     AM_ULL(0xffff0)     /* f000:fff0 */
 #define AM_LEGACY_END       AM_ULL(0x100000)

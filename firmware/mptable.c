@@ -13,6 +13,8 @@
 #define LAPIC_VERSION      0x14         /* what KVM's LAPIC reports */
 #define IOAPIC_VERSION     0x11
 #define BUS_ISA            0
+#define CPU_SIGNATURE      (6 << 8)     /* family 6: a signature Linux only prints */
+#define CPU_FEATURES       0x201        /* CPUID.1:EDX's FPU and APIC */
 
 enum { MP_PROCESSOR, MP_BUS, MP_IOAPIC, MP_IO_INTERRUPT, MP_LOCAL_INTERRUPT };
 enum { MP_INT, MP_NMI, MP_SMI, MP_EXTINT };
@@ -121,7 +123,8 @@ static int build(const void *fdt, struct mp_writer *w, uint32_t table)
 	w->at = sizeof(struct mp_floating) + sizeof(struct mp_config);
 	for (int i = 0; i < cpus; i++) {
 		struct mp_processor p = { MP_PROCESSOR, (uint8_t)ids[i], LAPIC_VERSION,
-					  (uint8_t)(1 | (i == 0 ? 2 : 0)), 0x600, 0x201, { 0, 0 } };
+					  (uint8_t)(1 | (i == 0 ? 2 : 0)), CPU_SIGNATURE, CPU_FEATURES,
+					  { 0, 0 } };
 		if ((r = put(w, &p, sizeof(p))))
 			return r;
 	}
