@@ -29,6 +29,19 @@ def test_mmio_blk_and_rng(ctx):
         assert err == "", err
 
 
+def test_mmio_blk_on_the_split_irqchip(ctx):
+    """ringvm's own IOAPIC takes the slots' lines, and the irqfd path sends its MSIs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        disk = image(tmp, "d.img", 2048)
+        code, out, err = boot(ctx, ["--transport", "mmio", "--irqchip", "split",
+                                    "--disk", "path=%s,queues=1" % disk, "--rng",
+                                    "--", "test=blk,rng", "blk.seed=9"])
+        expect_lines(out, [r"^blk 0: 2048 sectors, 1 queues, serial \(none\), rw: ok$",
+                           r"^test blk: pass$", r"^test rng: pass$"])
+        assert bad_sectors(disk, seed=9) == []
+        assert err == "", err
+
+
 def test_mmio_bad_transport_is_refused(ctx):
     code, out, err = ctx.run(["run", "--transport", "isa"])
     assert code == 2, (code, err)
