@@ -254,3 +254,12 @@ Test(cli, iothreads)
 	expect_usage_error(PARSE("run", "--net", "tap=t0,queues=2,iothread=1-2"), "takes one thread here");
 	expect_usage_error(PARSE("run", "--net", "tap=t0,iothread=+1"), "bad or unknown 'iothread=+1'");
 }
+
+Test(cli, transport_pci_by_default_or_as_named)
+{
+	cr_assert_eq(PARSE("run").cfg.transport, VIRTIO_TRANSPORT_PCI);
+	cr_assert_eq(PARSE("run", "--transport", "mmio").cfg.transport, VIRTIO_TRANSPORT_MMIO);
+	cr_assert_eq(PARSE("run", "--transport=pci").cfg.transport, VIRTIO_TRANSPORT_PCI);
+	expect_usage_error(PARSE("run", "--transport", "isa"), "--transport 'isa': must be pci or mmio");
+	expect_usage_error(PARSE("run", "--transport"), "needs a value");
+}
