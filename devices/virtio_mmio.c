@@ -246,6 +246,10 @@ void virtio_mmio_destroy(struct virtio_mmio *mm)
 {
 	if (!mm->dev)
 		return;
+	/* From here on the device interrupts nobody: its completions no longer reach mm. */
+	pthread_mutex_lock(&mm->dev->lock);
+	virtio_dev_attach(mm->dev, NULL, NULL);
+	pthread_mutex_unlock(&mm->dev->lock);
 	if (mm->bus)
 		(void)bus_unregister(mm->bus, mm->base);
 	virtio_dev_doorbells_off(mm->dev);

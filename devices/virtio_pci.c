@@ -359,6 +359,9 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 {
 	if (!vp->dev)
 		return;
+	pthread_mutex_lock(&vp->dev->lock);
+	virtio_dev_attach(vp->dev, NULL, NULL);
+	pthread_mutex_unlock(&vp->dev->lock);
 	virtio_dev_doorbells_off(vp->dev);
 	msix_destroy(&vp->msix);
 }
