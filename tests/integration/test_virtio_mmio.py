@@ -6,8 +6,8 @@ import os
 import tempfile
 
 import harness
-from harness import boot, expect_lines
-from test_virtio import bad_sectors, image
+from harness import boot, expect_lines, need_kvm
+from test_virtio import bad_sectors, image, netns_with_tap
 
 
 def test_mmio_blk_and_rng(ctx):
@@ -40,6 +40,17 @@ def test_mmio_blk_on_the_split_irqchip(ctx):
                            r"^test blk: pass$", r"^test rng: pass$"])
         assert bad_sectors(disk, seed=9) == []
         assert err == "", err
+
+
+def test_mmio_net_multiqueue_arp_and_ping(ctx):
+    """Five queues (two pairs and the control queue) behind one slot and its pin."""
+    need_kvm()
+    with netns_with_tap(ctx, queues=2) as inns:
+        code, out, err = ctx.run_wrapped(inns, ["run", "--transport", "mmio", "--cpus", "2",
+                                                "--net", "tap=tap0,mac=52:54:00:12:34:57,queues=2",
+                                                "--", "test=net"], timeout=120)
+    assert code == 0, (code, out, err)
+    expect_lines(out, [r"^net 0: mac 52:54:00:12:34:57, arp and ping ok$", r"^test net: pass$"])
 
 
 def test_mmio_bad_transport_is_refused(ctx):
