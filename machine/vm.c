@@ -120,7 +120,6 @@ static void vm_signal_done(struct loop_op *op, int res, unsigned flags)
 	vm_arm_signal(vm);
 }
 
-/* The kernel command line: --cmdline, then the guest arguments, space-separated. */
 static int vm_block_signals(struct vm *vm, struct error *err)
 {
 	sigset_t set;
@@ -209,6 +208,10 @@ static int vm_add_irq_test(struct vm *vm, struct error *err)
 			 "irq-test");
 	return r ? error_sys(err, -r, "cannot place the irq-test device") : 0;
 }
+
+/* Every device the command line allows has a virtio-mmio slot (rng, and a slot to spare). */
+_Static_assert(CONFIG_MAX_DISKS + CONFIG_MAX_NETS + 2 <= AM_VIRTIO_MMIO_SLOTS,
+	       "virtio-mmio slots for every device");
 
 /* A device's transport: the next PCI slot, or the next virtio-mmio slot and its pin. */
 static int vm_attach_virtio(struct vm *vm, struct virtio_dev *dev, struct error *err)
