@@ -3,6 +3,8 @@
 devices in the virtio-mmio slots (there is no PCI function then) and its drivers run
 the same self-tests as on PCI; the interrupts come on each slot's IOAPIC pin."""
 import os
+import re
+import subprocess
 import tempfile
 
 import harness
@@ -51,6 +53,23 @@ def test_mmio_net_multiqueue_arp_and_ping(ctx):
                                                 "--", "test=net"], timeout=120)
     assert code == 0, (code, out, err)
     expect_lines(out, [r"^net 0: mac 52:54:00:12:34:57, arp and ping ok$", r"^test net: pass$"])
+
+
+def test_mmio_devices_in_the_machine_description_and_command_line(ctx):
+    with tempfile.TemporaryDirectory() as tmp:
+        disk = image(tmp, "d.img", 64)
+        dtb = os.path.join(tmp, "ringvm.dtb")
+        code, out, err = boot(ctx, ["--transport", "mmio", "--disk", "path=" + disk, "--rng",
+                                    "--dump-dtb", dtb, "--cmdline", "console=ttyS0"], expect_rc=0)
+        assert out == "" and err == "", (out, err)
+        dtc = subprocess.run(["dtc", "-I", "dtb", "-O", "dts", dtb], capture_output=True, text=True)
+    assert dtc.returncode == 0, dtc.stderr
+    dts = dtc.stdout
+    assert len(re.findall(r'compatible = "virtio,mmio";', dts)) == 2, dts
+    assert "virtio_mmio@feb00000" in dts and "virtio_mmio@feb00200" in dts, dts
+    assert ('bootargs = "console=ttyS0 virtio_mmio.device=0x200@0xfeb00000:5 '
+            'virtio_mmio.device=0x200@0xfeb00200:6";') in dts, dts
+    assert "pci@e0000000" in dts, "the host bridge stays (empty)"
 
 
 def test_mmio_bad_transport_is_refused(ctx):
