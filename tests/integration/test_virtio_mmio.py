@@ -13,12 +13,13 @@ from test_virtio import bad_sectors, image, netns_with_tap
 
 
 def test_mmio_blk_and_rng(ctx):
+    """Disk 0's two queues on two I/O threads raise one slot's line between them."""
     with tempfile.TemporaryDirectory() as tmp:
         disk = image(tmp, "d.img", 4096)
         before = os.urandom(1024 * 512)
         ro = image(tmp, "ro.img", 1024, before)
         code, out, err = boot(ctx, ["--transport", "mmio", "--cpus", "2",
-                                    "--disk", "path=%s,queues=2,serial=mmio-disk0" % disk,
+                                    "--disk", "path=%s,queues=2,serial=mmio-disk0,iothread=1-2" % disk,
                                     "--disk", "path=%s,readonly=on" % ro, "--rng",
                                     "--", "test=blk,rng", "blk.seed=5"])
         expect_lines(out, [r"^blk 0: 4096 sectors, 2 queues, serial mmio-disk0, rw: ok$",
