@@ -30,6 +30,8 @@
 #define AM_LEGACY_START     AM_ULL(0xa0000)     /* VGA and option ROM space ... */
 #define AM_ACPI_BASE        AM_ULL(0xe0000)     /* ... holding the ACPI tables, RSDP first */
 #define AM_ACPI_SIZE        AM_ULL(0x10000)
+#define AM_MPTABLE_BASE     AM_ULL(0xf1000)     /* Intel MP tables: in the BIOS area Linux scans */
+#define AM_MPTABLE_SIZE     AM_ULL(0x2000)
 #define AM_RESET_VECTOR     AM_ULL(0xffff0)     /* f000:fff0 */
 #define AM_LEGACY_END       AM_ULL(0x100000)
 
@@ -41,6 +43,15 @@
 #define AM_ECAM_BASE        AM_ULL(0xe0000000)
 #define AM_ECAM_BUSES       1                   /* bus 0 only: 1 MiB, not microvm's 256 */
 #define AM_ECAM_SIZE        (AM_ECAM_BUSES * AM_ULL(0x100000))
+/*
+ * virtio-mmio transports (--transport mmio): slot i's registers at BASE + i * STRIDE,
+ * its interrupt on IOAPIC pin FIRST_IRQ + i, level-triggered (microvm's window; pins
+ * 5 to 19, below the irq-test device's and clear of COM1's).
+ */
+#define AM_VIRTIO_MMIO_BASE      AM_ULL(0xfeb00000)
+#define AM_VIRTIO_MMIO_STRIDE    AM_ULL(0x200)
+#define AM_VIRTIO_MMIO_SLOTS     15
+#define AM_VIRTIO_MMIO_FIRST_IRQ 5
 #define AM_IOAPIC_BASE      AM_ULL(0xfec00000)
 #define AM_IOAPIC_SIZE      AM_ULL(0x1000)
 #define AM_LAPIC_BASE       AM_ULL(0xfee00000)

@@ -17,7 +17,7 @@
 /* The bytes of a device configuration struct up to and including field: what ringvm offers. */
 #define VIRTIO_CONFIG_UPTO(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
 
-struct virtio_pci;
+struct virtio_dev;
 
 struct virtio_device_ops {
 	/* The driver notified queue q (or the device just started): take its chains (I/O thread). */
@@ -29,7 +29,7 @@ struct virtio_device_ops {
 	int (*activate)(void *impl, uint64_t features);
 	/*
 	 * Reset, once per queue on that queue's I/O thread: forget queue q; return true if
-	 * nothing of it is in flight, else call virtio_pci_reset_done(vp, q) on that thread
+	 * nothing of it is in flight, else call virtio_reset_done(dev, q) on that thread
 	 * when its last request has completed. The device is reset once every queue is.
 	 */
 	bool (*reset)(void *impl, unsigned q);
@@ -45,15 +45,18 @@ struct virtio_device_info {
 };
 
 /* Queue q's I/O thread: the device used buffers on q; interrupts the driver if it wants one. */
-void virtio_pci_notify_used(struct virtio_pci *vp, unsigned q, struct loop *via);
+void virtio_notify_used(struct virtio_dev *dev, unsigned q, struct loop *via);
 
 /* Queue q's I/O thread: chains are left in q; run queue_notify again from the mailbox. */
-void virtio_pci_queue_again(struct virtio_pci *vp, unsigned q);
+void virtio_queue_again(struct virtio_dev *dev, unsigned q);
 
 /* Any thread: the guest broke the device (vq->error, if given, says how); NEEDS_RESET. */
-void virtio_pci_needs_reset(struct virtio_pci *vp, const struct virtq *vq);
+void virtio_needs_reset(struct virtio_dev *dev, const struct virtq *vq);
 
 /* Queue q's I/O thread: the reset of queue q, which ops->reset could not finish, is. */
-void virtio_pci_reset_done(struct virtio_pci *vp, unsigned q);
+void virtio_reset_done(struct virtio_dev *dev, unsigned q);
+
+/* Any thread: the device configuration changed; a new generation and a config interrupt. */
+void virtio_config_changed(struct virtio_dev *dev);
 
 #endif

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devices/pci.h"
 #include "services/log.h"
 #include "services/util.h"
 
@@ -437,7 +438,7 @@ void virtio_blk_close(struct blk_image *img)
 }
 
 int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struct blk_image *img,
-		    unsigned nr_vcpus, unsigned index, struct guest_memory *mem, struct irq_chip *chip,
+		    unsigned nr_vcpus, unsigned index, struct guest_memory *mem,
 		    struct loop *const *loops, unsigned nr_loops, int vm_fd, struct error *err)
 {
 	memset(blk, 0, sizeof(*blk));
@@ -463,7 +464,7 @@ int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struc
 		q->blk = blk;
 		q->index = i;
 		q->loop = loops[i % nr_loops];
-		if (vreq_queue_init(&q->rq, &blk->vp, i, q->loop, sizeof(struct blk_request),
+		if (vreq_queue_init(&q->rq, &blk->vdev, i, q->loop, sizeof(struct blk_request),
 				    offsetof(struct blk_request, req), blk_start, q))
 			return error_set(err, ENOMEM, "out of memory for virtio-blk %u's requests", index);
 	}
@@ -478,13 +479,13 @@ int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struc
 		.name = blk->name, .type = VIRTIO_ID_BLOCK, .pci_class = PCI_CLASS_CODE_STORAGE_OTHER,
 		.features = features, .num_queues = blk->nr_queues, .config_size = CONFIG_SIZE,
 	};
-	int r = virtio_pci_init(&blk->vp, &info, &blk_ops, blk, mem, chip, loops, nr_loops, vm_fd);
+	int r = virtio_dev_init(&blk->vdev, &info, &blk_ops, blk, mem, loops, nr_loops, vm_fd);
 	return r ? error_sys(err, -r, "cannot create virtio-blk %u", index) : 0;
 }
 
 void virtio_blk_destroy(struct virtio_blk *blk)
 {
-	virtio_pci_destroy(&blk->vp);
+	virtio_dev_destroy(&blk->vdev);
 	for (unsigned i = 0; i < blk->nr_queues; i++)
 		vreq_queue_destroy(&blk->queue[i].rq);
 	if (blk->zeroes)

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "devices/virtio_pci.h"
+#include "devices/virtio_dev.h"
 #include "devices/virtio_req.h"
 #include "services/error.h"
 
@@ -45,7 +45,7 @@ struct blk_image {
 };
 
 struct virtio_blk {
-	struct virtio_pci vp;
+	struct virtio_dev vdev;
 	struct disk_config opt;
 	int fd;
 	uint64_t capacity;          /* in 512-byte sectors */
@@ -68,7 +68,7 @@ void virtio_blk_close(struct blk_image *img);
  * queue i runs on loops[i % nr_loops].
  */
 int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struct blk_image *img,
-		    unsigned nr_vcpus, unsigned index, struct guest_memory *mem, struct irq_chip *chip,
+		    unsigned nr_vcpus, unsigned index, struct guest_memory *mem,
 		    struct loop *const *loops, unsigned nr_loops, int vm_fd, struct error *err);
 
 /* Closes the image; the queues' I/O threads must have stopped. */

@@ -12,6 +12,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "devices/pci.h"
 #include "services/util.h"
 
 _Static_assert(2 * NET_MAX_PAIRS + 1 <= VIRTIO_MAX_QUEUES, "every pair and the control queue fit");
@@ -74,7 +75,7 @@ static void rx_arm(struct net_rx *rx);
 static void rx_notify_batch(struct loop_work *work)
 {
 	struct net_rx *rx = container_of(work, struct net_rx, notify_work);
-	virtio_pci_notify_used(&rx->net->vp, 2 * rx->index, rx->net->loop);
+	virtio_notify_used(&rx->net->vdev, 2 * rx->index, rx->net->loop);
 }
 
 /* Copies len bytes into a receive chain at offset; returns the bytes copied. */
@@ -139,7 +140,7 @@ static bool rx_deliver(struct net_rx *rx)
 		}
 		int got = rx_take_chain(rx);
 		if (got < 0) {
-			virtio_pci_needs_reset(&net->vp, rx->vq);
+			virtio_needs_reset(&net->vdev, rx->vq);
 			return false;
 		}
 		if (!got)
@@ -179,10 +180,10 @@ static void rx_read_done(struct loop_op *op, int res, unsigned flags)
 	if (rx->resetting) {
 		/* The read the reset of this queue waited for (cancelled, or done): it is over. */
 		rx->resetting = false;
-		virtio_pci_reset_done(&net->vp, 2 * rx->index);
+		virtio_reset_done(&net->vdev, 2 * rx->index);
 		return;
 	}
-	if (res == -ECANCELED || !net->vp.active)
+	if (res == -ECANCELED || !net->vdev.active)
 		return;
 	if (res > (int)NET_HDR_SIZE) {
 		rx->frame_len = (uint32_t)res;
@@ -196,7 +197,7 @@ static void rx_arm(struct net_rx *rx)
 {
 	struct virtio_net *net = rx->net;
 
-	if (rx->reading || rx->frame_len || !net->vp.active || !rx->vq || rx->vq->broken ||
+	if (rx->reading || rx->frame_len || !net->vdev.active || !rx->vq || rx->vq->broken ||
 	    rx->index >= net->active_pairs)
 		return;
 	struct io_uring_sqe *sqe = loop_sqe(net->loop, &rx->read_op);
@@ -386,7 +387,7 @@ void virtio_net_close(struct net_tap *tap)
 }
 
 int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, struct net_tap *tap,
-		    unsigned index, struct guest_memory *mem, struct irq_chip *chip,
+		    unsigned index, struct guest_memory *mem,
 		    struct loop *loop, int vm_fd, struct error *err)
 {
 	memset(net, 0, sizeof(*net));
@@ -428,13 +429,13 @@ int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, struct
 		.features = features,
 		.num_queues = 2 * net->pairs + (net->pairs > 1), .config_size = CONFIG_SIZE,
 	};
-	int r = virtio_pci_init(&net->vp, &info, &net_ops, net, mem, chip, &loop, 1, vm_fd);
+	int r = virtio_dev_init(&net->vdev, &info, &net_ops, net, mem, &loop, 1, vm_fd);
 	for (unsigned i = 0; i < net->pairs && !r; i++)
-		r = vreq_queue_init(&net->tx[i].rq, &net->vp, 2 * i + 1, loop,
+		r = vreq_queue_init(&net->tx[i].rq, &net->vdev, 2 * i + 1, loop,
 				    sizeof(struct net_tx_request), offsetof(struct net_tx_request, req),
 				    tx_start, &net->tx[i]);
 	if (!r && net->pairs > 1)
-		r = vreq_queue_init(&net->ctrl, &net->vp, 2 * net->pairs, loop,
+		r = vreq_queue_init(&net->ctrl, &net->vdev, 2 * net->pairs, loop,
 				    sizeof(struct net_ctrl_request), offsetof(struct net_ctrl_request, req),
 				    ctrl_start, net);
 	return r ? error_sys(err, -r, "cannot create %s", net->name) : 0;
@@ -442,7 +443,7 @@ int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, struct
 
 void virtio_net_destroy(struct virtio_net *net)
 {
-	virtio_pci_destroy(&net->vp);
+	virtio_dev_destroy(&net->vdev);
 	vreq_queue_destroy(&net->ctrl);
 	for (unsigned i = 0; i < NET_MAX_PAIRS; i++) {
 		free(net->rx[i].frame);

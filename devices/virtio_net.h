@@ -10,7 +10,7 @@
 
 #include <linux/virtio_net.h>
 
-#include "devices/virtio_pci.h"
+#include "devices/virtio_dev.h"
 #include "devices/virtio_req.h"
 #include "services/error.h"
 
@@ -72,7 +72,7 @@ struct net_tap {
 };
 
 struct virtio_net {
-	struct virtio_pci vp;
+	struct virtio_dev vdev;
 	struct net_config cfg;
 	uint8_t mac[6];
 	unsigned pairs;
@@ -94,7 +94,7 @@ void virtio_net_close(struct net_tap *tap);
 
 /* Builds the device on tap, which it takes (its fds become -1) whether or not it succeeds. */
 int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, struct net_tap *tap,
-		    unsigned index, struct guest_memory *mem, struct irq_chip *chip,
+		    unsigned index, struct guest_memory *mem,
 		    struct loop *loop, int vm_fd, struct error *err);
 
 /* Closes the tap; the I/O thread must have stopped. */

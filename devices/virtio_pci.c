@@ -2,12 +2,10 @@
 
 #include <errno.h>
 #include <linux/virtio_pci.h>
+#include <assert.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
-#include "services/log.h"
 #include "services/util.h"
 
 /* BAR 0: where each structure lives (a power of two in all). */
@@ -24,7 +22,6 @@
 #define MSIX_PBA_OFFSET    0x5000
 
 #define VIRTIO_PCI_SUBSYS  0x1100      /* QEMU's subsystem ID, as its virtio devices have */
-#define LOG_BUDGET         16
 
 /* Offsets from the kernel's structs: the device and any driver read the same definition. */
 #define CC(field)          offsetof(struct virtio_pci_common_cfg, field)
@@ -33,220 +30,46 @@
 #define CAP(field)         offsetof(struct virtio_pci_cap, field)
 #define CFG_CAP_DATA       offsetof(struct virtio_pci_cfg_cap, pci_cfg_data)
 
-static uint64_t offered_features(const struct virtio_pci *vp)
+static_assert(VIRTIO_ISR_QUEUE == VIRTIO_PCI_ISR_QUEUE && VIRTIO_ISR_CONFIG == VIRTIO_PCI_ISR_CONFIG,
+	      "the device's interrupt status is the ISR");
+
+/* --- interrupts: MSI-X vectors ----------------------------------------------- */
+
+static void pci_notify_queue(void *t, unsigned q, struct loop *via)
 {
-	return vp->info.features | VIRTIO_BIT(VIRTIO_F_VERSION_1) |
-	       VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC) | VIRTIO_BIT(VIRTIO_RING_F_EVENT_IDX);
-}
+	struct virtio_pci *vp = t;
+	uint16_t vector = atomic_load(&vp->queue_vector[q]);
 
-/* --- the I/O thread's side ------------------------------------------------ */
-
-static void queue_arm_notify(struct virtio_pci_queue *q)
-{
-	if (q->notify_armed)
-		return;
-	struct io_uring_sqe *sqe = loop_sqe(q->loop, &q->notify_op);
-	io_uring_prep_read(sqe, q->notify_fd, &q->notify_count, sizeof(q->notify_count), 0);
-	q->notify_armed = true;
-}
-
-static bool queue_live(const struct virtio_pci *vp, const struct virtio_pci_queue *q)
-{
-	return vp->active && q->enable && !q->vq.broken;
-}
-
-static void queue_notified(struct loop_op *op, int res, unsigned flags)
-{
-	struct virtio_pci_queue *q = container_of(op, struct virtio_pci_queue, notify_op);
-	struct virtio_pci *vp = q->vp;
-
-	(void)flags;
-	q->notify_armed = false;
-	/* A cancelled read may outlive the session it belonged to; a new one re-arms. */
-	if (!vp->active || loop_closing(q->loop) || (res < 0 && res != -ECANCELED && res != -EINTR))
-		return;
-	if (res > 0 && queue_live(vp, q))
-		vp->ops->queue_notify(vp->impl, q->index, &q->vq);
-	queue_arm_notify(q);
-}
-
-static void queue_kicked(struct loop_work *work)
-{
-	struct virtio_pci_queue *q = container_of(work, struct virtio_pci_queue, kick);
-
-	if (queue_live(q->vp, q))
-		q->vp->ops->queue_notify(q->vp->impl, q->index, &q->vq);
-}
-
-/* Queue thread: DRIVER_OK reached this queue. */
-static void queue_activated(struct loop_work *work)
-{
-	struct virtio_pci_queue *q = container_of(work, struct virtio_pci_queue, activate_work);
-	struct virtio_pci *vp = q->vp;
-
-	if (!vp->active || !q->enable)
-		return;
-	queue_arm_notify(q);
-	/* Whatever the driver queued before DRIVER_OK, or before its first doorbell. */
-	if (queue_live(vp, q))
-		vp->ops->queue_notify(vp->impl, q->index, &q->vq);
-}
-
-/* The last queue's thread: the old session is gone from every queue; the device is as new. */
-static void virtio_pci_finish_reset(struct virtio_pci *vp)
-{
-	pthread_mutex_lock(&vp->lock);
-	for (unsigned i = 0; i < vp->info.num_queues; i++) {
-		struct virtio_pci_queue *q = &vp->queue[i];
-		q->size = VIRTQ_MAX_SIZE;
-		q->msix_vector = VIRTIO_MSI_NO_VECTOR;
-		q->enable = 0;
-		q->desc = q->driver = q->device = 0;
-		memset(&q->vq, 0, sizeof(q->vq));
-	}
-	vp->device_feature_select = vp->driver_feature_select = 0;
-	vp->driver_features = 0;
-	vp->config_msix_vector = VIRTIO_MSI_NO_VECTOR;
-	vp->queue_select = 0;
-	atomic_store(&vp->isr, 0);
-	vp->status = 0;
-	/* The queues are gone: only a new DRIVER_OK may make the device active again. */
-	vp->active = false;
-	vp->resetting = false;
-	pthread_mutex_unlock(&vp->lock);
-}
-
-/*
- * Queue thread: this queue's part of a reset. Only the thread that runs a queue may
- * cancel its doorbell read (a cancel searches its own ring) or touch its requests, so
- * each queue resets on its own thread, and whichever finishes last resets the device.
- */
-static void queue_reset_work(struct loop_work *work)
-{
-	struct virtio_pci_queue *q = container_of(work, struct virtio_pci_queue, reset_work);
-	struct virtio_pci *vp = q->vp;
-
-	if (q->notify_armed) {
-		struct io_uring_sqe *sqe = loop_sqe(q->loop, NULL);
-		io_uring_prep_cancel(sqe, &q->notify_op, 0);
-	}
-	if (vp->ops->reset(vp->impl, q->index))
-		virtio_pci_reset_done(vp, q->index);
-}
-
-void virtio_pci_reset_done(struct virtio_pci *vp, unsigned q)
-{
-	(void)q;
-	if (atomic_fetch_sub(&vp->resets_left, 1) == 1)
-		virtio_pci_finish_reset(vp);
-}
-
-void virtio_pci_queue_again(struct virtio_pci *vp, unsigned q)
-{
-	/* Through the mailbox, as a trapped doorbell: the loop sees its other work first. */
-	loop_post(vp->queue[q].loop, &vp->queue[q].kick);
-}
-
-void virtio_pci_notify_used(struct virtio_pci *vp, unsigned q, struct loop *via)
-{
-	struct virtio_pci_queue *queue = &vp->queue[q];
-
-	/*
-	 * A completion of the old session can be followed, in the same batch, by the
-	 * reset that zeroed this queue: whatever it used is the old driver's business.
-	 */
-	if (!queue_live(vp, queue) || !virtq_should_interrupt(&queue->vq))
-		return;
-	atomic_fetch_or(&vp->isr, VIRTIO_PCI_ISR_QUEUE);
 	/* MSI-X only: without it the ISR bit is all a polling driver gets. */
-	if (queue->msix_vector != VIRTIO_MSI_NO_VECTOR && msix_enabled(&vp->msix))
-		(void)msix_notify(&vp->msix, queue->msix_vector, via);
+	if (vector != VIRTIO_MSI_NO_VECTOR && msix_enabled(&vp->msix))
+		(void)msix_notify(&vp->msix, vector, via);
 }
 
-void virtio_pci_needs_reset(struct virtio_pci *vp, const struct virtq *vq)
+static void pci_notify_config(void *t)
 {
-	pthread_mutex_lock(&vp->lock);
-	bool first = !(vp->status & VIRTIO_CONFIG_S_NEEDS_RESET);
-	vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-	uint16_t vector = vp->config_msix_vector;
-	if (first)
-		log_guest_warning(&vp->log_budget, "%s: %s; the device needs a reset", vp->info.name,
-				  vq && vq->error[0] ? vq->error : "the driver broke the protocol");
-	pthread_mutex_unlock(&vp->lock);
-	if (!first)
-		return;
-	/* virtio 1.2 2.1.2: NEEDS_RESET comes with a configuration change notification. */
-	atomic_fetch_or(&vp->isr, VIRTIO_PCI_ISR_CONFIG);
+	struct virtio_pci *vp = t;
+	uint16_t vector = atomic_load(&vp->config_vector);
+
 	if (vector != VIRTIO_MSI_NO_VECTOR && msix_enabled(&vp->msix))
 		(void)msix_notify(&vp->msix, vector, NULL);
 }
 
+static void pci_reset(void *t)
+{
+	struct virtio_pci *vp = t;
+
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		atomic_store(&vp->queue_vector[i], VIRTIO_MSI_NO_VECTOR);
+	atomic_store(&vp->config_vector, VIRTIO_MSI_NO_VECTOR);
+}
+
+static const struct virtio_transport_ops pci_transport_ops = {
+	.notify_queue = pci_notify_queue,
+	.notify_config = pci_notify_config,
+	.reset = pci_reset,
+};
+
 /* --- the vCPUs' side: the common configuration ----------------------------- */
-
-/* With the lock held: DRIVER_OK. */
-static void virtio_pci_activate(struct virtio_pci *vp)
-{
-	uint64_t f = vp->driver_features;
-
-	for (unsigned i = 0; i < vp->info.num_queues; i++) {
-		struct virtio_pci_queue *q = &vp->queue[i];
-		if (!q->enable)
-			continue;
-		if (virtq_init(&q->vq, vp->mem, q->size, q->desc, q->driver, q->device,
-			       f & VIRTIO_BIT(VIRTIO_RING_F_EVENT_IDX),
-			       f & VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC))) {
-			vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-			log_guest_warning(&vp->log_budget, "%s: queue %u: %s; the device needs a reset",
-					  vp->info.name, i, q->vq.error);
-			return;
-		}
-	}
-	if (vp->ops->activate(vp->impl, f)) {
-		vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-		return;
-	}
-	vp->active = true;
-	for (unsigned i = 0; i < vp->info.num_queues; i++)
-		if (vp->queue[i].enable)
-			loop_post(vp->queue[i].loop, &vp->queue[i].activate_work);
-}
-
-static void write_status(struct virtio_pci *vp, uint8_t value)
-{
-	uint8_t old = vp->status;
-
-	if (!value) {
-		/*
-		 * A pending reset absorbs further ones: a second reset_work would run
-		 * after the first finished and the driver may have set up a new session.
-		 */
-		if (vp->resetting || (!old && !vp->active))
-			return;
-		vp->active = false;
-		vp->resetting = true;
-		atomic_store(&vp->resets_left, vp->info.num_queues);
-		for (unsigned i = 0; i < vp->info.num_queues; i++)
-			loop_post(vp->queue[i].loop, &vp->queue[i].reset_work);
-		return;
-	}
-	/* Bits are only ever added, and never while a reset is under way. */
-	if (vp->resetting || (value & old) != old)
-		return;
-	value &= ~VIRTIO_CONFIG_S_NEEDS_RESET;
-	value |= old & VIRTIO_CONFIG_S_NEEDS_RESET;
-	if ((value & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK)) {
-		uint64_t f = vp->driver_features;
-		if ((f & ~offered_features(vp)) || !(f & VIRTIO_BIT(VIRTIO_F_VERSION_1)))
-			value &= ~VIRTIO_CONFIG_S_FEATURES_OK;  /* refused: the driver sees it clear */
-	}
-	vp->status = value;
-	if ((value & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->active) {
-		if (!(value & VIRTIO_CONFIG_S_FEATURES_OK) || (value & VIRTIO_CONFIG_S_NEEDS_RESET))
-			vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-		else
-			virtio_pci_activate(vp);
-	}
-}
 
 static uint16_t checked_vector(const struct virtio_pci *vp, uint16_t v)
 {
@@ -256,27 +79,23 @@ static uint16_t checked_vector(const struct virtio_pci *vp, uint16_t v)
 /* A common-configuration field: its offset, width, and whether 8-byte fields split. */
 static uint64_t common_read(struct virtio_pci *vp, uint32_t off, uint32_t len)
 {
-	struct virtio_pci_queue *q = vp->queue_select < vp->info.num_queues
-				     ? &vp->queue[vp->queue_select] : NULL;
-	uint64_t f = offered_features(vp);
+	struct virtio_dev *dev = vp->dev;
+	struct virtio_queue *q = virtio_dev_selected(dev);
 
 	switch (off) {
-	case CC(device_feature_select): return vp->device_feature_select;
-	case CC(device_feature):
-		return vp->device_feature_select < 2 ? (uint32_t)(f >> (32 * vp->device_feature_select)) : 0;
-	case CC(guest_feature_select): return vp->driver_feature_select;
-	case CC(guest_feature):
-		return vp->driver_feature_select < 2 ?
-		       (uint32_t)(vp->driver_features >> (32 * vp->driver_feature_select)) : 0;
-	case CC(msix_config): return vp->config_msix_vector;
-	case CC(num_queues): return vp->info.num_queues;
-	case CC(device_status): return vp->status;
-	case CC(config_generation): return vp->config_generation;
-	case CC(queue_select): return vp->queue_select;
+	case CC(device_feature_select): return dev->device_feature_select;
+	case CC(device_feature): return virtio_dev_device_features(dev, dev->device_feature_select);
+	case CC(guest_feature_select): return dev->driver_feature_select;
+	case CC(guest_feature): return virtio_dev_driver_features(dev, dev->driver_feature_select);
+	case CC(msix_config): return vp->config_vector;
+	case CC(num_queues): return dev->info.num_queues;
+	case CC(device_status): return dev->status;
+	case CC(config_generation): return (uint8_t)dev->config_generation;
+	case CC(queue_select): return dev->queue_select;
 	case CC(queue_size): return q ? q->size : 0;
-	case CC(queue_msix_vector): return q ? q->msix_vector : VIRTIO_MSI_NO_VECTOR;
+	case CC(queue_msix_vector): return q ? vp->queue_vector[q->index] : VIRTIO_MSI_NO_VECTOR;
 	case CC(queue_enable): return q ? q->enable : 0;
-	case CC(queue_notify_off): return q ? vp->queue_select : 0;
+	case CC(queue_notify_off): return q ? dev->queue_select : 0;
 	case CC(queue_desc_lo): case CC(queue_desc_hi):
 		return q ? q->desc >> (8 * (off - CC(queue_desc_lo))) : 0;
 	case CC(queue_avail_lo): case CC(queue_avail_hi):
@@ -300,26 +119,24 @@ static void set_half(uint64_t *field, uint32_t off, uint32_t base, uint32_t len,
 
 static void common_write(struct virtio_pci *vp, uint32_t off, uint32_t len, uint64_t v)
 {
-	struct virtio_pci_queue *q = vp->queue_select < vp->info.num_queues
-				     ? &vp->queue[vp->queue_select] : NULL;
-	/* Queue layout is the driver's to set up before DRIVER_OK, and fixed after. */
-	bool queue_writable = q && !(vp->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->resetting;
+	struct virtio_dev *dev = vp->dev;
+	struct virtio_queue *q = virtio_dev_selected(dev);
+	bool queue_writable = q && virtio_dev_queue_writable(dev);
 
 	switch (off) {
-	case CC(device_feature_select): vp->device_feature_select = (uint32_t)v; break;
-	case CC(guest_feature_select): vp->driver_feature_select = (uint32_t)v; break;
+	case CC(device_feature_select): dev->device_feature_select = (uint32_t)v; break;
+	case CC(guest_feature_select): dev->driver_feature_select = (uint32_t)v; break;
 	case CC(guest_feature):
-		if (vp->driver_feature_select < 2 && !(vp->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
-			unsigned shift = 32 * vp->driver_feature_select;
-			vp->driver_features = (vp->driver_features & ~(0xffffffffULL << shift)) |
-					      ((uint64_t)(uint32_t)v << shift);
-		}
+		virtio_dev_set_driver_features(dev, dev->driver_feature_select, (uint32_t)v);
 		break;
-	case CC(msix_config): vp->config_msix_vector = checked_vector(vp, (uint16_t)v); break;
-	case CC(device_status): write_status(vp, (uint8_t)v); break;
-	case CC(queue_select): vp->queue_select = (uint16_t)v; break;
+	case CC(msix_config): vp->config_vector = checked_vector(vp, (uint16_t)v); break;
+	case CC(device_status): virtio_dev_write_status(dev, (uint8_t)v); break;
+	case CC(queue_select): dev->queue_select = (uint16_t)v; break;
 	case CC(queue_size): if (queue_writable) q->size = (uint16_t)v; break;
-	case CC(queue_msix_vector): if (q) q->msix_vector = checked_vector(vp, (uint16_t)v); break;
+	case CC(queue_msix_vector):
+		if (q)
+			vp->queue_vector[q->index] = checked_vector(vp, (uint16_t)v);
+		break;
 	case CC(queue_enable): if (queue_writable) q->enable = v == 1; break;
 	case CC(queue_desc_lo): case CC(queue_desc_hi):
 		if (queue_writable) set_half(&q->desc, off, CC(queue_desc_lo), len, v);
@@ -361,7 +178,7 @@ static void common_access(struct virtio_pci *vp, uint32_t off, uint8_t *data, ui
 			memset(data, 0, len);
 		return;
 	}
-	pthread_mutex_lock(&vp->lock);
+	pthread_mutex_lock(&vp->dev->lock);
 	if (is_write) {
 		memcpy(&v, data, len);
 		common_write(vp, off, len, v);
@@ -371,7 +188,7 @@ static void common_access(struct virtio_pci *vp, uint32_t off, uint8_t *data, ui
 			v |= common_read(vp, off + 4, 4) << 32;
 		memcpy(data, &v, len);
 	}
-	pthread_mutex_unlock(&vp->lock);
+	pthread_mutex_unlock(&vp->dev->lock);
 }
 
 static void notify_access(struct virtio_pci *vp, uint32_t off, uint32_t len, bool is_write)
@@ -380,8 +197,8 @@ static void notify_access(struct virtio_pci *vp, uint32_t off, uint32_t len, boo
 
 	/* Doorbells KVM did not take (another width, or no ioeventfd): the slow way. */
 	(void)len;
-	if (is_write && q < vp->info.num_queues)
-		loop_post(vp->queue[q].loop, &vp->queue[q].kick);
+	if (is_write)
+		virtio_dev_kick(vp->dev, q);
 }
 
 static void virtio_pci_bar_access(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
@@ -395,19 +212,11 @@ static void virtio_pci_bar_access(void *opaque, uint64_t offset, uint8_t *data, 
 	} else if (off >= ISR_OFFSET && off < ISR_OFFSET + ISR_SIZE) {
 		if (!is_write) {
 			memset(data, 0, len);
-			data[0] = off == ISR_OFFSET ? atomic_exchange(&vp->isr, 0) : 0;  /* read clears */
+			data[0] = off == ISR_OFFSET ? atomic_exchange(&vp->dev->isr, 0) : 0;  /* read clears */
 		}
 	} else if (off >= DEVICE_OFFSET && off < DEVICE_OFFSET + DEVICE_MAX) {
-		uint32_t o = off - DEVICE_OFFSET;
-		if (o + len > vp->info.config_size || len > 8) {
-			if (!is_write)
-				memset(data, 0, len);
-		} else if (is_write) {
-			vp->ops->config_write(vp->impl, o, data, len);
-		} else {
-			vp->ops->config_read(vp->impl, o, data, len);
-		}
-	} else if (off >= NOTIFY_OFFSET && off < NOTIFY_OFFSET + NOTIFY_MULTIPLIER * vp->info.num_queues) {
+		virtio_dev_config_access(vp->dev, off - DEVICE_OFFSET, data, len, is_write);
+	} else if (off >= NOTIFY_OFFSET && off < NOTIFY_OFFSET + NOTIFY_MULTIPLIER * vp->dev->info.num_queues) {
 		notify_access(vp, off - NOTIFY_OFFSET, len, is_write);
 		if (!is_write)
 			memset(data, 0, len);
@@ -479,13 +288,10 @@ static void virtio_pci_bar_moved(struct pci_device *dev, unsigned bar, uint64_t 
 	if (bar != 0)
 		return;
 	/* The doorbells follow the BAR; until they are back, writes trap and still work. */
-	for (unsigned i = 0; i < vp->info.num_queues; i++) {
-		struct virtio_pci_queue *q = &vp->queue[i];
-		ioeventfd_deassign(&q->ioev);
-		if (mapped && ioeventfd_assign(&q->ioev, vp->vm_fd, q->notify_fd,
-					       addr + NOTIFY_OFFSET + NOTIFY_MULTIPLIER * i, 2, false))
-			q->ioev.assigned = false;
-	}
+	virtio_dev_doorbells_off(vp->dev);
+	for (unsigned i = 0; mapped && i < vp->dev->info.num_queues; i++)
+		(void)virtio_dev_doorbell(vp->dev, i, addr + NOTIFY_OFFSET + NOTIFY_MULTIPLIER * i, 2,
+					  false, 0);
 	vp->bar_addr = addr;
 	vp->bar_mapped = mapped;
 }
@@ -514,36 +320,18 @@ static uint8_t add_vendor_cap(struct virtio_pci *vp, uint8_t type, uint32_t offs
 	return pci_device_add_cap(&vp->pci, PCI_CAP_ID_VNDR, &c, c.cap.cap_len);
 }
 
-int virtio_pci_init(struct virtio_pci *vp, const struct virtio_device_info *info,
-		    const struct virtio_device_ops *ops, void *impl, struct guest_memory *mem,
-		    struct irq_chip *chip, struct loop *const *loops, unsigned nr_loops, int vm_fd)
+int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *dev, struct irq_chip *chip)
 {
-	if (!info->num_queues || info->num_queues > VIRTIO_MAX_QUEUES || info->config_size > DEVICE_MAX ||
-	    !nr_loops)
+	const struct virtio_device_info *info = &dev->info;
+
+	if (info->config_size > DEVICE_MAX)
 		return -EINVAL;
 	memset(vp, 0, sizeof(*vp));
-	vp->info = *info;
-	vp->ops = ops;
-	vp->impl = impl;
-	vp->mem = mem;
-	vp->vm_fd = vm_fd;
-	vp->log_budget = LOG_BUDGET;
-	pthread_mutex_init(&vp->lock, NULL);
-	for (unsigned i = 0; i < info->num_queues; i++) {
-		struct virtio_pci_queue *q = &vp->queue[i];
-		q->index = i;
-		q->vp = vp;
-		q->notify_op.complete = queue_notified;
-		q->kick.run = queue_kicked;
-		q->activate_work.run = queue_activated;
-		q->reset_work.run = queue_reset_work;
-		q->loop = loops[i % nr_loops];
-		q->notify_fd = eventfd(0, EFD_CLOEXEC);
-		if (q->notify_fd < 0)
-			return -errno;
-	}
-	virtio_pci_finish_reset(vp);
-
+	vp->dev = dev;
+	pthread_mutex_lock(&dev->lock);
+	pci_reset(vp);
+	virtio_dev_attach(dev, &pci_transport_ops, vp);
+	pthread_mutex_unlock(&dev->lock);
 	pci_device_init(&vp->pci, info->name, VIRTIO_PCI_VENDOR, VIRTIO_PCI_MODERN_DEVICE(info->type),
 			info->pci_class, 1, VIRTIO_PCI_VENDOR, VIRTIO_PCI_SUBSYS);
 	vp->pci.ops = &virtio_pci_device_ops;
@@ -569,11 +357,11 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_device_info *info
 
 void virtio_pci_destroy(struct virtio_pci *vp)
 {
-	for (unsigned i = 0; i < vp->info.num_queues; i++) {
-		ioeventfd_deassign(&vp->queue[i].ioev);
-		if (vp->queue[i].notify_fd > 0)
-			close(vp->queue[i].notify_fd);
-	}
+	if (!vp->dev)
+		return;
+	pthread_mutex_lock(&vp->dev->lock);
+	virtio_dev_attach(vp->dev, NULL, NULL);
+	pthread_mutex_unlock(&vp->dev->lock);
+	virtio_dev_doorbells_off(vp->dev);
 	msix_destroy(&vp->msix);
-	pthread_mutex_destroy(&vp->lock);
 }

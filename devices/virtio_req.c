@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "devices/virtio_pci.h"
+#include "devices/virtio_dev.h"
 #include "services/util.h"
 
 static struct vreq *request_at(struct vreq_queue *q, unsigned i)
@@ -20,14 +20,14 @@ static void vreq_notify_batch(struct loop_work *work)
 
 	/* Decided for a session a reset in this batch has ended: its ring is gone. */
 	if (q->notify_epoch == q->epoch && q->vq)
-		virtio_pci_notify_used(q->vp, q->index, q->loop);
+		virtio_notify_used(q->vdev, q->index, q->loop);
 }
 
-int vreq_queue_init(struct vreq_queue *q, struct virtio_pci *vp, unsigned index, struct loop *loop,
+int vreq_queue_init(struct vreq_queue *q, struct virtio_dev *vdev, unsigned index, struct loop *loop,
 		    size_t req_size, size_t req_offset, vreq_start_fn start, void *dev)
 {
 	memset(q, 0, sizeof(*q));
-	q->vp = vp;
+	q->vdev = vdev;
 	q->index = index;
 	q->loop = loop;
 	q->start = start;
@@ -58,7 +58,7 @@ static void request_put(struct vreq *r)
 	q->free[q->nr_free++] = (uint16_t)(((unsigned char *)r - q->req_offset - q->pool) / q->req_size);
 	if (!--q->in_flight && q->resetting) {
 		q->resetting = false;
-		virtio_pci_reset_done(q->vp, q->index);
+		virtio_reset_done(q->vdev, q->index);
 	}
 }
 
@@ -91,7 +91,7 @@ static uint64_t now_ns(void)
 static void broken(struct vreq_queue *q, struct virtq *vq)
 {
 	vq->broken = true;
-	virtio_pci_needs_reset(q->vp, vq);
+	virtio_needs_reset(q->vdev, vq);
 }
 
 void vreq_queue_notify(struct vreq_queue *q, struct virtq *vq)
@@ -109,7 +109,7 @@ void vreq_queue_notify(struct vreq_queue *q, struct virtq *vq)
 	for (;;) {
 		if (taken == budget) {
 			q->stats.deferred++;
-			virtio_pci_queue_again(q->vp, q->index);
+			virtio_queue_again(q->vdev, q->index);
 			break;
 		}
 		/*

@@ -42,7 +42,7 @@ struct vreq_stats {
 };
 
 struct vreq_queue {
-	struct virtio_pci *vp;
+	struct virtio_dev *vdev;
 	unsigned index;             /* the transport's queue number */
 	struct loop *loop;          /* the queue's I/O thread */
 	vreq_start_fn start;
@@ -61,7 +61,7 @@ struct vreq_queue {
 };
 
 /* Builds queue index's engine with a pool of device requests (vreq at req_offset); -ENOMEM. */
-int vreq_queue_init(struct vreq_queue *q, struct virtio_pci *vp, unsigned index, struct loop *loop,
+int vreq_queue_init(struct vreq_queue *q, struct virtio_dev *vdev, unsigned index, struct loop *loop,
 		    size_t req_size, size_t req_offset, vreq_start_fn start, void *dev);
 
 /* Frees the pool; the queue's I/O thread must have stopped. */

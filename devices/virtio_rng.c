@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devices/pci.h"
 #include "services/util.h"
 
 #define RNG_MAX_BYTES (64 * 1024)   /* per request: a guest may not drain the pool in one go */
@@ -95,7 +96,7 @@ static const struct virtio_device_ops rng_ops = {
 	.reset = rng_reset,
 };
 
-int virtio_rng_init(struct virtio_rng *rng, struct guest_memory *mem, struct irq_chip *chip,
+int virtio_rng_init(struct virtio_rng *rng, struct guest_memory *mem,
 		    struct loop *loop, int vm_fd, struct error *err)
 {
 	memset(rng, 0, sizeof(*rng));
@@ -107,16 +108,16 @@ int virtio_rng_init(struct virtio_rng *rng, struct guest_memory *mem, struct irq
 		.name = "virtio-rng", .type = VIRTIO_ID_RNG, .pci_class = PCI_CLASS_CODE_UNASSIGNED,
 		.num_queues = 1,
 	};
-	int r = virtio_pci_init(&rng->vp, &info, &rng_ops, rng, mem, chip, &loop, 1, vm_fd);
+	int r = virtio_dev_init(&rng->vdev, &info, &rng_ops, rng, mem, &loop, 1, vm_fd);
 	if (!r)
-		r = vreq_queue_init(&rng->rq, &rng->vp, 0, loop, sizeof(struct rng_request),
+		r = vreq_queue_init(&rng->rq, &rng->vdev, 0, loop, sizeof(struct rng_request),
 				    offsetof(struct rng_request, req), rng_start, rng);
 	return r ? error_sys(err, -r, "cannot create virtio-rng") : 0;
 }
 
 void virtio_rng_destroy(struct virtio_rng *rng)
 {
-	virtio_pci_destroy(&rng->vp);
+	virtio_dev_destroy(&rng->vdev);
 	vreq_queue_destroy(&rng->rq);
 	if (rng->fd >= 0)
 		close(rng->fd);

@@ -2,19 +2,19 @@
 #ifndef RINGVM_VIRTIO_RNG_H
 #define RINGVM_VIRTIO_RNG_H
 
-#include "devices/virtio_pci.h"
+#include "devices/virtio_dev.h"
 #include "devices/virtio_req.h"
 #include "services/error.h"
 
 struct virtio_rng {
-	struct virtio_pci vp;
+	struct virtio_dev vdev;
 	int fd;                     /* /dev/urandom: getrandom()'s pool, readable by io_uring */
 	struct vreq_queue rq;       /* its one queue's requests */
 	struct loop *loop;
 };
 
 /* Opens the entropy source and builds the device. */
-int virtio_rng_init(struct virtio_rng *rng, struct guest_memory *mem, struct irq_chip *chip,
+int virtio_rng_init(struct virtio_rng *rng, struct guest_memory *mem,
 		    struct loop *loop, int vm_fd, struct error *err);
 
 /* Closes the source; the I/O thread must have stopped. */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devices/pci.h"
 #include "services/util.h"
 
 #define HOST_CID        2                   /* VMADDR_CID_HOST */
@@ -29,17 +30,17 @@ struct vsock_tx_request {
 
 static void vs_notify_used(struct virtio_vsock *vs, unsigned q)
 {
-	virtio_pci_notify_used(&vs->vp, q, vs->loop);
+	virtio_notify_used(&vs->vdev, q, vs->loop);
 }
 
 static void vs_needs_reset(struct virtio_vsock *vs, const struct virtq *vq)
 {
-	virtio_pci_needs_reset(&vs->vp, vq);
+	virtio_needs_reset(&vs->vdev, vq);
 }
 
 static bool vs_active(const struct virtio_vsock *vs)
 {
-	return vs->vp.active;
+	return vs->vdev.active;
 }
 
 /* --- byte rings ------------------------------------------------------------------- */
@@ -899,8 +900,8 @@ void virtio_vsock_close(struct vsock_listener *l)
 }
 
 int virtio_vsock_init(struct virtio_vsock *vs, const struct vsock_config *cfg,
-		      struct vsock_listener *l, struct guest_memory *mem, struct irq_chip *chip,
-		      struct loop *loop, int vm_fd, struct error *err)
+		      struct vsock_listener *l, struct guest_memory *mem, struct loop *loop,
+		      int vm_fd, struct error *err)
 {
 	memset(vs, 0, sizeof(*vs));
 	vs->cfg = *cfg;
@@ -922,16 +923,16 @@ int virtio_vsock_init(struct virtio_vsock *vs, const struct vsock_config *cfg,
 		.name = "virtio-vsock", .type = VIRTIO_ID_VSOCK, .pci_class = PCI_CLASS_CODE_UNASSIGNED,
 		.num_queues = 3, .config_size = sizeof(struct virtio_vsock_config),
 	};
-	int r = virtio_pci_init(&vs->vp, &info, &vsock_ops, vs, mem, chip, &loop, 1, vm_fd);
+	int r = virtio_dev_init(&vs->vdev, &info, &vsock_ops, vs, mem, &loop, 1, vm_fd);
 	if (!r)
-		r = vreq_queue_init(&vs->txq, &vs->vp, TXQ, loop, sizeof(struct vsock_tx_request),
+		r = vreq_queue_init(&vs->txq, &vs->vdev, TXQ, loop, sizeof(struct vsock_tx_request),
 				    offsetof(struct vsock_tx_request, req), tx_start, vs);
 	return r ? error_sys(err, -r, "cannot create virtio-vsock") : 0;
 }
 
 void virtio_vsock_destroy(struct virtio_vsock *vs)
 {
-	virtio_pci_destroy(&vs->vp);
+	virtio_dev_destroy(&vs->vdev);
 	vreq_queue_destroy(&vs->txq);
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
 		struct vsock_conn *c = &vs->conns[i];

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/un.h>
 
-#include "devices/virtio_pci.h"
+#include "devices/virtio_dev.h"
 #include "devices/virtio_req.h"
 #include "services/error.h"
 
@@ -87,7 +87,7 @@ struct vsock_listener {
 };
 
 struct virtio_vsock {
-	struct virtio_pci vp;
+	struct virtio_dev vdev;
 	struct vsock_config cfg;
 	struct loop *loop;
 	int listen_fd;
@@ -116,8 +116,8 @@ void virtio_vsock_close(struct vsock_listener *l);
 
 /* Builds the device on listener l, which it takes (l->fd becomes -1) whether or not it succeeds. */
 int virtio_vsock_init(struct virtio_vsock *vs, const struct vsock_config *cfg,
-		      struct vsock_listener *l, struct guest_memory *mem, struct irq_chip *chip,
-		      struct loop *loop, int vm_fd, struct error *err);
+		      struct vsock_listener *l, struct guest_memory *mem, struct loop *loop,
+		      int vm_fd, struct error *err);
 
 /* Closes every socket; the I/O thread must have stopped. */
 void virtio_vsock_destroy(struct virtio_vsock *vs);

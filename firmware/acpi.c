@@ -224,6 +224,43 @@ static size_t i8042_crs(uint8_t *out, uint16_t data, uint16_t command, unsigned 
 	return n + sizeof(tail);
 }
 
+/*
+ * A virtio-mmio transport's resources: its window and its level-triggered, active-high
+ * pin (an extended interrupt descriptor: GSIs past 15 need one), as QEMU's microvm.
+ */
+static size_t virtio_mmio_crs(uint8_t *out, const struct fdt_virtio_mmio *v)
+{
+	uint32_t base = (uint32_t)v->base, size = (uint32_t)v->size;
+	uint8_t d[] = {
+		0x86, 0x09, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0,   /* Memory32Fixed(ReadWrite) */
+		0x89, 0x06, 0x00, 0x01, 0x01, 0, 0, 0, 0,           /* Interrupt(Consumer, Level, High) */
+		0x79, 0x00,
+	};
+	memcpy(&d[4], &base, 4);
+	memcpy(&d[8], &size, 4);
+	memcpy(&d[17], &v->irq, 4);
+	memcpy(out, d, sizeof(d));
+	return sizeof(d);
+}
+
+/* One LNRO0005 device per virtio-mmio transport (Linux's virtio_mmio binds to it). */
+static void dsdt_virtio_mmio(struct aml *a, const void *fdt)
+{
+	struct fdt_virtio_mmio v[AM_VIRTIO_MMIO_SLOTS];
+	int n = fdt_virtio_mmio(fdt, v, AM_VIRTIO_MMIO_SLOTS);
+	uint8_t crs[32];
+
+	for (int i = 0; i < n; i++) {
+		static const char hex[] = "0123456789ABCDEF";
+		const char name[4] = { 'V', 'R', hex[(i >> 4) & 0xf], hex[i & 0xf] };
+		size_t dev = a->len;
+		aml_name_string(a, "_HID", "LNRO0005");
+		aml_name_int(a, "_UID", (uint64_t)i);
+		aml_name_buffer(a, "_CRS", crs, virtio_mmio_crs(crs, &v[i]));
+		aml_wrap_device(a, dev, name);
+	}
+}
+
 static uint64_t build_dsdt(struct acpi_writer *w, const void *fdt, struct error *err)
 {
 	struct aml aml;
@@ -267,6 +304,7 @@ static uint64_t build_dsdt(struct acpi_writer *w, const void *fdt, struct error 
 	aml_name_int(a, "_UID", 0);
 	aml_name_buffer(a, "_CRS", crs, pci_crs(crs, &host));
 	aml_wrap_device(a, dev, "PCI0");
+	dsdt_virtio_mmio(a, fdt);
 	aml_wrap_scope(a, sb, "\\_SB_");
 	const uint64_t s5[] = { ACPI_S5_TYPE, ACPI_S5_TYPE, 0, 0 };
 	aml_name_package(a, "_S5_", s5, 4);

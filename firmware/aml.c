@@ -14,6 +14,7 @@
 #define AML_QWORD       0x0e
 #define AML_ZERO        0x00
 #define AML_ONE         0x01
+#define AML_STRING      0x0d
 
 void aml_bytes(struct aml *a, const void *bytes, size_t len)
 {
@@ -138,4 +139,12 @@ uint32_t aml_eisa_id(const char *id)
 		v |= (uint32_t)(c <= '9' ? c - '0' : c - 'A' + 10) << (4 * (6 - i));
 	}
 	return __builtin_bswap32(v);
+}
+
+void aml_name_string(struct aml *a, const char name[4], const char *value)
+{
+	aml_byte(a, AML_NAME_OP);
+	aml_bytes(a, name, 4);
+	aml_byte(a, AML_STRING);
+	aml_bytes(a, value, strlen(value) + 1);     /* NUL-terminated */
 }

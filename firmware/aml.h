@@ -19,6 +19,9 @@ void aml_bytes(struct aml *a, const void *bytes, size_t len);
 /* Name(NAME, Integer): the smallest integer encoding. */
 void aml_name_int(struct aml *a, const char name[4], uint64_t value);
 
+/* Name(NAME, "string"): a _HID that is no EISA ID, as "LNRO0005". */
+void aml_name_string(struct aml *a, const char name[4], const char *value);
+
 /* Name(NAME, Buffer(bytes)): a resource template is such a buffer. */
 void aml_name_buffer(struct aml *a, const char name[4], const void *bytes, size_t len);
 

@@ -169,6 +169,24 @@ static int node_pci(void *fdt)
 	return fdt_end_node(fdt);
 }
 
+/* The ce4100 IOAPIC binding's second interrupt cell: 2 is level-triggered, active high. */
+#define FDT_IRQ_LEVEL_HIGH 2
+
+static int node_virtio_mmio(void *fdt, unsigned slots)
+{
+	for (unsigned i = 0; i < slots; i++) {
+		uint64_t base = AM_VIRTIO_MMIO_BASE + i * AM_VIRTIO_MMIO_STRIDE;
+		fdt32_t irq[2] = { cpu_to_fdt32(AM_VIRTIO_MMIO_FIRST_IRQ + i),
+				   cpu_to_fdt32(FDT_IRQ_LEVEL_HIGH) };
+		TRY(begin_node_at(fdt, "virtio_mmio", "@", base));
+		TRY(fdt_property_string(fdt, "compatible", FDT_COMPAT_VIRTIO_MMIO));
+		TRY(reg_property(fdt, base, AM_VIRTIO_MMIO_STRIDE));
+		TRY(fdt_property(fdt, "interrupts", irq, sizeof(irq)));
+		TRY(fdt_end_node(fdt));
+	}
+	return 0;
+}
+
 static int fdt_build_tree(const struct machine_facts *f, void *fdt)
 {
 	TRY(fdt_create(fdt, FDT_MAX_SIZE));
@@ -196,6 +214,7 @@ static int fdt_build_tree(const struct machine_facts *f, void *fdt)
 	TRY(node_interrupts(fdt));
 	TRY(node_isa(fdt));
 	TRY(node_pci(fdt));
+	TRY(node_virtio_mmio(fdt, f->virtio_mmio));
 	TRY(fdt_end_node(fdt));
 	return fdt_finish(fdt);
 }
@@ -234,6 +253,23 @@ int fdt_mmio(const void *fdt, const char *compatible, uint64_t *addr, uint64_t *
 	*addr = fdt64_ld(&reg[0]);
 	*size = fdt64_ld(&reg[1]);
 	return 0;
+}
+
+int fdt_virtio_mmio(const void *fdt, struct fdt_virtio_mmio *out, unsigned max)
+{
+	unsigned n = 0;
+	int node = -1, len;
+
+	/* Nodes come in the order they were written, which is slot order. */
+	while (n < max && (node = fdt_node_offset_by_compatible(fdt, node, FDT_COMPAT_VIRTIO_MMIO)) >= 0) {
+		const fdt64_t *reg = fdt_getprop(fdt, node, "reg", &len);
+		const fdt32_t *irq = fdt_getprop(fdt, node, "interrupts", NULL);
+		if (!reg || len < 16 || !irq)
+			continue;
+		out[n++] = (struct fdt_virtio_mmio){ fdt64_ld(&reg[0]), fdt64_ld(&reg[1]),
+						     fdt32_to_cpu(irq[0]) };
+	}
+	return (int)n;
 }
 
 int fdt_isa_ports(const void *fdt, const char *compatible, uint16_t *port, uint16_t *len)

@@ -25,12 +25,20 @@
 #define FDT_COMPAT_SLEEP    "ringvm,acpi-sleep-control"
 #define FDT_COMPAT_RESET    "ringvm,reset-control"
 #define FDT_COMPAT_PCI      "pci-host-ecam-generic"
+#define FDT_COMPAT_VIRTIO_MMIO "virtio,mmio"
 
 struct machine_facts {
 	const struct guest_memory *mem;
 	unsigned cpus;                      /* APIC IDs 0..cpus-1 */
 	const char *cmdline;
 	uint64_t initrd_addr, initrd_size;  /* 0 size: none */
+	unsigned virtio_mmio;               /* virtio-mmio slots in use (abi/address_map.h) */
+};
+
+/* A virtio-mmio transport as the tree describes it. */
+struct fdt_virtio_mmio {
+	uint64_t base, size;
+	uint32_t irq;                       /* IOAPIC pin, level-triggered, active high */
 };
 
 /* The PCI host bridge as the tree describes it. */
@@ -58,6 +66,9 @@ int fdt_mmio(const void *fdt, const char *compatible, uint64_t *addr, uint64_t *
 
 /* The I/O ports of the first ISA node compatible with compatible; 0 or -ENOENT. */
 int fdt_isa_ports(const void *fdt, const char *compatible, uint16_t *port, uint16_t *len);
+
+/* The virtio-mmio transports, in slot order; returns how many (at most max). */
+int fdt_virtio_mmio(const void *fdt, struct fdt_virtio_mmio *out, unsigned max);
 
 /* The PCI host bridge's ECAM, bus range and windows; 0 or -ENOENT. */
 int fdt_pci_host(const void *fdt, struct fdt_pci_host *host);

@@ -3,7 +3,9 @@
  * that locate the common, notify, ISR and device configuration, status and
  * feature negotiation, queue setup with one MSI-X vector per queue, reset.
  * Every register access is an exit, so a device is set up with as few as the
- * specification allows and the drivers poll memory, not registers.
+ * specification allows and the drivers poll memory, not registers. Devices on
+ * virtio-mmio (4.2, version 2; the slots of abi/address_map.h) work the same
+ * way through their register window, all queues on the slot's IOAPIC pin.
  */
 #ifndef RINGVM_GUEST_VIRTIO_H
 #define RINGVM_GUEST_VIRTIO_H
@@ -22,7 +24,9 @@
 #define VIRTIO_MAX_QUEUES 16    /* per device */
 
 struct virtio_dev {
-	const struct pci_func *pci;
+	const struct pci_func *pci;         /* NULL on virtio-mmio */
+	uintptr_t mmio;                     /* virtio-mmio: the register window; 0 on PCI */
+	unsigned mmio_pin;                  /* virtio-mmio: its IOAPIC pin */
 	uintptr_t common, device, notify;   /* configuration structures, in BARs; device 0: none */
 	uint32_t notify_multiplier;
 	struct msix msix;
@@ -54,20 +58,14 @@ static inline uint32_t virtio_irqs(uint8_t vector)
  */
 bool virtio_interrupt_seen(uint8_t vector, uint32_t before, uint64_t ns);
 
-/* The nth modern virtio function of device type (VIRTIO_ID_*), or NULL. */
-static inline const struct pci_func *virtio_find(uint16_t type, unsigned n)
-{
-	return pci_find(VIRTIO_PCI_VENDOR, VIRTIO_PCI_MODERN_DEVICE(type), n);
-}
+/* How many devices of type there are on either transport, counting up to max. */
+unsigned virtio_count(uint16_t type, unsigned max);
 
-/* How many functions of device type there are, counting up to max. */
-static inline unsigned virtio_count(uint16_t type, unsigned max)
-{
-	return pci_count(VIRTIO_PCI_VENDOR, VIRTIO_PCI_MODERN_DEVICE(type), max);
-}
-
-/* Finds the transport's structures and MSI-X table of a virtio function; NULL or why not. */
-const char *virtio_attach(struct virtio_dev *dev, const struct pci_func *pci);
+/*
+ * Finds the nth device of type (PCI functions first, then virtio-mmio slots) and
+ * its transport's structures (and, on PCI, its MSI-X table); NULL or why not.
+ */
+const char *virtio_attach(struct virtio_dev *dev, uint16_t type, unsigned n);
 
 /*
  * Resets dev and negotiates VERSION_1 plus whatever of wanted it offers, up

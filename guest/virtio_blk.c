@@ -25,17 +25,16 @@ unsigned blk_count(void)
 
 const char *blk_open(unsigned n, struct blk_dev **out)
 {
-	const struct pci_func *pci = virtio_find(VIRTIO_ID_BLOCK, n);
 	struct blk_dev *blk;
 	struct virtio_dev *dev;
 	const char *err;
 	uint32_t segs = 1;
 
-	if (n >= BLK_MAX_DEVS || !pci)
+	if (n >= BLK_MAX_DEVS)
 		return "no such virtio-blk device";
 	blk = &blks[n];
 	dev = &blk->vdev;
-	if (!attached[n] && (err = virtio_attach(dev, pci)))
+	if (!attached[n] && (err = virtio_attach(dev, VIRTIO_ID_BLOCK, n)))
 		return err;
 	attached[n] = true;
 	if ((err = virtio_negotiate(dev, WANTED)))

@@ -28,14 +28,13 @@ static void post_rx(struct net_dev *net, uint8_t *buf)
 
 const char *net_open(unsigned n, struct net_dev **out)
 {
-	const struct pci_func *pci = virtio_find(VIRTIO_ID_NET, n);
 	struct net_dev *net;
 	const char *err;
 
-	if (n >= NET_MAX_DEVS || !pci)
+	if (n >= NET_MAX_DEVS)
 		return "no such virtio-net device";
 	net = &nets[n];
-	if (!attached[n] && (err = virtio_attach(&net->vdev, pci)))
+	if (!attached[n] && (err = virtio_attach(&net->vdev, VIRTIO_ID_NET, n)))
 		return err;
 	attached[n] = true;
 	if ((err = virtio_negotiate(&net->vdev, WANTED)))

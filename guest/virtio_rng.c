@@ -18,12 +18,11 @@ unsigned rng_count(void)
 
 const char *rng_open(unsigned n, struct virtio_dev **out)
 {
-	const struct pci_func *pci = virtio_find(VIRTIO_ID_RNG, n);
 	const char *err;
 
-	if (n >= RNG_MAX_DEVS || !pci)
+	if (n >= RNG_MAX_DEVS)
 		return "no such virtio-rng device";
-	if (!attached[n] && (err = virtio_attach(&rngs[n], pci)))
+	if (!attached[n] && (err = virtio_attach(&rngs[n], VIRTIO_ID_RNG, n)))
 		return err;
 	attached[n] = true;
 	if ((err = virtio_negotiate(&rngs[n], VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC) |

@@ -1,5 +1,6 @@
 #include "virtq.h"
 
+#include <linux/virtio_mmio.h>
 #include <stddef.h>
 
 #include "cpu.h"
@@ -80,7 +81,10 @@ void virtq_publish(struct virtq *vq)
 
 void virtq_notify(const struct virtq *vq)
 {
-	*(volatile uint16_t *)vq->notify = vq->index;
+	if (vq->notify32)
+		*(volatile uint32_t *)vq->notify = vq->index;
+	else
+		*(volatile uint16_t *)vq->notify = vq->index;
 }
 
 void virtq_kick(struct virtq *vq)
@@ -141,5 +145,14 @@ bool virtq_wait(struct virtq *vq, uint64_t ns)
 		}
 	}
 	timeout_stop();
+	/*
+	 * virtio-mmio: the slot's line stays up until acknowledged, and the pin is
+	 * routed edge-triggered, so the next completion's interrupt needs it down.
+	 */
+	if (done && vq->mmio_ack) {
+		uint32_t status = *(volatile uint32_t *)(vq->mmio_ack + VIRTIO_MMIO_INTERRUPT_STATUS);
+		if (status)
+			*(volatile uint32_t *)(vq->mmio_ack + VIRTIO_MMIO_INTERRUPT_ACK) = status;
+	}
 	return done;
 }

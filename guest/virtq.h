@@ -39,6 +39,8 @@ struct virtq {
 	bool indirect, event_idx, interrupts;
 	uint8_t vector;                             /* CPU vector of its interrupts */
 	uintptr_t notify;                           /* the queue's notify register */
+	bool notify32;                              /* virtio-mmio: QueueNotify takes 32 bits */
+	uintptr_t mmio_ack;                         /* virtio-mmio: the window whose interrupt to ACK */
 	volatile uint16_t *used_event, *avail_event;    /* where EVENT_IDX put them for this size */
 	uint16_t tail[VIRTQ_MAX_SIZE];              /* per head: the chain's last descriptor */
 	uint16_t count[VIRTQ_MAX_SIZE];             /* per head: descriptors in the chain */

@@ -16,7 +16,7 @@
 
 enum { OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_IRQ, OPT_IRQCHIP, OPT_STATS,
        OPT_IRQ_TEST_FDS, OPT_DISK, OPT_NET, OPT_RNG, OPT_VSOCK, OPT_DUMP_DTB,
-       OPT_SECCOMP };
+       OPT_SECCOMP, OPT_TRANSPORT };
 
 static const struct option run_options[] = {
 	{ "kernel",  required_argument, NULL, OPT_KERNEL },
@@ -33,6 +33,7 @@ static const struct option run_options[] = {
 	{ "net",     required_argument, NULL, OPT_NET },
 	{ "rng",     no_argument,       NULL, OPT_RNG },
 	{ "vsock",   required_argument, NULL, OPT_VSOCK },
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "help",    no_argument,       NULL, 'h' },
@@ -74,6 +75,9 @@ void cli_usage(FILE *out)
 	      "                    a virtio-vsock device (guest CID N >= 3): host clients\n"
 	      "                    connect to PATH and send \"CONNECT <port>\\n\"; the guest's\n"
 	      "                    connections to host port P reach a listener at PATH_P\n"
+	      "  --transport T     how the virtio devices attach: pci (default) or mmio\n"
+	      "                    (virtio-mmio, announced in ACPI and on the command line,\n"
+	      "                    for guests booted with pci=off)\n"
 	      "  --stats           print each vCPU's posted-interrupt counters at exit\n"
 	      "  --dump-dtb FILE   write the machine description (a flattened device tree)\n"
 	      "                    to FILE and exit without running the guest\n"
@@ -408,6 +412,14 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_comm
 			break;
 		case OPT_IRQCHIP:
 			r = parse_irqchip(optarg, &cfg->irqchip, err);
+			break;
+		case OPT_TRANSPORT:
+			if (!strcmp(optarg, "pci"))
+				cfg->transport = VIRTIO_TRANSPORT_PCI;
+			else if (!strcmp(optarg, "mmio"))
+				cfg->transport = VIRTIO_TRANSPORT_MMIO;
+			else
+				r = error_set(err, EINVAL, "--transport '%s': must be pci or mmio", optarg);
 			break;
 		case OPT_STATS:
 			cfg->stats = true;

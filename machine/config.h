@@ -18,6 +18,9 @@
 #define CONFIG_MAX_NETS      4
 #define CONFIG_MAX_IOTHREADS 8              /* I/O threads besides the main loop: 1..8 */
 
+/* How virtio devices reach the guest (--transport). */
+enum virtio_transport { VIRTIO_TRANSPORT_PCI, VIRTIO_TRANSPORT_MMIO };
+
 struct vm_config {
 	const char *kernel;         /* kernel image path; NULL boots the built-in guest */
 	const char *initrd;         /* --initrd, or NULL */
@@ -36,6 +39,7 @@ struct vm_config {
 	unsigned nr_nets;
 	bool rng;                   /* --rng: a virtio entropy device */
 	struct vsock_config vsock;  /* --vsock: at most one */
+	enum virtio_transport transport;    /* --transport: every virtio device's */
 	const char *dump_dtb;       /* --dump-dtb: write the machine description here and stop */
 	enum sandbox_mode seccomp;  /* --seccomp: each thread's system call allow-list */
 };

@@ -83,8 +83,7 @@ int stats_format_irq(uint64_t irq_errors, const struct stats_device_errors *devi
 	int used = snprintf(buf, len, "ringvm stats: irq: delivery_errors %llu",
 			    (unsigned long long)irq_errors);
 	for (unsigned i = 0; i < n && used >= 0 && (size_t)used < len; i++)
-		used += snprintf(buf + used, len - used, "%s %s%u %llu", i ? "," : "; msix:",
-				 devices[i].name, devices[i].index,
-				 (unsigned long long)devices[i].errors);
+		used += snprintf(buf + used, len - used, "%s %s: %llu", i ? "," : "; msix:",
+				 devices[i].name, (unsigned long long)devices[i].errors);
 	return 0;
 }

@@ -16,10 +16,9 @@ int stats_read(int stats_fd, const char *const *names, unsigned n, uint64_t *val
 /* One line about a vCPU's posted-interrupt counters, or that the host kernel lacks them. */
 int stats_format_pi(int vcpu_fd, unsigned index, char *buf, size_t len);
 
-/* A device's count of interrupts not delivered, named name<index> in the line. */
+/* A device's count of interrupts not delivered, under its name ("virtio-blk 0"). */
 struct stats_device_errors {
 	const char *name;
-	unsigned index;
 	uint64_t errors;
 };
 

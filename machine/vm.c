@@ -15,6 +15,8 @@
 #include "boot/builtin.h"
 #include "firmware/reset_vector.h"
 #include "firmware/devicetree.h"
+#include "firmware/mptable.h"
+#include "machine/cmdline.h"
 #include "machine/sandbox.h"
 #include "machine/stats.h"
 #include "services/util.h"
@@ -124,27 +126,6 @@ static void vm_signal_done(struct loop_op *op, int res, unsigned flags)
 	vm_arm_signal(vm);
 }
 
-/* The kernel command line: --cmdline, then the guest arguments, space-separated. */
-static char *vm_build_cmdline(const struct vm_config *cfg)
-{
-	size_t len = (cfg->cmdline ? strlen(cfg->cmdline) : 0) + 1;
-
-	for (int i = 0; i < cfg->nr_guest_args; i++)
-		len += strlen(cfg->guest_args[i]) + 1;
-	char *line = malloc(len);
-	if (!line)
-		return NULL;
-	line[0] = '\0';
-	if (cfg->cmdline)
-		strcpy(line, cfg->cmdline);
-	for (int i = 0; i < cfg->nr_guest_args; i++) {
-		if (line[0])
-			strcat(line, " ");
-		strcat(line, cfg->guest_args[i]);
-	}
-	return line;
-}
-
 static int vm_block_signals(struct vm *vm, struct error *err)
 {
 	sigset_t set;
@@ -234,13 +215,45 @@ static int vm_add_irq_test(struct vm *vm, struct error *err)
 	return r ? error_sys(err, -r, "cannot place the irq-test device") : 0;
 }
 
-/* PCI slots in command-line order: the disks, the network devices, the entropy device, vsock. */
+/* Every device the command line allows has a virtio-mmio slot (rng and vsock the last two). */
+_Static_assert(CONFIG_MAX_DISKS + CONFIG_MAX_NETS + 2 <= AM_VIRTIO_MMIO_SLOTS,
+	       "virtio-mmio slots for every device");
+
+/* A device's transport: the next PCI slot, or the next virtio-mmio slot and its pin. */
+static int vm_attach_virtio(struct vm *vm, struct virtio_dev *dev, struct error *err)
+{
+	unsigned i = vm->nr_transports;
+	union vm_virtio_transport *t = &vm->transports[i];
+	int r;
+
+	if (vm->cfg.transport == VIRTIO_TRANSPORT_MMIO) {
+		if (i >= AM_VIRTIO_MMIO_SLOTS)
+			return error_set(err, ENOSPC, "more than %d virtio devices on virtio-mmio",
+					 AM_VIRTIO_MMIO_SLOTS);
+		r = virtio_mmio_init(&t->mmio, dev, &vm->mmio, AM_VIRTIO_MMIO_BASE + i * AM_VIRTIO_MMIO_STRIDE,
+				     &vm->irq, AM_VIRTIO_MMIO_FIRST_IRQ + i, err);
+		vm->nr_transports = i + 1;    /* even half-built: destroy releases what it holds */
+		return r;
+	}
+	r = virtio_pci_init(&t->pci, dev, &vm->irq);
+	vm->nr_transports = i + 1;
+	if (r)
+		return error_sys(err, -r, "cannot create the PCI function of %s", dev->info.name);
+	if ((r = pci_bus_plug(&vm->pci, &t->pci.pci)))
+		return error_sys(err, -r, "no PCI slot or MMIO space left for %s", dev->info.name);
+	return 0;
+}
+
+/* Transport slots in command-line order: the disks, the network devices, the entropy device, vsock. */
 static int vm_add_virtio(struct vm *vm, struct error *err)
 {
 	struct loop *loops[CONFIG_MAX_IOTHREADS];
 	unsigned nr_loops;
 	int r;
 
+	vm->transports = calloc(cmdline_virtio_count(&vm->cfg) + 1, sizeof(*vm->transports));
+	if (!vm->transports)
+		return error_set(err, ENOMEM, "out of memory for virtio transports");
 	if (vm->cfg.nr_disks) {
 		vm->disks = calloc(vm->cfg.nr_disks, sizeof(*vm->disks));
 		if (!vm->disks)
@@ -251,13 +264,13 @@ static int vm_add_virtio(struct vm *vm, struct error *err)
 		const struct disk_config *d = &vm->cfg.disks[i];
 		if ((r = vm_device_loops(vm, d->iothread, d->nr_iothreads, loops, &nr_loops, err)))
 			return r;
-		r = virtio_blk_init(blk, d, &vm->disk_images[i], vm->cfg.cpus, i, &vm->mem, &vm->irq,
+		r = virtio_blk_init(blk, d, &vm->disk_images[i], vm->cfg.cpus, i, &vm->mem,
 				    loops, nr_loops, vm->kvm.vm_fd, err);
 		vm->nr_disks = i + 1;     /* even half-built: destroy closes what it opened */
 		if (r)
 			return r;
-		if ((r = pci_bus_plug(&vm->pci, &blk->vp.pci)))
-			return error_sys(err, -r, "no PCI slot or MMIO space left for disk %u", i);
+		if ((r = vm_attach_virtio(vm, &blk->vdev, err)))
+			return r;
 	}
 	if (vm->cfg.nr_nets) {
 		vm->nets = calloc(vm->cfg.nr_nets, sizeof(*vm->nets));
@@ -269,33 +282,33 @@ static int vm_add_virtio(struct vm *vm, struct error *err)
 		/* Its queues share the device's state: one loop for all (cli refuses a range). */
 		if ((r = vm_iothread_loop(vm, vm->cfg.nets[i].iothread, &loops[0], err)))
 			return r;
-		r = virtio_net_init(net, &vm->cfg.nets[i], &vm->taps[i], i, &vm->mem, &vm->irq,
+		r = virtio_net_init(net, &vm->cfg.nets[i], &vm->taps[i], i, &vm->mem,
 				    loops[0], vm->kvm.vm_fd, err);
 		vm->nr_nets = i + 1;
 		if (r)
 			return r;
-		if ((r = pci_bus_plug(&vm->pci, &net->vp.pci)))
-			return error_sys(err, -r, "no PCI slot or MMIO space left for network device %u", i);
+		if ((r = vm_attach_virtio(vm, &net->vdev, err)))
+			return r;
 	}
 	if (vm->cfg.rng) {
 		vm->rng = calloc(1, sizeof(*vm->rng));
 		if (!vm->rng)
 			return error_set(err, ENOMEM, "out of memory for virtio-rng");
-		if ((r = virtio_rng_init(vm->rng, &vm->mem, &vm->irq, &vm->loop, vm->kvm.vm_fd, err)))
+		if ((r = virtio_rng_init(vm->rng, &vm->mem, &vm->loop, vm->kvm.vm_fd, err)))
 			return r;
-		if ((r = pci_bus_plug(&vm->pci, &vm->rng->vp.pci)))
-			return error_sys(err, -r, "no PCI slot or MMIO space left for virtio-rng");
+		if ((r = vm_attach_virtio(vm, &vm->rng->vdev, err)))
+			return r;
 	}
 	if (vm->cfg.vsock.enabled) {
 		vm->vsock = calloc(1, sizeof(*vm->vsock));
 		if (!vm->vsock)
 			return error_set(err, ENOMEM, "out of memory for virtio-vsock");
-		r = virtio_vsock_init(vm->vsock, &vm->cfg.vsock, &vm->vsock_listener, &vm->mem, &vm->irq,
+		r = virtio_vsock_init(vm->vsock, &vm->cfg.vsock, &vm->vsock_listener, &vm->mem,
 				      &vm->loop, vm->kvm.vm_fd, err);
 		if (r)
 			return r;
-		if ((r = pci_bus_plug(&vm->pci, &vm->vsock->vp.pci)))
-			return error_sys(err, -r, "no PCI slot or MMIO space left for virtio-vsock");
+		if ((r = vm_attach_virtio(vm, &vm->vsock->vdev, err)))
+			return r;
 	}
 	return 0;
 }
@@ -377,7 +390,7 @@ static int vm_check_kernel(struct vm *vm, struct error *err)
 	if ((r = boot_parse_kernel(&vm->image, &layout, &vm->boot, err)) ||
 	    (vm->initrd.data && (r = boot_place_initrd(&vm->initrd, &layout, &vm->boot, err))))
 		return r;
-	if (!(vm->cmdline = vm_build_cmdline(&vm->cfg)))
+	if (!(vm->cmdline = cmdline_build(&vm->cfg)))
 		return error_set(err, ENOMEM, "out of memory for the kernel command line");
 	return boot_check_cmdline(&vm->boot, vm->cmdline, err);
 }
@@ -454,9 +467,11 @@ static int vm_load_kernel(struct vm *vm, struct error *err)
 	struct machine_facts facts = {
 		.mem = &vm->mem, .cpus = vm->cfg.cpus, .cmdline = vm->cmdline,
 		.initrd_addr = vm->boot.initrd_addr, .initrd_size = vm->boot.initrd_size,
+		.virtio_mmio = vm->cfg.transport == VIRTIO_TRANSPORT_MMIO ? cmdline_virtio_count(&vm->cfg) : 0,
 	};
 	if (!(r = fdt_build(&facts, vm->fdt, err)) &&
-	    !(r = acpi_build(vm->fdt, &vm->mem, vm->irq.mode == IRQCHIP_SPLIT, err)))
+	    !(r = acpi_build(vm->fdt, &vm->mem, vm->irq.mode == IRQCHIP_SPLIT, err)) &&
+	    !(r = mptable_build(vm->fdt, &vm->mem, err)))
 		r = boot_write_info(&vm->boot, &vm->mem, vm->fdt, ACPI_RSDP, vm->cmdline, err);
 	return r;
 }
@@ -571,17 +586,13 @@ void vm_format_stats(struct vm *vm, char *buf, size_t len)
 		buf[used++] = '\n';
 		buf[used] = '\0';
 	}
-	struct stats_device_errors devs[CONFIG_MAX_DISKS + CONFIG_MAX_NETS + 1];
+	/* MSI-X is PCI's: virtio-mmio's pins count in the irq layer's total only. */
+	struct stats_device_errors devs[AM_VIRTIO_MMIO_SLOTS];
 	unsigned n = 0;
-	for (unsigned i = 0; i < vm->nr_disks; i++)
-		devs[n++] = (struct stats_device_errors){ vm->disks[i].vp.pci.name, i,
-							  vm->disks[i].vp.msix.delivery_errors };
-	for (unsigned i = 0; i < vm->nr_nets; i++)
-		devs[n++] = (struct stats_device_errors){ vm->nets[i].vp.pci.name, i,
-							  vm->nets[i].vp.msix.delivery_errors };
-	if (vm->rng)
-		devs[n++] = (struct stats_device_errors){ vm->rng->vp.pci.name, 0,
-							  vm->rng->vp.msix.delivery_errors };
+	for (unsigned i = 0; vm->cfg.transport == VIRTIO_TRANSPORT_PCI && i < vm->nr_transports &&
+			     n < AM_VIRTIO_MMIO_SLOTS; i++)
+		devs[n++] = (struct stats_device_errors){ vm->transports[i].pci.pci.name,
+							  vm->transports[i].pci.msix.delivery_errors };
 	if (used + 1 < len) {
 		stats_format_irq(irq_chip_delivery_errors(&vm->irq), devs, n, buf + used, len - used - 1);
 		used += strlen(buf + used);
@@ -617,6 +628,15 @@ void vm_destroy(struct vm *vm)
 		irq_test_destroy(&vm->irq_test);
 	/* The bus reads the devices' BARs to unmap them: before the devices go. */
 	pci_bus_destroy(&vm->pci);
+	for (unsigned i = 0; i < vm->nr_transports; i++) {
+		if (vm->cfg.transport == VIRTIO_TRANSPORT_MMIO)
+			virtio_mmio_destroy(&vm->transports[i].mmio);
+		else
+			virtio_pci_destroy(&vm->transports[i].pci);
+	}
+	free(vm->transports);
+	vm->transports = NULL;
+	vm->nr_transports = 0;
 	for (unsigned i = 0; i < vm->nr_disks; i++)
 		virtio_blk_destroy(&vm->disks[i]);
 	free(vm->disks);

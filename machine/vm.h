@@ -12,7 +12,9 @@
 #include "testdev/irq_test.h"
 #include "devices/pci.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_mmio.h"
 #include "devices/virtio_net.h"
+#include "devices/virtio_pci.h"
 #include "devices/virtio_rng.h"
 #include "devices/virtio_vsock.h"
 #include "devices/i8042.h"
@@ -85,6 +87,12 @@ struct vm {
 	unsigned nr_nets;
 	struct virtio_rng *rng;
 	struct virtio_vsock *vsock;
+	/* Each virtio device's transport (cfg.transport's kind), in the order they attached. */
+	union vm_virtio_transport {
+		struct virtio_pci pci;
+		struct virtio_mmio mmio;
+	} *transports;
+	unsigned nr_transports;
 	bool with_irq_test;         /* the built-in guest's irq-test device (channel 1 on I/O thread 1) */
 	struct irq_test irq_test;
 	/* I/O thread N is iothreads[N - 1], made when a device first names it ("ringvm-ioN"). */

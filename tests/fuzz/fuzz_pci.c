@@ -33,9 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		     "pci-conf1");
 	bus_register(&rig.mmio, AM_ECAM_BASE, AM_ECAM_SIZE, pci_ecam_access, &rig.pci, "pci-ecam");
 	for (unsigned i = 0; i < 2; i++) {
-		if (virtio_rng_init(&rng[i], &rig.mem, &rig.chip, &rig.loop, -1, &err))
+		if (virtio_rng_init(&rng[i], &rig.mem, &rig.loop, -1, &err))
 			fz_fail("virtio_rng_init: %s", err.msg);
-		if (pci_bus_plug(&rig.pci, &rng[i].vp.pci))
+		if (vf_attach(&rig, &rig.extra[i], &rng[i].vdev))
 			fz_fail("plug");
 	}
 	while (fz_more(&f)) {
@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			addr = AM_ECAM_BASE + fz_u32(&f) % AM_ECAM_SIZE;
 			break;
 		case 2: {       /* a BAR where the guest put it */
-			struct pci_device *dev = &rng[fz_u8(&f) & 1].vp.pci;
+			struct pci_device *dev = &rig.extra[fz_u8(&f) & 1].pci;
 			unsigned n = fz_u8(&f) % PCI_STD_NUM_BARS;
 			addr = dev->bar[n].mapped_at + fz_u16(&f);
 			bus = dev->bar[n].io ? &rig.pio : &rig.mmio;

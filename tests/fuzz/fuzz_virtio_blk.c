@@ -44,11 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (virtio_blk_open(&img, &cfg, &err))
 		fz_fail("open %s: %s", image_path, err.msg);
 	struct loop *loops[] = { &rig.loop };
-	if (virtio_blk_init(&blk, &cfg, &img, 1, 0, &rig.mem, &rig.chip, loops, 1, -1, &err))
+	if (virtio_blk_init(&blk, &cfg, &img, 1, 0, &rig.mem, loops, 1, -1, &err))
 		fz_fail("virtio_blk_init: %s", err.msg);
-	if (pci_bus_plug(&rig.pci, &blk.vp.pci))
-		fz_fail("plug");
-	vf_plugged(&rig, &blk.vp);
+	vf_plug(&rig, &blk.vdev);
 	vf_run(&rig, &f, NULL);
 	vf_finish(&rig);
 	vf_fini(&rig);

@@ -72,12 +72,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vf_init(&rig);
 	if (virtio_net_open(&tap, &cfg, &err))
 		fz_fail("tap: %s", err.msg);
-	if (virtio_net_init(&net, &cfg, &tap, 0, &rig.mem, &rig.chip, &rig.loop, -1, &err))
+	if (virtio_net_init(&net, &cfg, &tap, 0, &rig.mem, &rig.loop, -1, &err))
 		fz_fail("virtio_net_init: %s", err.msg);
-	if (pci_bus_plug(&rig.pci, &net.vp.pci))
-		fz_fail("plug");
+	vf_plug(&rig, &net.vdev);
 	host_side_up();
-	vf_plugged(&rig, &net.vp);
 	vf_run(&rig, &f, host_frame);
 	vf_finish(&rig);
 	vf_fini(&rig);

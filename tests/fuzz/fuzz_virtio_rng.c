@@ -11,11 +11,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct error err = { 0 };
 
 	vf_init(&rig);
-	if (virtio_rng_init(&rng, &rig.mem, &rig.chip, &rig.loop, -1, &err))
+	if (virtio_rng_init(&rng, &rig.mem, &rig.loop, -1, &err))
 		fz_fail("virtio_rng_init: %s", err.msg);
-	if (pci_bus_plug(&rig.pci, &rng.vp.pci))
-		fz_fail("plug");
-	vf_plugged(&rig, &rng.vp);
+	vf_plug(&rig, &rng.vdev);
 	vf_run(&rig, &f, NULL);
 	vf_finish(&rig);
 	vf_fini(&rig);

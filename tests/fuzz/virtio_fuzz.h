@@ -35,7 +35,9 @@ struct vf {
 	struct pci_bus pci;
 	struct loop loop;
 	struct irq_chip chip;
-	struct virtio_pci *vp;
+	struct virtio_pci vp;               /* the transport of the device under test */
+	struct virtio_pci extra[2];         /* more functions, for fuzz_pci */
+	struct virtio_dev *dev;
 	uint64_t bar;
 	uint32_t common, isr, device, notify, notify_mult;
 	uint16_t qsize[VIRTIO_MAX_QUEUES];  /* as the driver set them up (0: not) */
@@ -65,10 +67,19 @@ static inline uint32_t vf_cfg_read(struct vf *v, uint32_t off, uint32_t len)
 	return val;
 }
 
-/* After plugging: where BAR 0 is and its structures, as a driver finds them (virtio 1.2, 4.1.4). */
-static inline void vf_plugged(struct vf *v, struct virtio_pci *vp)
+/* Puts dev on the PCI bus through tp; 0 or -errno. */
+static inline int vf_attach(struct vf *v, struct virtio_pci *tp, struct virtio_dev *dev)
 {
-	v->vp = vp;
+	int r = virtio_pci_init(tp, dev, &v->chip);
+	return r ? r : pci_bus_plug(&v->pci, &tp->pci);
+}
+
+/* Plugs dev, then finds BAR 0 and its structures as a driver does (virtio 1.2, 4.1.4). */
+static inline void vf_plug(struct vf *v, struct virtio_dev *dev)
+{
+	if (vf_attach(v, &v->vp, dev))
+		fz_fail("plug");
+	v->dev = dev;
 	v->bar = vf_cfg_read(v, PCI_BASE_ADDRESS_0, 4) & PCI_BASE_ADDRESS_MEM_MASK;
 	for (uint32_t cap = vf_cfg_read(v, PCI_CAPABILITY_LIST, 1), n = 0; cap && n < 48;
 	     cap = vf_cfg_read(v, cap + PCI_CAP_LIST_NEXT, 1), n++) {
@@ -134,7 +145,7 @@ static inline void vf_reset(struct vf *v)
 static inline void vf_check_queues(struct vf *v)
 {
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
-		const struct virtq *vq = &v->vp->queue[q].vq;
+		const struct virtq *vq = &v->dev->queue[q].vq;
 		if (!vq->ring.num || vq->broken)
 			continue;
 		FZ_CHECK(vq->in_flight <= vq->ring.num, "queue %u: in_flight %u in a queue of %u", q,
@@ -314,8 +325,8 @@ static inline void vf_finish(struct vf *v)
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		if (v->qsize[q])
 			FZ_DEBUG("queue %u: %u used of %u made available%s\n", q,
-				 v->vp->queue[q].vq.used_idx, v->avail_idx[q],
-				 v->vp->queue[q].vq.broken ? " (broken)" : "");
+				 v->dev->queue[q].vq.used_idx, v->avail_idx[q],
+				 v->dev->queue[q].vq.broken ? " (broken)" : "");
 	FZ_DEBUG("device status 0x%x\n", (unsigned)vf_common_read(v, device_status));
 	vf_reset(v);
 }
@@ -325,6 +336,9 @@ static inline void vf_fini(struct vf *v)
 	loop_cancel_all(&v->loop, 1000);
 	loop_destroy(&v->loop);
 	pci_bus_destroy(&v->pci);
+	virtio_pci_destroy(&v->vp);
+	for (unsigned i = 0; i < 2; i++)
+		virtio_pci_destroy(&v->extra[i]);
 	bus_destroy(&v->pio);
 	bus_destroy(&v->mmio);
 	guest_memory_destroy(&v->mem);

@@ -145,10 +145,10 @@ int main(void)
 	strcpy(cfg.path, path);
 	cr_assert_eq(virtio_blk_open(&img, &cfg, &err), 0, "%s", err.msg);
 	struct loop *loops[] = { &rig.loop, &io.loop };
-	cr_assert_eq(virtio_blk_init(&blk, &cfg, &img, 1, 0, &rig.mem, &rig.chip, loops, 2, -1, &err),
+	cr_assert_eq(virtio_blk_init(&blk, &cfg, &img, 1, 0, &rig.mem, loops, 2, -1, &err),
 		     0, "%s", err.msg);
 	unlink(path);
-	cr_assert_eq(pci_bus_plug(&rig.pci, &blk.vp.pci), 0);
+	rig_plug(&rig, &blk.vdev);
 	cr_assert(negotiate(&rig, FEATURES));
 	cr_assert_eq(blk.queue[1].loop, &io.loop, "queue 1 on the I/O thread");
 

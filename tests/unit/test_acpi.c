@@ -11,13 +11,19 @@
 static struct guest_memory mem;
 static uint8_t blob[FDT_MAX_SIZE];
 
-static void build(unsigned cpus, int split)
+static void build_mmio(unsigned cpus, int split, unsigned virtio_mmio)
 {
 	struct error err = { 0 };
 	cr_assert_eq(guest_memory_create(&mem, 256 * MiB, &err), 0, "%s", err.msg);
-	struct machine_facts facts = { .mem = &mem, .cpus = cpus, .cmdline = "" };
+	struct machine_facts facts = { .mem = &mem, .cpus = cpus, .cmdline = "",
+				       .virtio_mmio = virtio_mmio };
 	cr_assert_eq(fdt_build(&facts, blob, &err), 0, "%s", err.msg);
 	cr_assert_eq(acpi_build(blob, &mem, split, &err), 0, "%s", err.msg);
+}
+
+static void build(unsigned cpus, int split)
+{
+	build_mmio(cpus, split, 0);
 }
 
 static void teardown(void)
@@ -189,4 +195,45 @@ Test(acpi, a_tree_without_a_host_bridge_is_refused)
 	cr_assert_eq(fdt_create_empty_tree(blob, sizeof(blob)), 0);
 	cr_expect_lt(acpi_build(blob, &mem, 0, &err), 0);
 	cr_expect_gt(strlen(err.msg), 0);
+}
+
+static unsigned count_in(const uint8_t *d, uint32_t len, const void *what, size_t n)
+{
+	unsigned count = 0;
+	for (const uint8_t *p = d; (p = memmem(p, len - (size_t)(p - d), what, n)); p++)
+		count++;
+	return count;
+}
+
+Test(acpi, dsdt_has_an_lnro0005_device_per_virtio_mmio_transport)
+{
+	build_mmio(1, 0, 3);
+	const uint8_t *f = find_table("FACP");
+	const uint8_t *d = table_at(u64_at(f + 140), "DSDT");
+	uint32_t len = u32_at(d + 4);
+	/* Name(_HID, "LNRO0005") */
+	const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0d, 'L', 'N', 'R', 'O', '0', '0', '0', '5', 0 };
+	cr_expect_eq(count_in(d, len, hid, sizeof(hid)), 3);
+	cr_expect_not_null(memmem(d, len, "VR00", 4));
+	cr_expect_not_null(memmem(d, len, "VR02", 4));
+	cr_expect_null(memmem(d, len, "VR03", 4));
+	/* Slot 1: Memory32Fixed(ReadWrite, base, 0x200), Interrupt(Consumer, Level, ActiveHigh){6} */
+	uint32_t base = (uint32_t)(AM_VIRTIO_MMIO_BASE + AM_VIRTIO_MMIO_STRIDE);
+	uint32_t size = (uint32_t)AM_VIRTIO_MMIO_STRIDE, irq = AM_VIRTIO_MMIO_FIRST_IRQ + 1;
+	uint8_t crs[23] = { 0x86, 0x09, 0x00, 0x01 };
+	memcpy(&crs[4], &base, 4);
+	memcpy(&crs[8], &size, 4);
+	const uint8_t intr[] = { 0x89, 0x06, 0x00, 0x01, 0x01 };
+	memcpy(&crs[12], intr, sizeof(intr));
+	memcpy(&crs[17], &irq, 4);
+	crs[21] = 0x79;
+	cr_expect_not_null(memmem(d, len, crs, sizeof(crs)), "slot 1's resources");
+}
+
+Test(acpi, dsdt_without_virtio_mmio_has_no_lnro0005)
+{
+	build(1, 0);
+	const uint8_t *f = find_table("FACP");
+	const uint8_t *d = table_at(u64_at(f + 140), "DSDT");
+	cr_expect_null(memmem(d, u32_at(d + 4), "LNRO0005", 8));
 }

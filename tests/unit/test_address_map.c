@@ -10,6 +10,7 @@
 #include "abi/irq_test.h"
 #include "boot/boot.h"
 #include "devices/reset.h"
+#include "devices/virtio_dev.h"
 #include "devices/uart.h"
 #include "firmware/acpi.h"
 #include "firmware/devicetree.h"
@@ -49,6 +50,7 @@ static void expect_disjoint(const struct window *w, size_t n)
 /* Everything in the 32-bit hole that is not RAM. */
 static const struct window mmio[] = {
 	{ "PCI 32-bit window", AM_PCI_MMIO32_BASE, AM_PCI_MMIO32_SIZE },
+	{ "virtio-mmio slots", AM_VIRTIO_MMIO_BASE, AM_VIRTIO_MMIO_SLOTS * AM_VIRTIO_MMIO_STRIDE },
 	{ "ECAM", AM_ECAM_BASE, AM_ECAM_SIZE },
 	{ "IOAPIC", AM_IOAPIC_BASE, AM_IOAPIC_SIZE },
 	{ "LAPIC", AM_LAPIC_BASE, AM_LAPIC_SIZE },
@@ -66,6 +68,7 @@ static const struct window low[] = {
 	{ "command line", AM_BOOT_CMDLINE, BOOT_CMDLINE_MAX },
 	{ "ACPI tables", AM_ACPI_BASE, AM_ACPI_SIZE },
 	{ "reset vector", AM_RESET_VECTOR, 16 },
+	{ "MP tables", AM_MPTABLE_BASE, AM_MPTABLE_SIZE },
 };
 
 static const struct window ports[] = {
@@ -90,6 +93,13 @@ Test(address_map, mmio_windows_are_disjoint_and_in_the_hole)
 	cr_expect_eq(AM_ECAM_SIZE, (uint64_t)AM_ECAM_BUSES << 20, "1 MiB per bus");
 	cr_expect_eq(AM_ECAM_BASE % AM_ECAM_SIZE, 0, "ECAM aligned to its size");
 	cr_expect_eq(AM_MSI_BASE, AM_LAPIC_BASE);
+	cr_expect_leq(AM_VIRTIO_MMIO_BASE + AM_VIRTIO_MMIO_SLOTS * AM_VIRTIO_MMIO_STRIDE, AM_SYSTEM_START,
+		      "virtio-mmio runs into the APICs");
+	cr_expect_geq(AM_VIRTIO_MMIO_STRIDE, 0x100 + VIRTIO_CONFIG_MAX, "registers and configuration fit");
+	/* Pins: none COM1's, the timer's (2) or the irq-test device's; an IOAPIC has 24. */
+	cr_expect_gt(AM_VIRTIO_MMIO_FIRST_IRQ, AM_COM1_IRQ);
+	cr_expect_gt(AM_VIRTIO_MMIO_FIRST_IRQ, 2);
+	cr_expect_lt(AM_VIRTIO_MMIO_FIRST_IRQ + AM_VIRTIO_MMIO_SLOTS - 1, IRQ_TEST_FIRST_PIN);
 }
 
 Test(address_map, low_placements_are_disjoint_and_where_they_belong)
@@ -101,6 +111,8 @@ Test(address_map, low_placements_are_disjoint_and_where_they_belong)
 	cr_expect_leq(AM_BOOT_DATA_END, AM_LEGACY_START);
 	cr_expect(inside(&low[6], AM_LEGACY_START, AM_LEGACY_END), "ACPI tables in the BIOS area");
 	cr_expect(inside(&low[7], AM_LEGACY_START, AM_LEGACY_END), "reset vector in the BIOS area");
+	cr_expect(inside(&low[8], 0xf0000, AM_LEGACY_END), "MP tables where Linux scans, the BIOS ROM");
+	cr_expect_eq(AM_MPTABLE_BASE % 16, 0, "the floating pointer on a 16-byte boundary");
 	cr_expect_eq(AM_RESET_VECTOR, 0xf0000 + 0xfff0, "where a CPU resets to, f000:fff0");
 	cr_expect_eq(AM_ACPI_BASE % 16, 0, "Linux scans for the RSDP on 16-byte boundaries");
 	cr_expect_eq(AM_AP_TRAMPOLINE % 0x1000, 0, "a SIPI vector names a page");
@@ -215,7 +227,8 @@ Test(address_map, e820_keeps_ram_out_of_every_window)
 		cr_assert_not_null(e, "ECAM is not reserved");
 		cr_expect_eq(e->addr, AM_ECAM_BASE);
 		cr_expect_eq(e->size, AM_ECAM_SIZE);
-		for (size_t j = 2; j < COUNT(mmio); j++)
+		/* Past the device windows (BARs, virtio-mmio: their drivers claim them) and ECAM. */
+		for (size_t j = 3; j < COUNT(mmio); j++)
 			cr_expect_not_null(covering(map, n, E820_RESERVED, &mmio[j]), "%s is not reserved",
 					   mmio[j].name);
 		if (sizes[s] > AM_LEGACY_START)

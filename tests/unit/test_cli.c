@@ -274,3 +274,12 @@ Test(cli, vsock)
 	expect_usage_error(PARSE("run", "--vsock", "cid=3,uds=/a", "--vsock", "cid=4,uds=/b"),
 			   "at most one vsock device");
 }
+
+Test(cli, transport_pci_by_default_or_as_named)
+{
+	cr_assert_eq(PARSE("run").cfg.transport, VIRTIO_TRANSPORT_PCI);
+	cr_assert_eq(PARSE("run", "--transport", "mmio").cfg.transport, VIRTIO_TRANSPORT_MMIO);
+	cr_assert_eq(PARSE("run", "--transport=pci").cfg.transport, VIRTIO_TRANSPORT_PCI);
+	expect_usage_error(PARSE("run", "--transport", "isa"), "--transport 'isa': must be pci or mmio");
+	expect_usage_error(PARSE("run", "--transport"), "needs a value");
+}

@@ -146,3 +146,25 @@ Test(devicetree, missing_nodes_are_enoent)
 	cr_expect_eq(fdt_e820(blob, map, 4), -ENOENT);
 	cr_expect_eq(fdt_cpus(blob, ids, 4), -ENOENT);
 }
+
+Test(devicetree, virtio_mmio_transports_in_slot_order)
+{
+	struct error err = { 0 };
+	cr_assert_eq(guest_memory_create(&mem, 64ULL << 20, &err), 0, "%s", err.msg);
+	struct machine_facts facts = { .mem = &mem, .cpus = 1, .cmdline = "", .virtio_mmio = 2 };
+	cr_assert_eq(fdt_build(&facts, blob, &err), 0, "%s", err.msg);
+	struct fdt_virtio_mmio v[4];
+	cr_assert_eq(fdt_virtio_mmio(blob, v, 4), 2);
+	cr_expect_eq(v[0].base, AM_VIRTIO_MMIO_BASE);
+	cr_expect_eq(v[1].base, AM_VIRTIO_MMIO_BASE + AM_VIRTIO_MMIO_STRIDE);
+	cr_expect_eq(v[1].size, AM_VIRTIO_MMIO_STRIDE);
+	cr_expect_eq(v[0].irq, AM_VIRTIO_MMIO_FIRST_IRQ);
+	cr_expect_eq(v[1].irq, AM_VIRTIO_MMIO_FIRST_IRQ + 1);
+}
+
+Test(devicetree, no_virtio_mmio_without_the_transport)
+{
+	build(64ULL << 20, 1, "", 0, 0);
+	struct fdt_virtio_mmio v[1];
+	cr_expect_eq(fdt_virtio_mmio(blob, v, 1), 0);
+}

@@ -76,11 +76,11 @@ Test(stats, names_the_interrupt_delivery_errors)
 	cr_assert_eq(stats_format_irq(0, NULL, 0, line, sizeof(line)), 0);
 	cr_assert_str_eq(line, "ringvm stats: irq: delivery_errors 0");
 	const struct stats_device_errors devs[] = {
-		{ "virtio-blk", 0, 3 }, { "virtio-blk", 1, 0 }, { "virtio-rng", 0, 7 },
+		{ "virtio-blk 0", 3 }, { "virtio-blk 1", 0 }, { "virtio-rng", 7 },
 	};
 	cr_assert_eq(stats_format_irq(12, devs, 3, line, sizeof(line)), 0);
-	cr_assert_str_eq(line, "ringvm stats: irq: delivery_errors 12; msix: virtio-blk0 3, "
-			 "virtio-blk1 0, virtio-rng0 7");
+	cr_assert_str_eq(line, "ringvm stats: irq: delivery_errors 12; msix: virtio-blk 0: 3, "
+			 "virtio-blk 1: 0, virtio-rng: 7");
 	char small[16];
 	cr_assert_eq(stats_format_irq(12, devs, 3, small, sizeof(small)), 0);
 	cr_assert_eq(strlen(small), sizeof(small) - 1, "cut, not overrun");

@@ -43,11 +43,11 @@ static void open_disk_as(bool readonly, unsigned queues, const struct blk_image 
 		img.zero_range = fs->zero_range;
 	}
 	struct loop *loops[] = { &rig.loop, other_loop };
-	cr_assert_eq(virtio_blk_init(&blk, &cfg, &img, 1, 0, &rig.mem, &rig.chip, loops,
+	cr_assert_eq(virtio_blk_init(&blk, &cfg, &img, 1, 0, &rig.mem, loops,
 				     other_loop ? 2 : 1, -1, &err),
 		     0, "%s", err.msg);
 	cr_assert_eq(img.fd, -1, "the device took the image");
-	cr_assert_eq(pci_bus_plug(&rig.pci, &blk.vp.pci), 0);
+	rig_plug(&rig, &blk.vdev);
 }
 
 static void open_disk(bool readonly, unsigned queues)
@@ -123,17 +123,25 @@ static uint8_t request(unsigned q, uint32_t type, uint64_t sector, uint32_t len,
 	return *status;
 }
 
-Test(virtio_blk, pci_identity_and_features)
+Test(virtio_blk, identity_and_features)
 {
 	open_disk(false, 0);
-	cr_assert_eq(pci_get16(&blk.vp.pci, PCI_VENDOR_ID), VIRTIO_PCI_VENDOR);
-	cr_assert_eq(pci_get16(&blk.vp.pci, PCI_DEVICE_ID), 0x1042, "modern virtio-blk (4.1.2.1)");
-	cr_assert(pci_get16(&blk.vp.pci, PCI_STATUS) & PCI_STATUS_CAP_LIST);
+	if (rig_mmio(&rig)) {
+		cr_assert_eq(mmio_read(&rig, VIRTIO_MMIO_MAGIC_VALUE), 0x74726976, "\"virt\"");
+		cr_assert_eq(mmio_read(&rig, VIRTIO_MMIO_VERSION), 2);
+		cr_assert_eq(mmio_read(&rig, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_BLOCK);
+		mmio_write(&rig, VIRTIO_MMIO_QUEUE_SEL, 1);
+		cr_assert_eq(mmio_read(&rig, VIRTIO_MMIO_QUEUE_NUM_MAX), 0, "one queue only");
+	} else {
+		cr_assert_eq(pci_get16(&rig.vp.pci, PCI_VENDOR_ID), VIRTIO_PCI_VENDOR);
+		cr_assert_eq(pci_get16(&rig.vp.pci, PCI_DEVICE_ID), 0x1042, "modern virtio-blk (4.1.2.1)");
+		cr_assert(pci_get16(&rig.vp.pci, PCI_STATUS) & PCI_STATUS_CAP_LIST);
+		cr_assert_eq(common_read(&rig, num_queues), 1, "num_queues");
+	}
 	uint64_t f = device_features(&rig);
 	cr_assert(f & F_V1 && f & F_FLUSH && f & F_DISCARD && f & F_WZ);
 	cr_assert_not(f & F_RO);
 	cr_assert_not(f & F_MQ, "one vCPU, one queue");
-	cr_assert_eq(common_read(&rig, num_queues), 1, "num_queues");
 	cr_assert_eq(config_read(&rig, CFG(capacity), 8), DISK_SIZE / 512, "capacity");
 	cr_assert_eq(config_read(&rig, CFG(seg_max), 4), 126, "seg_max");
 	cr_assert_eq(config_read(&rig, CFG(blk_size), 4), 512, "blk_size");
@@ -504,13 +512,7 @@ static void start_big_queue(void)
 	open_disk(false, 1);
 	cr_assert(negotiate(&rig, F_V1));
 	memset(gpa(&rig, BIG_RINGS, 0x3000), 0, 0x3000);
-	common_write(&rig, queue_select, 0);
-	common_write(&rig, queue_size, BIG_QSIZE);
-	bar_write(&rig, rig.at.common + TD_COMMON(queue_desc_lo), BIG_RINGS, 8);
-	bar_write(&rig, rig.at.common + TD_COMMON(queue_avail_lo), BIG_RINGS + 0x1000, 8);
-	bar_write(&rig, rig.at.common + TD_COMMON(queue_used_lo), BIG_RINGS + 0x2000, 8);
-	rig.notify_off[0] = (uint32_t)common_read(&rig, queue_notify_off);
-	common_write(&rig, queue_enable, 1);
+	setup_queue_at(&rig, 0, BIG_QSIZE, BIG_RINGS, BIG_RINGS + 0x1000, BIG_RINGS + 0x2000);
 	struct virtio_blk_outhdr *read = gpa(&rig, STORM_BUF, sizeof(*read));
 	struct virtio_blk_outhdr *odd = gpa(&rig, STORM_BUF + 0x100, sizeof(*odd));
 	*read = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_IN };

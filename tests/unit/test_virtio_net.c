@@ -37,10 +37,10 @@ static void setup(void)
 				  .queue_pairs = 1 };
 	struct net_tap tap;
 	cr_assert_eq(virtio_net_open(&tap, &cfg, &err), 0, "%s", err.msg);
-	cr_assert_eq(virtio_net_init(&net, &cfg, &tap, 0, &rig.mem, &rig.chip, &rig.loop, -1, &err),
+	cr_assert_eq(virtio_net_init(&net, &cfg, &tap, 0, &rig.mem, &rig.loop, -1, &err),
 		     0, "%s", err.msg);
 	cr_assert_eq(tap.fds[0], -1, "the device took the tap");
-	cr_assert_eq(pci_bus_plug(&rig.pci, &net.vp.pci), 0);
+	rig_plug(&rig, &net.vdev);
 
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
 	struct ifreq ifr = { 0 };

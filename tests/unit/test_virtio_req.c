@@ -13,7 +13,7 @@
 #define F_V1 VIRTIO_BIT(VIRTIO_F_VERSION_1)
 
 struct hold {
-	struct virtio_pci vp;
+	struct virtio_dev vdev;
 	struct vreq_queue rq;
 	bool immediate;             /* complete each request as it starts, else hold it */
 	unsigned republish;         /* immediate: re-publish the chain this many times more */
@@ -103,10 +103,10 @@ static void setup(void)
 	struct virtio_device_info info = { .name = "hold", .type = VIRTIO_ID_RNG,
 					   .pci_class = PCI_CLASS_CODE_UNASSIGNED, .num_queues = 1 };
 	struct loop *loop = &rig.loop;
-	cr_assert_eq(virtio_pci_init(&hold.vp, &info, &hold_ops, &hold, &rig.mem, &rig.chip, &loop, 1, -1), 0);
-	cr_assert_eq(vreq_queue_init(&hold.rq, &hold.vp, 0, loop, sizeof(struct vreq), 0, hold_start,
+	cr_assert_eq(virtio_dev_init(&hold.vdev, &info, &hold_ops, &hold, &rig.mem, &loop, 1, -1), 0);
+	cr_assert_eq(vreq_queue_init(&hold.rq, &hold.vdev, 0, loop, sizeof(struct vreq), 0, hold_start,
 				     &hold), 0);
-	cr_assert_eq(pci_bus_plug(&rig.pci, &hold.vp.pci), 0);
+	rig_plug(&rig, &hold.vdev);
 	start_session();
 }
 
@@ -114,7 +114,7 @@ static void teardown(void)
 {
 	rig_fini(&rig);
 	vreq_queue_destroy(&hold.rq);
-	virtio_pci_destroy(&hold.vp);
+	virtio_dev_destroy(&hold.vdev);
 }
 
 TestSuite(virtio_req, .init = setup, .fini = teardown, .timeout = 30);
@@ -244,14 +244,14 @@ Test(virtio_req, completion_then_reset_in_one_batch)
 	notify(&rig, 0);
 	rig_settle(&rig);
 	cr_assert_eq(hold.nr_held, 1);
-	(void)bar_read(&rig, rig.at.isr, 1);        /* clears it */
+	(void)take_isr(&rig);                       /* clears it */
 	loop_post(&rig.loop, &hold.complete_work);
 	set_status(&rig, 0);                        /* the reset, behind the completion */
 	cr_assert_gt(loop_poll(&rig.loop, 1000), 0);
 	cr_assert_eq(device_status(&rig), 0);
 	cr_assert_eq(used_ring()->idx, 1, "used before the reset");
 	/* The batch's interrupt decision was the old session's: nothing is signalled. */
-	cr_assert_eq(bar_read(&rig, rig.at.isr, 1), 0);
+	cr_assert_eq(take_isr(&rig), 0);
 	expect_recovers();
 }
 
@@ -288,12 +288,7 @@ Test(virtio_req, a_full_queue_of_the_largest_size_works)
 	wait_reset_done();
 	cr_assert(negotiate(&rig, F_V1));
 	memset(gpa(&rig, rings, 0x3000), 0, 0x3000);
-	common_write(&rig, queue_select, 0);
-	common_write(&rig, queue_size, VIRTQ_MAX_SIZE);
-	bar_write(&rig, rig.at.common + TD_COMMON(queue_desc_lo), rings, 8);
-	bar_write(&rig, rig.at.common + TD_COMMON(queue_avail_lo), rings + 0x1000, 8);
-	bar_write(&rig, rig.at.common + TD_COMMON(queue_used_lo), rings + 0x2000, 8);
-	common_write(&rig, queue_enable, 1);
+	setup_queue_at(&rig, 0, VIRTQ_MAX_SIZE, rings, rings + 0x1000, rings + 0x2000);
 	driver_ok(&rig);
 	struct vring_desc *d = gpa(&rig, rings, sizeof(*d) * VIRTQ_MAX_SIZE);
 	struct vring_avail *avail = gpa(&rig, rings + 0x1000, 0x1000);

@@ -15,8 +15,8 @@ static void setup(void)
 {
 	struct error err = { 0 };
 	rig_init(&rig, 8 * MiB);
-	cr_assert_eq(virtio_rng_init(&rng, &rig.mem, &rig.chip, &rig.loop, -1, &err), 0, "%s", err.msg);
-	cr_assert_eq(pci_bus_plug(&rig.pci, &rng.vp.pci), 0);
+	cr_assert_eq(virtio_rng_init(&rng, &rig.mem, &rig.loop, -1, &err), 0, "%s", err.msg);
+	rig_plug(&rig, &rng.vdev);
 	cr_assert(negotiate(&rig, F_V1));
 	setup_queue(&rig, 0);
 	driver_ok(&rig);
@@ -158,4 +158,14 @@ Test(virtio_rng, second_reset_while_one_is_pending)
 	close(ri.gate);
 	close(source[0]);
 	close(source[1]);
+}
+
+Test(virtio_rng, config_change_bumps_the_generation_and_interrupts)
+{
+	(void)take_isr(&rig);
+	uint32_t gen = config_generation(&rig);
+	virtio_config_changed(&rng.vdev);
+	cr_assert_eq(config_generation(&rig), (gen + 1) & (rig_mmio(&rig) ? 0xffffffff : 0xff));
+	cr_assert_eq(take_isr(&rig), VIRTIO_ISR_CONFIG);
+	cr_assert_eq(take_isr(&rig), 0, "acknowledged");
 }

@@ -63,10 +63,10 @@ static void setup(void)
 	strcpy(cfg.uds_path, uds);
 	struct vsock_listener l;
 	cr_assert_eq(virtio_vsock_open(&l, &cfg, &err), 0, "%s", err.msg);
-	cr_assert_eq(virtio_vsock_init(&vs, &cfg, &l, &rig.mem, &rig.chip, &rig.loop, -1, &err), 0,
+	cr_assert_eq(virtio_vsock_init(&vs, &cfg, &l, &rig.mem, &rig.loop, -1, &err), 0,
 		     "%s", err.msg);
 	cr_assert_eq(l.fd, -1, "the device took the listener");
-	cr_assert_eq(pci_bus_plug(&rig.pci, &vs.vp.pci), 0);
+	rig_plug(&rig, &vs.vdev);
 	cr_assert(negotiate(&rig, F_V1));
 	setup_queue(&rig, RXQ);
 	setup_queue(&rig, TXQ);

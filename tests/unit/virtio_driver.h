@@ -1,8 +1,9 @@
 /*
- * A minimal virtio-pci driver for unit tests: it reaches a device model only the
- * way a guest would (configuration cycles, BAR accesses, rings in guest memory),
- * and runs the device's io_uring loop itself, so no KVM is involved. Criterion's
- * asserts by default; tests/tsan/plain_assert.h's in programs Criterion cannot run.
+ * A minimal virtio driver for unit tests: it reaches a device model only the way a
+ * guest would (PCI: configuration cycles, BAR accesses; MMIO: the register window;
+ * rings in guest memory), and runs the device's io_uring loop itself, so no KVM is
+ * involved. The transport is PCI, or virtio-mmio where the test is built with TD_MMIO
+ * (the same tests run on both) or sets rig->transport before rig_plug.
  */
 #ifndef RINGVM_TEST_VIRTIO_DRIVER_H
 #define RINGVM_TEST_VIRTIO_DRIVER_H
@@ -12,6 +13,7 @@
 #include <criterion/criterion.h>
 #endif
 #include <linux/virtio_config.h>
+#include <linux/virtio_mmio.h>
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
 #include <stddef.h>
@@ -19,8 +21,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "abi/address_map.h"
 #include "abi/virtio.h"
 #include "devices/pci.h"
+#include "devices/virtio_mmio.h"
 #include "devices/virtio_pci.h"
 #include "services/bus.h"
 #include "services/loop.h"
@@ -32,6 +36,8 @@
 #define TD_USED      0x800
 #define TD_BUFFERS   0x200000ULL
 #define TD_DEADLINE_MS 10000            /* an fdatasync on a busy host takes what it takes */
+#define TD_MMIO_BASE AM_VIRTIO_MMIO_BASE   /* the first slot, as the machine places it */
+#define TD_MMIO_GSI  AM_VIRTIO_MMIO_FIRST_IRQ
 #define TD_RUNNING   (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | \
 		      VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK)
 
@@ -43,7 +49,12 @@ struct td_layout {
 	uint32_t notify_mult;
 };
 
+enum td_transport { TD_PCI, TD_MMIO_TRANSPORT };
+
 struct test_rig {
+	enum td_transport transport;
+	struct virtio_pci vp;
+	struct virtio_mmio mm;
 	struct guest_memory mem;
 	struct bus pio, mmio;
 	struct pci_bus pci;
@@ -68,6 +79,22 @@ static inline void rig_init(struct test_rig *rig, uint64_t ram)
 	loop_start(&rig->loop);
 	/* No KVM: MSI injection fails quietly, which the tests do not rely on. */
 	rig->chip = (struct irq_chip){ .vm_fd = -1, .mode = IRQCHIP_KERNEL, .path = IRQ_PATH_MSI };
+#ifdef TD_MMIO
+	rig->transport = TD_MMIO_TRANSPORT;
+#endif
+}
+
+/* Attaches dev through the rig's transport: a PCI slot, or the first virtio-mmio slot. */
+static inline void rig_plug(struct test_rig *rig, struct virtio_dev *dev)
+{
+	struct error err = { 0 };
+	if (rig->transport == TD_MMIO_TRANSPORT) {
+		cr_assert_eq(virtio_mmio_init(&rig->mm, dev, &rig->mmio, TD_MMIO_BASE, &rig->chip, TD_MMIO_GSI,
+					      &err), 0, "%s", err.msg);
+		return;
+	}
+	cr_assert_eq(virtio_pci_init(&rig->vp, dev, &rig->chip), 0);
+	cr_assert_eq(pci_bus_plug(&rig->pci, &rig->vp.pci), 0);
 }
 
 static inline void rig_fini(struct test_rig *rig)
@@ -75,6 +102,8 @@ static inline void rig_fini(struct test_rig *rig)
 	loop_cancel_all(&rig->loop, 1000);
 	loop_destroy(&rig->loop);
 	pci_bus_destroy(&rig->pci);
+	virtio_pci_destroy(&rig->vp);
+	virtio_mmio_destroy(&rig->mm);
 	bus_destroy(&rig->pio);
 	bus_destroy(&rig->mmio);
 	guest_memory_destroy(&rig->mem);
@@ -155,10 +184,54 @@ static inline void bar_write(struct test_rig *rig, uint64_t off, uint64_t v, uin
 #define common_write(rig, field, v) \
 	bar_write(rig, rig_layout(rig)->common + TD_COMMON(field), v, TD_WIDTH(field))
 
+/* A virtio-mmio register (VIRTIO_MMIO_*), with the 32-bit access the driver must use. */
+static inline uint32_t mmio_read(struct test_rig *rig, uint32_t off)
+{
+	uint32_t v = 0;
+	cr_assert(bus_dispatch(&rig->mmio, TD_MMIO_BASE + off, (uint8_t *)&v, 4, false),
+		  "MMIO read 0x%x", off);
+	return v;
+}
+
+static inline void mmio_write(struct test_rig *rig, uint32_t off, uint32_t v)
+{
+	cr_assert(bus_dispatch(&rig->mmio, TD_MMIO_BASE + off, (uint8_t *)&v, 4, true));
+}
+
+static inline bool rig_mmio(const struct test_rig *rig)
+{
+	return rig->transport == TD_MMIO_TRANSPORT;
+}
+
 /* len bytes of the device configuration at offset (offsetof a uapi virtio_*_config). */
 static inline uint64_t config_read(struct test_rig *rig, size_t offset, uint32_t len)
 {
+	if (rig_mmio(rig)) {
+		uint64_t v = 0;
+		cr_assert(bus_dispatch(&rig->mmio, TD_MMIO_BASE + VIRTIO_MMIO_CONFIG + offset, (uint8_t *)&v,
+				       len, false));
+		return v;
+	}
 	return bar_read(rig, rig_layout(rig)->device + offset, len);
+}
+
+/* The interrupt status, acknowledged: PCI's ISR read clears it, MMIO's InterruptACK does. */
+static inline uint8_t take_isr(struct test_rig *rig)
+{
+	if (rig_mmio(rig)) {
+		uint32_t v = mmio_read(rig, VIRTIO_MMIO_INTERRUPT_STATUS);
+		mmio_write(rig, VIRTIO_MMIO_INTERRUPT_ACK, v);
+		return (uint8_t)v;
+	}
+	return (uint8_t)bar_read(rig, rig_layout(rig)->isr, 1);
+}
+
+/* The configuration generation (PCI's is a byte). */
+static inline uint32_t config_generation(struct test_rig *rig)
+{
+	if (rig_mmio(rig))
+		return mmio_read(rig, VIRTIO_MMIO_CONFIG_GENERATION);
+	return (uint32_t)common_read(rig, config_generation);
 }
 
 /* Runs the loop until nothing more completes for a moment. */
@@ -188,6 +261,12 @@ static inline void rig_poll_until(struct test_rig *rig, int64_t deadline, const 
 
 static inline uint64_t device_features(struct test_rig *rig)
 {
+	if (rig_mmio(rig)) {
+		mmio_write(rig, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+		uint64_t lo = mmio_read(rig, VIRTIO_MMIO_DEVICE_FEATURES);
+		mmio_write(rig, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+		return lo | (uint64_t)mmio_read(rig, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
+	}
 	common_write(rig, device_feature_select, 0);
 	uint64_t lo = common_read(rig, device_feature);
 	common_write(rig, device_feature_select, 1);
@@ -196,6 +275,13 @@ static inline uint64_t device_features(struct test_rig *rig)
 
 static inline void driver_features(struct test_rig *rig, uint64_t features)
 {
+	if (rig_mmio(rig)) {
+		mmio_write(rig, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+		mmio_write(rig, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)features);
+		mmio_write(rig, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+		mmio_write(rig, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(features >> 32));
+		return;
+	}
 	common_write(rig, guest_feature_select, 0);
 	common_write(rig, guest_feature, (uint32_t)features);
 	common_write(rig, guest_feature_select, 1);
@@ -204,11 +290,17 @@ static inline void driver_features(struct test_rig *rig, uint64_t features)
 
 static inline uint8_t device_status(struct test_rig *rig)
 {
+	if (rig_mmio(rig))
+		return (uint8_t)mmio_read(rig, VIRTIO_MMIO_STATUS);
 	return (uint8_t)common_read(rig, device_status);
 }
 
 static inline void set_status(struct test_rig *rig, uint8_t status)
 {
+	if (rig_mmio(rig)) {
+		mmio_write(rig, VIRTIO_MMIO_STATUS, status);
+		return;
+	}
 	common_write(rig, device_status, status);
 }
 
@@ -242,16 +334,36 @@ static inline uint64_t ring_base(unsigned q)
 	return TD_RINGS + q * 0x1000;
 }
 
-static inline void setup_queue(struct test_rig *rig, unsigned q)
+/* Queue q's layout, and enables it. */
+static inline void setup_queue_at(struct test_rig *rig, unsigned q, uint16_t size, uint64_t desc,
+				  uint64_t avail, uint64_t used)
 {
+	if (rig_mmio(rig)) {
+		mmio_write(rig, VIRTIO_MMIO_QUEUE_SEL, q);
+		cr_assert_geq(mmio_read(rig, VIRTIO_MMIO_QUEUE_NUM_MAX), size, "queue %u's maximum", q);
+		mmio_write(rig, VIRTIO_MMIO_QUEUE_NUM, size);
+		mmio_write(rig, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
+		mmio_write(rig, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
+		mmio_write(rig, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)avail);
+		mmio_write(rig, VIRTIO_MMIO_QUEUE_AVAIL_HIGH, (uint32_t)(avail >> 32));
+		mmio_write(rig, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)used);
+		mmio_write(rig, VIRTIO_MMIO_QUEUE_USED_HIGH, (uint32_t)(used >> 32));
+		mmio_write(rig, VIRTIO_MMIO_QUEUE_READY, 1);
+		return;
+	}
 	common_write(rig, queue_select, q);
-	common_write(rig, queue_size, TD_QSIZE);
+	common_write(rig, queue_size, size);
 	/* The 64-bit addresses in one access each, as a driver may (4.1.3.1). */
-	bar_write(rig, rig->at.common + TD_COMMON(queue_desc_lo), ring_base(q), 8);
-	bar_write(rig, rig->at.common + TD_COMMON(queue_avail_lo), ring_base(q) + TD_AVAIL, 8);
-	bar_write(rig, rig->at.common + TD_COMMON(queue_used_lo), ring_base(q) + TD_USED, 8);
+	bar_write(rig, rig_layout(rig)->common + TD_COMMON(queue_desc_lo), desc, 8);
+	bar_write(rig, rig->at.common + TD_COMMON(queue_avail_lo), avail, 8);
+	bar_write(rig, rig->at.common + TD_COMMON(queue_used_lo), used, 8);
 	rig->notify_off[q] = (uint32_t)common_read(rig, queue_notify_off);
 	common_write(rig, queue_enable, 1);
+}
+
+static inline void setup_queue(struct test_rig *rig, unsigned q)
+{
+	setup_queue_at(rig, q, TD_QSIZE, ring_base(q), ring_base(q) + TD_AVAIL, ring_base(q) + TD_USED);
 	memset(gpa(rig, ring_base(q), 0x1000), 0, 0x1000);
 	rig->avail_idx[q] = rig->used_seen[q] = 0;
 	rig->next_desc[q] = 0;
@@ -284,6 +396,10 @@ static inline struct vring_avail *avail_ring(struct test_rig *rig, unsigned q)
 /* Writes q's doorbell: a trapped write here, no ioeventfd. */
 static inline void notify(struct test_rig *rig, unsigned q)
 {
+	if (rig_mmio(rig)) {
+		mmio_write(rig, VIRTIO_MMIO_QUEUE_NOTIFY, q);
+		return;
+	}
 	bar_write(rig, rig->at.notify + rig->notify_off[q] * rig->at.notify_mult, q, 2);
 }
 

@@ -147,6 +147,29 @@ static void seeds_virtio_rng(void)
 	emit("read");
 }
 
+/* ---- fuzz_virtio_mmio.c: its own opcodes ---- */
+enum { MM_WRITE, MM_READ, MM_REG, MM_BRING_UP, MM_DESC, MM_AVAIL, MM_POLL, MM_ACK, MM_CONFIG,
+       MM_STORE };
+
+static void seeds_virtio_mmio(void)
+{
+	u8(MM_BRING_UP); u64(0); u8(4);                         /* 16 entries */
+	u8(MM_DESC); u8(0); u32(0); u32(64); u16(WRITE); u16(0);
+	u8(MM_AVAIL); u16(0); u8(0);
+	for (int i = 0; i < 4; i++) { u8(MM_POLL); u8(1); }
+	u8(MM_ACK);
+	u8(MM_CONFIG);
+	u8(MM_ACK);
+	emit("read");
+	u8(MM_BRING_UP); u64(1ULL << 28); u8(3);                /* INDIRECT_DESC, 8 entries */
+	u8(MM_DESC); u8(0); u32(0); u32(16); u16(4); u16(0);    /* an indirect table */
+	struct { uint64_t addr; uint32_t len; uint16_t flags, next; } d = { 0x201000, 64, WRITE, 0 };
+	u8(MM_STORE); u32(0x100000); u8(sizeof(d)); bytes(&d, sizeof(d));
+	u8(MM_AVAIL); u16(0); u8(0);
+	for (int i = 0; i < 4; i++) { u8(MM_POLL); u8(1); }
+	emit("indirect");
+}
+
 /* ---- fuzz_virtqueue.c: flags, rings at 0x1000/0x2000/0x3000, then stores and ops ---- */
 static void seeds_virtqueue(void)
 {
@@ -441,6 +464,7 @@ static const struct target targets[] = {
 	{ "virtio-blk", seeds_virtio_blk },
 	{ "virtio-net", seeds_virtio_net },
 	{ "virtio-rng", seeds_virtio_rng },
+	{ "virtio-mmio", seeds_virtio_mmio },
 	{ "pci", seeds_pci },
 	{ "uart", seeds_uart },
 	{ "i8042", seeds_i8042 },
