@@ -23,7 +23,8 @@ struct http_conn {
 	unsigned slot;
 	int fd;
 	struct loop_op op;
-	enum { CONN_IDLE, CONN_RECV, CONN_HANDLING, CONN_SEND } state;
+	enum { CONN_IDLE, CONN_RECV, CONN_HANDLING, CONN_SEND, CONN_DRAIN } state;
+	size_t drained;             /* bytes read and dropped after the last response */
 	http_parser parser;
 	http_parser_settings settings;
 	size_t len;                 /* bytes in buf */
@@ -38,6 +39,10 @@ struct http_conn {
 };
 
 static void conn_next(struct http_conn *c);
+static void conn_drain(struct http_conn *c);
+
+/* What a refused client may still send before it is cut off. */
+#define HTTP_DRAIN_MAX (4 * HTTP_MAX_REQUEST)
 
 static const char *status_text(int status)
 {
@@ -118,6 +123,41 @@ static int on_message_complete(http_parser *p)
 
 static void conn_send_done(struct loop_op *op, int res, unsigned flags);
 
+static void conn_drain_done(struct loop_op *op, int res, unsigned flags)
+{
+	struct http_conn *c = container_of(op, struct http_conn, op);
+
+	(void)flags;
+	c->state = CONN_IDLE;
+	c->drained += res > 0 ? (size_t)res : 0;
+	if (res <= 0 || c->drained > HTTP_DRAIN_MAX || loop_closing(c->srv->loop)) {
+		conn_close(c);
+		return;
+	}
+	struct io_uring_sqe *sqe = loop_sqe(c->srv->loop, &c->op);
+	c->state = CONN_DRAIN;
+	io_uring_prep_recv(sqe, c->fd, c->buf, HTTP_MAX_REQUEST, 0);
+}
+
+/*
+ * The last response is out: the client may still be sending a request we refused.
+ * Closing now, with its bytes unread, would reset the connection and could lose the
+ * response on its side; so our side is shut and what it still sends is read and
+ * dropped, up to a bound, until it closes.
+ */
+static void conn_drain(struct http_conn *c)
+{
+	struct io_uring_sqe *sqe = loop_sqe(c->srv->loop, NULL);
+
+	io_uring_prep_shutdown(sqe, c->fd, SHUT_WR);
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = loop_sqe(c->srv->loop, &c->op);
+	c->op.complete = conn_drain_done;
+	c->state = CONN_DRAIN;
+	c->drained = 0;
+	io_uring_prep_recv(sqe, c->fd, c->buf, HTTP_MAX_REQUEST, 0);
+}
+
 static void conn_arm_send(struct http_conn *c)
 {
 	struct io_uring_sqe *sqe = loop_sqe(c->srv->loop, &c->op);
@@ -146,7 +186,7 @@ static void conn_send_done(struct loop_op *op, int res, unsigned flags)
 		free(c->out);
 	c->out = NULL;
 	if (c->close_after) {
-		conn_close(c);
+		conn_drain(c);
 		return;
 	}
 	/* Drop the request just answered; a pipelined one may already be in buf. */
