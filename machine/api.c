@@ -514,6 +514,25 @@ int api_load_file(struct api *api, const char *path, struct error *err)
 	return r;
 }
 
+void api_remove_socket(struct api *api)
+{
+	struct loop *loop = &api->vm->loop;
+
+	if (!api->sock_path)
+		return;
+	if (api->state == API_NOT_STARTED || !loop->ring_ready) {
+		unlink(api->sock_path);
+	} else {
+		/* The main thread's seccomp filter has no unlink: the ring does it. */
+		io_uring_prep_unlinkat(loop_sqe(loop, NULL), AT_FDCWD, api->sock_path, 0);
+		for (int i = 0; i < 10 && loop->in_flight; i++)
+			if (loop_poll(loop, 100) < 0)
+				break;
+	}
+	free(api->sock_path);
+	api->sock_path = NULL;
+}
+
 void api_destroy(struct api *api)
 {
 	if (api->serving)
@@ -522,7 +541,7 @@ void api_destroy(struct api *api)
 	appender_close(&api->log);
 	appender_close(&api->metrics);
 	if (api->sock_path)
-		unlink(api->sock_path);
+		unlink(api->sock_path);     /* api_remove_socket was not called: no filter yet */
 	free(api->sock_path);
 	api->sock_path = NULL;
 	api_config_destroy(&api->cfg);

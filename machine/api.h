@@ -49,6 +49,9 @@ int api_load_file(struct api *api, const char *path, struct error *err);
 /* InstanceStart: builds the VM from the config; on a user's mistake nothing changed. */
 int api_start(struct api *api, struct error *err);
 
+/* After vm_run (its loop cancelled, the filter on): removes the socket file through the ring. */
+void api_remove_socket(struct api *api);
+
 /* After vm_destroy (nothing in flight): closes the clients, the files, the socket. */
 void api_destroy(struct api *api);
 

@@ -53,7 +53,9 @@ static int run_api(struct vm *vm, struct api *api, const struct vm_config *cfg)
 	/* Stopped before InstanceStart (a signal, a failure): no VM to run. */
 	if (vm->stop.reason != STOP_NONE || api->state == API_NOT_STARTED)
 		return vm->stop.status;
-	return vm_run(vm);
+	int status = vm_run(vm);
+	api_remove_socket(api);
+	return status;
 }
 
 int main(int argc, char **argv)
