@@ -181,6 +181,20 @@ void virtio_pci_needs_reset(struct virtio_pci *vp, const struct virtq *vq)
 		(void)msix_notify(&vp->msix, vector, NULL);
 }
 
+void virtio_pci_config_changed(struct virtio_pci *vp)
+{
+	pthread_mutex_lock(&vp->lock);
+	vp->config_generation++;
+	uint16_t vector = vp->config_msix_vector;
+	bool live = vp->status & VIRTIO_CONFIG_S_DRIVER_OK;
+	pthread_mutex_unlock(&vp->lock);
+	if (!live)
+		return;             /* a driver not yet running reads the new values anyway */
+	atomic_fetch_or(&vp->isr, VIRTIO_PCI_ISR_CONFIG);
+	if (vector != VIRTIO_MSI_NO_VECTOR && msix_enabled(&vp->msix))
+		(void)msix_notify(&vp->msix, vector, NULL);
+}
+
 /* --- the vCPUs' side: the common configuration ----------------------------- */
 
 /* With the lock held: DRIVER_OK. */

@@ -68,4 +68,7 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_device_info *info
 /* Releases eventfds and vectors; the queues' I/O threads must have stopped. */
 void virtio_pci_destroy(struct virtio_pci *vp);
 
+/* Any thread: the device's configuration changed (a new generation, and the config interrupt). */
+void virtio_pci_config_changed(struct virtio_pci *vp);
+
 #endif

@@ -722,10 +722,13 @@ int vm_send_ctrl_alt_del(struct vm *vm)
 
 int vm_update_drive(struct vm *vm, unsigned index, int fd, uint64_t size)
 {
-	(void)vm;
-	(void)index;
-	(void)size;
-	/* SEAM (integrator): virtio_blk_replace(&vm->disks[index], fd, size), then the config change. */
-	close(fd);
-	return -ENOSYS;
+	if (index >= vm->nr_disks) {
+		close(fd);
+		return -ENODEV;
+	}
+	int r = virtio_blk_replace_image(&vm->disks[index], fd, size);
+	/* SEAM (integrator): the mmio transport's config change where the disk is on mmio. */
+	if (!r)
+		virtio_pci_config_changed(&vm->disks[index].vp);
+	return r;
 }

@@ -129,8 +129,8 @@ void vm_resume(struct vm *vm);
 int vm_send_ctrl_alt_del(struct vm *vm);
 
 /*
- * SEAM (integrator): drive index's backing file is now fd (taken), of size bytes: to
- * virtio-blk, and the transport's config-change interrupt. -ENOSYS until connected.
+ * Drive index's backing file is now fd (taken), of size bytes: virtio-blk swaps it and
+ * the transport raises its config-change interrupt (SEAM for the mmio transport).
  */
 int vm_update_drive(struct vm *vm, unsigned index, int fd, uint64_t size);
 

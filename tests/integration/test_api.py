@@ -365,18 +365,21 @@ def test_config_file_boots_without_api(ctx):
 
 def test_kata_runtime_rs_sequence(ctx):
     """What Kata's runtime-rs firecracker driver sends, in its order: boot source, machine,
-    the root drive and five placeholders, the network interface, vsock, InstanceStart."""
+    the root drive and five placeholders, vsock, InstanceStart; later a PATCH that swaps a
+    placeholder for a container's image, which the guest then reads and writes."""
     need_kvm()
     with tempfile.TemporaryDirectory(dir=os.path.expanduser("~")) as tmp:
         drives = []
         for name in ["rootfs"] + ["drive_%d" % i for i in range(5)]:
             path = os.path.join(tmp, name)
-            open(path, "wb").write(b"\0" * (1 << 20))
+            open(path, "wb").write(b"\0" * (64 << 10))
             drives.append((name, path))
+        image = os.path.join(tmp, "container.img")
+        open(image, "wb").write(b"\0" * (256 << 10))
         with booting(ctx) as (proc, sock):
             calls = [
                 ["PUT", "/boot-source", {"kernel_image_path": ctx.guest_elf,
-                                         "boot_args": "test=serial,input input.timeout=600 exit=0"}],
+                                         "boot_args": "test=input,blk input.timeout=600 exit=0"}],
                 ["PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}],
             ]
             for name, path in drives:
@@ -391,13 +394,29 @@ def test_kata_runtime_rs_sequence(ctx):
             got = lab_calls(ctx, sock, calls)
             assert [g[0] for g in got] == [204] * (len(calls) - 1) + [200], got
             assert got[-1][1]["state"] == "Running"
-            # The guest waits for a line: it ends only once the client is done.
+            got = lab_calls(ctx, sock, [
+                ["PATCH", "/drives/drive_0", {"drive_id": "drive_0", "path_on_host": image}],
+                ["PATCH", "/drives/nodrive", {"drive_id": "nodrive", "path_on_host": image}],
+                ["PATCH", "/drives/drive_1", {"drive_id": "drive_1",
+                                              "path_on_host": tmp + "/missing"}],
+                ["PUT", "/drives/drive_2", {"drive_id": "drive_2", "path_on_host": image,
+                                            "is_root_device": False}],
+            ])
+            assert [g[0] for g in got] == [204, 400, 400, 400], got
+            assert "No such file" in got[2][1]["fault_message"], got
+            assert got[3][1]["fault_message"] == FC_NOT_AFTER, got
+            # The guest waits for a line, then tests every disk: it ends only after the client.
             proc.stdin.write(b"kata\n")
             proc.stdin.flush()
-            rc = proc.wait(timeout=120)
+            rc = proc.wait(timeout=180)
             out = proc.stdout.read().decode()
             assert rc == 0, (rc, out, proc.stderr.read().decode())
-            expect_lines(out, [r"^test serial: pass$"])
+            # drive_0 (the second disk, after the root) is the new image, whole.
+            expect_lines(out, [r"^blk 0: 128 sectors, .* ro: ok$", r"^blk 1: 512 sectors, .*rw: ok$",
+                               r"^blk 2: 128 sectors", r"^test blk: pass$"])
+            data = open(image, "rb").read(16)
+            assert data[:8] == (0).to_bytes(8, "little") and data[8:16] == (1).to_bytes(8, "little"), data
+            assert open(drives[1][1], "rb").read() == b"\0" * (64 << 10), "the old image was written"
 
 
 if __name__ == "__main__":
