@@ -35,7 +35,8 @@ struct http_conn {
 	char *out;                  /* the response being sent */
 	bool out_static;            /* out is not ours to free */
 	size_t out_len, out_sent;
-	char buf[HTTP_MAX_REQUEST + 1];
+	char *buf;                  /* grows from HTTP_FIRST_BUF as requests need, to the bound */
+	size_t cap;                 /* usable bytes of buf (one more is allocated) */
 };
 
 static void conn_next(struct http_conn *c);
@@ -43,6 +44,8 @@ static void conn_drain(struct http_conn *c);
 
 /* What a refused client may still send before it is cut off. */
 #define HTTP_DRAIN_MAX (4 * HTTP_MAX_REQUEST)
+/* What an idle client costs: the API's requests are small, so most never grow it. */
+#define HTTP_FIRST_BUF 4096
 
 static const char *status_text(int status)
 {
@@ -67,6 +70,7 @@ static void conn_free(struct http_conn *c)
 	close(c->fd);
 	if (!c->out_static)
 		free(c->out);
+	free(c->buf);
 	free(c);
 }
 
@@ -136,7 +140,7 @@ static void conn_drain_done(struct loop_op *op, int res, unsigned flags)
 	}
 	struct io_uring_sqe *sqe = loop_sqe(c->srv->loop, &c->op);
 	c->state = CONN_DRAIN;
-	io_uring_prep_recv(sqe, c->fd, c->buf, HTTP_MAX_REQUEST, 0);
+	io_uring_prep_recv(sqe, c->fd, c->buf, c->cap, 0);
 }
 
 /*
@@ -155,7 +159,7 @@ static void conn_drain(struct http_conn *c)
 	c->op.complete = conn_drain_done;
 	c->state = CONN_DRAIN;
 	c->drained = 0;
-	io_uring_prep_recv(sqe, c->fd, c->buf, HTTP_MAX_REQUEST, 0);
+	io_uring_prep_recv(sqe, c->fd, c->buf, c->cap, 0);
 }
 
 static void conn_arm_send(struct http_conn *c)
@@ -303,10 +307,20 @@ static void conn_next(struct http_conn *c)
 		conn_reject(c, 413, "Request too large.");
 		return;
 	}
+	if (c->len == c->cap) {
+		size_t cap = c->cap * 2 < HTTP_MAX_REQUEST ? c->cap * 2 : HTTP_MAX_REQUEST;
+		char *buf = realloc(c->buf, cap + 1);
+		if (!buf) {
+			conn_reject(c, 413, "Request too large.");
+			return;
+		}
+		c->buf = buf;       /* the parser's positions are offsets: nothing points into it */
+		c->cap = cap;
+	}
 	struct io_uring_sqe *sqe = loop_sqe(c->srv->loop, &c->op);
 	c->op.complete = conn_recv_done;
 	c->state = CONN_RECV;
-	io_uring_prep_recv(sqe, c->fd, c->buf + c->len, HTTP_MAX_REQUEST - c->len, 0);
+	io_uring_prep_recv(sqe, c->fd, c->buf + c->len, c->cap - c->len, 0);
 }
 
 static void conn_recv_done(struct loop_op *op, int res, unsigned flags)
@@ -331,10 +345,15 @@ int http_server_adopt(struct http_server *srv, int fd)
 		slot++;
 	if (slot == HTTP_MAX_CLIENTS)
 		return -EBUSY;
-	struct http_conn *c = malloc(sizeof(*c));
-	if (!c)
+	struct http_conn *c = calloc(1, sizeof(*c));
+	char *buf = malloc(HTTP_FIRST_BUF + 1);
+	if (!c || !buf) {
+		free(c);
+		free(buf);
 		return -ENOMEM;
-	memset(c, 0, offsetof(struct http_conn, buf));
+	}
+	c->buf = buf;
+	c->cap = HTTP_FIRST_BUF;
 	c->srv = srv;
 	c->slot = slot;
 	c->fd = fd;

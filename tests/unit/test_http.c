@@ -15,6 +15,7 @@ static struct loop loop;
 static struct http_server srv;
 static unsigned handled;
 static char last_body[256], last_path[HTTP_MAX_PATH];
+static size_t last_len;
 static struct http_conn *held;      /* a request answered later, when hold is set */
 static bool hold;
 
@@ -24,6 +25,7 @@ static void handler(void *ctx, struct http_conn *conn, const struct http_request
 
 	(void)ctx;
 	handled++;
+	last_len = req->body_len;
 	snprintf(last_body, sizeof(last_body), "%s", req->body);
 	snprintf(last_path, sizeof(last_path), "%s", req->path);
 	if (hold) {
@@ -332,4 +334,27 @@ Test(http, listens_and_accepts_on_a_unix_socket)
 	close(fd);
 	unlink(path);
 	cr_assert_lt(http_listen_unix("/tmp/this/directory/does/not/exist.sock", &err), 0);
+}
+
+Test(http, a_request_past_the_first_buffer_grows_it)
+{
+	static char req[40000];
+	char buf[4096];
+	int fd = client();
+
+	int n = snprintf(req, sizeof(req), "PUT /big HTTP/1.1\r\nContent-Length: 30000\r\n\r\n");
+	memset(req + n, 'b', 30000);
+	size_t sent = 0, total = (size_t)n + 30000;
+	while (sent < total) {
+		ssize_t w = write(fd, req + sent, total - sent);
+		if (w > 0)
+			sent += (size_t)w;
+		spin(1);
+	}
+	spin(5);
+	cr_assert_eq(handled, 1);
+	cr_assert_eq(last_len, 30000, "the body arrived whole");
+	cr_assert_gt(receive(fd, buf, sizeof(buf)), 0);
+	cr_assert(strstr(buf, "204"), "%s", buf);
+	close(fd);
 }
