@@ -26,12 +26,12 @@ FC_NOT_BEFORE = "The requested operation is not supported before starting the mi
 
 
 @contextlib.contextmanager
-def serve(ctx, extra=()):
+def serve(ctx, extra=(), prefix=()):
     """ringvm --api-sock on this machine (no KVM needed before InstanceStart); yields
     (proc, socket path, scratch directory). It must end with SIGTERM's status."""
     with tempfile.TemporaryDirectory() as tmp:
         sock = os.path.join(tmp, "api.sock")
-        proc = subprocess.Popen([ctx.ringvm, "--api-sock", sock, "--id", "vm-under-test"] +
+        proc = subprocess.Popen([ctx.ringvm] + list(prefix) + ["--api-sock", sock, "--id", "vm-under-test"] +
                                 list(extra), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         try:
@@ -261,6 +261,14 @@ def test_instance_start_with_a_bad_config_stays_up(ctx):
         expect(api.call("PUT", "/drives/d", {"drive_id": "d", "path_on_host": tmp + "/disk",
                                              "is_root_device": False}), 204)
         assert expect(api.call("GET", "/vm/config"), 200)["drives"][0]["path_on_host"].endswith("disk")
+
+
+def test_run_subcommand_serves_too_with_ringvms_options(ctx):
+    with serve(ctx, prefix=["run"], extra=["--irq", "msi", "--irqchip", "split"]) as (proc, sock, tmp):
+        status, text = curl(sock, "GET", "/ringvm/stats")
+        stats = json.loads(text)
+        assert status == 200 and stats["irq_path"] == "msi" and stats["irqchip"] == "split", text
+        assert json.loads(curl(sock, "GET", "/")[1])["id"] == "vm-under-test"
 
 
 def test_front_end_usage_errors(ctx):
