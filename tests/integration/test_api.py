@@ -329,10 +329,21 @@ def test_boot_builtin_guest_pause_resume(ctx):
             ["GET", "/", None],
             ["PUT", "/boot-source", {"boot_args": "x"}],
             ["PUT", "/actions", {"action_type": "InstanceStart"}],
+            ["PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}],
+            ["PATCH", "/machine-config", {"vcpu_count": 1}],
+            ["PUT", "/drives/d", {"drive_id": "d", "path_on_host": "/d", "is_root_device": False}],
+            ["PUT", "/network-interfaces/n", {"iface_id": "n", "host_dev_name": "t"}],
+            ["PUT", "/vsock", {"guest_cid": 3, "uds_path": "/v"}],
+            ["PUT", "/logger", {"level": "Info"}],
+            ["PUT", "/metrics", {"metrics_path": "/m"}],
+            ["PUT", "/machine-config", "{not json"],
+            ["GET", "/nowhere", None],
+            ["GET", "/vm/config", None],
         ])
-        assert [g[0] for g in got] == [204, 204, 204, 200, 400, 400], got
+        assert [g[0] for g in got] == [204, 204, 204, 200] + [400] * 10 + [404, 200], got
         assert got[3][1]["state"] == "Running"
-        assert got[4][1]["fault_message"] == FC_NOT_AFTER
+        assert all(g[1]["fault_message"] == FC_NOT_AFTER for g in got[4:13]), got
+        assert got[-1][1]["machine-config"]["vcpu_count"] == 2, got
         wait_for_output(proc.stdout, r"^test smp: pass", timeout=120)
         got = lab_calls(ctx, sock, [
             ["PATCH", "/vm", {"state": "Paused"}],
@@ -357,6 +368,8 @@ def test_boot_builtin_guest_pause_resume(ctx):
         harness.check_sanitizers(err)
         assert rc == 7, (rc, out, err)
         expect_lines(out, [r"^input: hello api$"])
+        # Removed at exit, under the seccomp filter (through the ring).
+        assert ctx.host(["test", "-e", sock], check=False).returncode != 0, "socket left behind"
 
 
 def test_config_file_boots_without_api(ctx):
