@@ -422,8 +422,10 @@ def test_kata_runtime_rs_sequence(ctx):
                                               "path_on_host": tmp + "/missing"}],
                 ["PUT", "/drives/drive_2", {"drive_id": "drive_2", "path_on_host": image,
                                             "is_root_device": False}],
+                ["GET", "/ringvm/stats", None],
             ])
-            assert [g[0] for g in got] == [204, 400, 400, 400], got
+            assert [g[0] for g in got] == [204, 400, 400, 400, 200], got
+            assert [d["device"] for d in got[4][1]["disks"]] == ["virtio-blk %d" % i for i in range(6)], got
             assert "No such file" in got[2][1]["fault_message"], got
             assert got[3][1]["fault_message"] == FC_NOT_AFTER, got
             # The guest waits for a line, then tests every disk: it ends only after the client.
