@@ -298,8 +298,11 @@ static void conn_next(struct http_conn *c)
 			return;
 		}
 		if (e != HPE_OK) {
-			bool big = e == HPE_CB_headers_complete && !(c->parser.flags & F_CHUNKED);
-			conn_reject(c, big ? 413 : 400, big ? "Request too large." : http_errno_description(e));
+			bool ours = e == HPE_CB_headers_complete;   /* on_headers_complete refused it */
+			bool chunked = ours && (c->parser.flags & F_CHUNKED);
+			conn_reject(c, ours && !chunked ? 413 : 400,
+				    chunked ? "Chunked bodies are not supported: send Content-Length."
+				    : ours ? "Request too large." : http_errno_description(e));
 			return;
 		}
 	}

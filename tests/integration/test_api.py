@@ -261,6 +261,12 @@ def test_instance_start_with_a_bad_config_stays_up(ctx):
         expect(api.call("PUT", "/drives/d", {"drive_id": "d", "path_on_host": tmp + "/disk",
                                              "is_root_device": False}), 204)
         assert expect(api.call("GET", "/vm/config"), 200)["drives"][0]["path_on_host"].endswith("disk")
+        if not os.path.exists("/dev/kvm"):
+            # A host without KVM: reported as that, after the user's config passed, and the
+            # VMM is still there to be asked again.
+            expect(api.call("PUT", "/actions", {"action_type": "InstanceStart"}), 400,
+                   "cannot open /dev/kvm")
+            assert expect(api.call("GET", "/"), 200)["state"] == "Not started"
 
 
 def test_run_subcommand_serves_too_with_ringvms_options(ctx):
