@@ -390,6 +390,25 @@ def test_config_file_boots_without_api(ctx):
         expect_lines(out, [r"^test serial: pass$"])
 
 
+def test_config_file_with_api_serves_the_running_vm(ctx):
+    need_kvm()
+    with tempfile.TemporaryDirectory(dir=os.path.expanduser("~")) as tmp:
+        path = os.path.join(tmp, "vm.json")
+        json.dump({"boot-source": {"boot_args": "test=input input.timeout=600 exit=4"},
+                   "machine-config": {"vcpu_count": 2, "mem_size_mib": 96}}, open(path, "w"))
+        with booting(ctx, extra=["--config-file", path]) as (proc, sock):
+            got = lab_calls(ctx, sock, [["GET", "/", None], ["GET", "/vm/config", None],
+                                        ["PUT", "/actions", {"action_type": "InstanceStart"}]])
+            assert got[0][1]["state"] == "Running", got
+            assert got[1][1]["machine-config"]["mem_size_mib"] == 96, got
+            assert got[1][1]["boot-source"]["boot_args"].startswith("test=input"), got
+            assert got[2] == (400, {"fault_message": FC_NOT_AFTER}), got
+            proc.stdin.write(b"from the file\n")
+            proc.stdin.flush()
+            assert proc.wait(timeout=120) == 4, proc.stderr.read().decode()
+            expect_lines(proc.stdout.read().decode(), [r"^input: from the file$"])
+
+
 def test_kata_runtime_rs_sequence(ctx):
     """What Kata's runtime-rs firecracker driver sends, in its order: boot source, machine,
     the root drive and five placeholders, vsock, InstanceStart; later a PATCH that swaps a
