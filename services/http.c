@@ -285,7 +285,7 @@ static void conn_recv_done(struct loop_op *op, int res, unsigned flags);
 /* After a response (or at first): parse what is buffered, or wait for more. */
 static void conn_next(struct http_conn *c)
 {
-	/* The offsets recorded so far are from before the memmove: parse the rest afresh. */
+	/* Paused at the end of the last request: the next one's bytes are at buf's start now. */
 	if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED)
 		http_parser_pause(&c->parser, 0);
 	if (c->parsed < c->len) {
