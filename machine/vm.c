@@ -667,9 +667,15 @@ static void vm_all_parked(struct loop_work *work)
 {
 	struct vm *vm = container_of(work, struct vm, pause.all_parked);
 
-	if (vm->pause.on_parked)
-		vm->pause.on_parked(vm->pause.ctx);
-	vm->pause.on_parked = NULL;
+	/* Posted by an earlier pause that a resume overtook: only a pause that holds counts. */
+	pthread_mutex_lock(&vm->pause.lock);
+	bool holds = vm->pause.paused && vm->pause.parked == vm->nr_vcpus;
+	void (*fn)(void *) = holds ? vm->pause.on_parked : NULL;
+	if (holds)
+		vm->pause.on_parked = NULL;
+	pthread_mutex_unlock(&vm->pause.lock);
+	if (fn)
+		fn(vm->pause.ctx);
 }
 
 void vm_pause(struct vm *vm, void (*on_parked)(void *ctx), void *ctx)
