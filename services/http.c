@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,6 +32,10 @@ struct http_conn {
 	size_t parsed;              /* of them, handed to the parser */
 	size_t url_off, url_len, body_off, body_len;
 	bool complete;              /* the parser has a whole request */
+	/* "Expect: 100-continue" (curl sends it before larger bodies): header being read, answer. */
+	char field[8], value[16];
+	size_t field_len, value_len;
+	bool in_value, expect_continue, interim;
 	bool close_after;           /* the response ends the connection */
 	char *out;                  /* the response being sent */
 	bool out_static;            /* out is not ours to free */
@@ -106,8 +111,45 @@ static int on_body(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+/* Header names and values arrive in fragments; only Expect's is kept, and only its start. */
+static void header_done(struct http_conn *c)
+{
+	if (c->in_value && c->field_len == 6 && !strncasecmp(c->field, "expect", 6) &&
+	    c->value_len == 12 && !strncasecmp(c->value, "100-continue", 12))
+		c->expect_continue = true;
+	c->field_len = c->value_len = 0;
+	c->in_value = false;
+}
+
+static void keep(char *dst, size_t size, size_t *len, const char *at, size_t n)
+{
+	for (size_t i = 0; i < n; i++, (*len)++)
+		if (*len < size)
+			dst[*len] = at[i];
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+
+	if (c->in_value)
+		header_done(c);
+	keep(c->field, sizeof(c->field), &c->field_len, at, len);
+	return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+
+	c->in_value = true;
+	keep(c->value, sizeof(c->value), &c->value_len, at, len);
+	return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
+	header_done(p->data);
 	/* Chunked bodies are not taken (Firecracker's clients send Content-Length). */
 	if (p->flags & F_CHUNKED)
 		return -1;
@@ -189,6 +231,11 @@ static void conn_send_done(struct loop_op *op, int res, unsigned flags)
 	if (!c->out_static)
 		free(c->out);
 	c->out = NULL;
+	if (c->interim) {           /* "100 Continue" is out: now the body */
+		c->interim = false;
+		conn_next(c);
+		return;
+	}
 	if (c->close_after) {
 		conn_drain(c);
 		return;
@@ -252,6 +299,7 @@ static void conn_dispatch(struct http_conn *c)
 	struct http_parser_url url;
 
 	c->complete = false;
+	c->expect_continue = false;     /* the body came anyway: no "100 Continue" now */
 	c->close_after = !http_should_keep_alive(&c->parser);
 	http_parser_url_init(&url);
 	if (!c->url_len || http_parser_parse_url(c->buf + c->url_off, c->url_len, 0, &url) ||
@@ -310,6 +358,17 @@ static void conn_next(struct http_conn *c)
 		conn_reject(c, 413, "Request too large.");
 		return;
 	}
+	if (c->expect_continue) {
+		static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		c->expect_continue = false;
+		c->interim = true;
+		c->out_static = true;
+		c->out = (char *)go_on;
+		c->out_len = sizeof(go_on) - 1;
+		c->out_sent = 0;
+		conn_arm_send(c);
+		return;
+	}
 	if (c->len == c->cap) {
 		size_t cap = c->cap * 2 < HTTP_MAX_REQUEST ? c->cap * 2 : HTTP_MAX_REQUEST;
 		char *buf = realloc(c->buf, cap + 1);
@@ -365,6 +424,8 @@ int http_server_adopt(struct http_server *srv, int fd)
 	http_parser_settings_init(&c->settings);
 	c->settings.on_url = on_url;
 	c->settings.on_body = on_body;
+	c->settings.on_header_field = on_header_field;
+	c->settings.on_header_value = on_header_value;
 	c->settings.on_headers_complete = on_headers_complete;
 	c->settings.on_message_complete = on_message_complete;
 	srv->conns[slot] = c;

@@ -358,3 +358,25 @@ Test(http, a_request_past_the_first_buffer_grows_it)
 	cr_assert(strstr(buf, "204"), "%s", buf);
 	close(fd);
 }
+
+Test(http, expect_100_continue_is_answered_before_the_body)
+{
+	char buf[4096];
+	int fd = client();
+
+	const char *head = "PUT /boot-source HTTP/1.1\r\nContent-Length: 2\r\nexpect: 100-Continue\r\n\r\n";
+	send_all(fd, head, strlen(head));
+	cr_assert_gt(receive(fd, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "HTTP/1.1 100 Continue\r\n\r\n");
+	cr_assert_eq(handled, 0);
+	send_all(fd, "{}", 2);
+	cr_assert_gt(receive(fd, buf, sizeof(buf)), 0);
+	cr_assert(strstr(buf, "HTTP/1.1 204"), "%s", buf);
+	cr_assert_eq(handled, 1);
+	/* Body sent along at once: no interim answer. */
+	head = "PUT /b HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n{}";
+	send_all(fd, head, strlen(head));
+	cr_assert_gt(receive(fd, buf, sizeof(buf)), 0);
+	cr_assert(!strstr(buf, "100 Continue") && strstr(buf, "204"), "%s", buf);
+	close(fd);
+}
