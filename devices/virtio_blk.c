@@ -204,7 +204,9 @@ static void request_collect(struct blk_request *r, bool writable, uint64_t skip)
 
 static bool in_bounds(const struct virtio_blk *blk, uint64_t sector, uint64_t sectors)
 {
-	return sector <= blk->capacity && sectors <= blk->capacity - sector;
+	uint64_t capacity = atomic_load_explicit(&blk->capacity, memory_order_relaxed);
+
+	return sector <= capacity && sectors <= capacity - sector;
 }
 
 /* Starts one request (the engine's start); -EINVAL if the guest broke the protocol. */
@@ -445,7 +447,7 @@ int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struc
 	blk->fd = img->fd;
 	img->fd = -1;
 	blk->opt = *opt;
-	blk->capacity = img->capacity;
+	atomic_init(&blk->capacity, img->capacity);
 	blk->write_zeroes = img->write_zeroes;
 	blk->discard = img->punch_hole;
 	atomic_init(&blk->punch_hole, img->punch_hole);
@@ -481,6 +483,37 @@ int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struc
 	};
 	int r = virtio_dev_init(&blk->vdev, &info, &blk_ops, blk, mem, loops, nr_loops, vm_fd);
 	return r ? error_sys(err, -r, "cannot create virtio-blk %u", index) : 0;
+}
+
+int virtio_blk_replace_image(struct virtio_blk *blk, int fd, uint64_t size)
+{
+	struct stat now, next;
+	int r = 0;
+
+	/* The file it already has (a PATCH naming the same path): only the size may have changed. */
+	if (!fstat(blk->fd, &now) && !fstat(fd, &next) && now.st_dev == next.st_dev &&
+	    now.st_ino == next.st_ino) {
+		close(fd);
+		if (size < SECTOR)
+			return -EINVAL;
+		atomic_store(&blk->capacity, size / SECTOR);
+		return 0;
+	}
+	if (size < SECTOR)
+		r = -EINVAL;
+	/* The old image's lock goes with it; the new one is taken as the first was. */
+	else if (flock(fd, (blk->opt.readonly ? LOCK_SH : LOCK_EX) | LOCK_NB))
+		r = -errno;
+	/*
+	 * One atomic step: queue threads keep using blk->fd, and requests already
+	 * submitted keep the old file (the ring holds its own reference).
+	 */
+	else if (dup3(fd, blk->fd, O_CLOEXEC) < 0)
+		r = -errno;
+	close(fd);
+	if (!r)
+		atomic_store(&blk->capacity, size / SECTOR);
+	return r;
 }
 
 void virtio_blk_destroy(struct virtio_blk *blk)

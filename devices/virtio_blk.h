@@ -47,8 +47,8 @@ struct blk_image {
 struct virtio_blk {
 	struct virtio_dev vdev;
 	struct disk_config opt;
-	int fd;
-	uint64_t capacity;          /* in 512-byte sectors */
+	int fd;                     /* its number stays; PATCH /drives swaps the file behind it */
+	_Atomic uint64_t capacity;  /* in 512-byte sectors; changes with the file */
 	bool write_zeroes, discard; /* offered to the driver */
 	_Atomic bool punch_hole, zero_range;    /* cleared (by any queue) when the file system lacks them */
 	void *zeroes;               /* read-only zero pages: WRITE_ZEROES where fallocate cannot */
@@ -70,6 +70,12 @@ void virtio_blk_close(struct blk_image *img);
 int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struct blk_image *img,
 		    unsigned nr_vcpus, unsigned index, struct guest_memory *mem,
 		    struct loop *const *loops, unsigned nr_loops, int vm_fd, struct error *err);
+
+/*
+ * Any thread: the image is now fd's file (fd is closed), of size bytes: requests from
+ * now on go to it. The caller then raises the transport's configuration change.
+ */
+int virtio_blk_replace_image(struct virtio_blk *blk, int fd, uint64_t size);
 
 /* Closes the image; the queues' I/O threads must have stopped. */
 void virtio_blk_destroy(struct virtio_blk *blk);

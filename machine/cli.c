@@ -16,7 +16,7 @@
 
 enum { OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_IRQ, OPT_IRQCHIP, OPT_STATS,
        OPT_IRQ_TEST_FDS, OPT_DISK, OPT_NET, OPT_RNG, OPT_VSOCK, OPT_DUMP_DTB,
-       OPT_SECCOMP, OPT_TRANSPORT };
+       OPT_SECCOMP, OPT_TRANSPORT, OPT_API_SOCK, OPT_ID, OPT_CONFIG_FILE, OPT_NO_API };
 
 static const struct option run_options[] = {
 	{ "kernel",  required_argument, NULL, OPT_KERNEL },
@@ -36,6 +36,10 @@ static const struct option run_options[] = {
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "api-sock", required_argument, NULL, OPT_API_SOCK },
+	{ "id",      required_argument, NULL, OPT_ID },
+	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "no-api",  no_argument,       NULL, OPT_NO_API },
 	{ "help",    no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -43,6 +47,8 @@ static const struct option run_options[] = {
 void cli_usage(FILE *out)
 {
 	fputs("usage: ringvm run [OPTIONS] [-- GUEST ARGS]\n"
+	      "       ringvm [run] --api-sock PATH [--id ID] [--config-file FILE] [OPTIONS]\n"
+	      "       ringvm [run] --config-file FILE --no-api [OPTIONS]\n"
 	      "       ringvm --help | --version\n"
 	      "\n"
 	      "Boots a virtual machine on KVM. Without --kernel it boots the built-in\n"
@@ -84,6 +90,13 @@ void cli_usage(FILE *out)
 	      "  --seccomp MODE    each thread's system call allow-list: kill (default: a\n"
 	      "                    forbidden call ends ringvm and says which), log (the\n"
 	      "                    kernel logs it and lets it through) or off\n"
+	      "  --api-sock PATH   serve Firecracker's API on this unix socket; the VM is\n"
+	      "                    described and started through it (see README)\n"
+	      "  --id ID           the instance's id, as GET / reports it\n"
+	      "  --config-file FILE  start the VM described by this Firecracker JSON file\n"
+	      "  --no-api          with --config-file: no API socket\n"
+	      "                    (with these, the VM's kernel, vCPUs, memory, disks and\n"
+	      "                    network devices come from the API or the file only)\n"
 	      "  -h, --help        show this help\n"
 	      "\n"
 	      "GUEST ARGS are appended to the kernel command line.\n"
@@ -384,6 +397,7 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_comm
 {
 	int value_index = -1;       /* argv index of the last option's separate value */
 	int opt, r = 0;
+	const char *vm_option = NULL;   /* one that describes the VM, which the API does instead */
 
 	/* "+": guest arguments only ever follow "--"; nothing is permuted. */
 	optind = 0;
@@ -392,18 +406,23 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_comm
 		value_index = optarg && optarg == argv[optind - 1] ? optind - 1 : -1;
 		switch (opt) {
 		case OPT_KERNEL:
+			vm_option = argv[optind - 1 - (value_index >= 0)];
 			cfg->kernel = optarg;
 			break;
 		case OPT_INITRD:
+			vm_option = argv[optind - 1 - (value_index >= 0)];
 			cfg->initrd = optarg;
 			break;
 		case OPT_CMDLINE:
+			vm_option = argv[optind - 1 - (value_index >= 0)];
 			cfg->cmdline = optarg;
 			break;
 		case OPT_CPUS:
+			vm_option = argv[optind - 1 - (value_index >= 0)];
 			r = parse_cpus(optarg, &cfg->cpus, err);
 			break;
 		case OPT_MEMORY:
+			vm_option = argv[optind - 1 - (value_index >= 0)];
 			r = parse_memory(optarg, &cfg->memory, err);
 			break;
 		case OPT_IRQ:
@@ -413,7 +432,8 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_comm
 		case OPT_IRQCHIP:
 			r = parse_irqchip(optarg, &cfg->irqchip, err);
 			break;
-		case OPT_TRANSPORT:
+		case OPT_TRANSPORT:     /* an API-described VM is on virtio-mmio, as Firecracker's */
+			vm_option = argv[optind - 1 - (value_index >= 0)];
 			if (!strcmp(optarg, "pci"))
 				cfg->transport = VIRTIO_TRANSPORT_PCI;
 			else if (!strcmp(optarg, "mmio"))
@@ -428,15 +448,18 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_comm
 			r = parse_fd_pair(optarg, cfg->irq_test_fds, err);
 			break;
 		case OPT_DISK:
+			vm_option = argv[optind - 1 - (value_index >= 0)];
 			r = parse_disk(optarg, cfg, err);
 			break;
 		case OPT_NET:
+			vm_option = argv[optind - 1 - (value_index >= 0)];
 			r = parse_net(optarg, cfg, err);
 			break;
 		case OPT_RNG:
 			cfg->rng = true;
 			break;
 		case OPT_VSOCK:
+			vm_option = argv[optind - 1 - (value_index >= 0)];
 			r = parse_vsock(optarg, cfg, err);
 			break;
 		case OPT_DUMP_DTB:
@@ -445,6 +468,18 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_comm
 		case OPT_SECCOMP:
 			if (sandbox_parse_mode(optarg, &cfg->seccomp))
 				r = error_set(err, EINVAL, "--seccomp '%s': must be kill, log or off", optarg);
+			break;
+		case OPT_API_SOCK:
+			cfg->api_sock = optarg;
+			break;
+		case OPT_ID:
+			cfg->api_id = optarg;
+			break;
+		case OPT_CONFIG_FILE:
+			cfg->config_file = optarg;
+			break;
+		case OPT_NO_API:
+			cfg->no_api = true;
 			break;
 		case 'h':
 			*cmd = CLI_HELP;
@@ -468,6 +503,21 @@ static int parse_run(int argc, char **argv, struct vm_config *cfg, enum cli_comm
 				 argv[optind]);
 	cfg->guest_args = argv + optind;
 	cfg->nr_guest_args = argc - optind;
+	if (cfg->no_api && (!cfg->config_file || cfg->api_sock))
+		return error_set(err, EINVAL, "--no-api needs --config-file and no --api-sock");
+	if (cfg->api_sock || cfg->config_file) {
+		if (vm_option || cfg->nr_guest_args)
+			return error_set(err, EINVAL, "%s: with --api-sock or --config-file the VM is "
+					 "described through the API or the file", vm_option ? vm_option
+					 : "guest arguments");
+		if (cfg->dump_dtb)
+			return error_set(err, EINVAL, "--dump-dtb does not go with --api-sock or "
+					 "--config-file");
+		*cmd = CLI_API;
+		return 0;
+	}
+	if (cfg->api_id)
+		return error_set(err, EINVAL, "--id goes with --api-sock or --config-file");
 	size_t line = cfg->cmdline ? strlen(cfg->cmdline) : 0;
 	for (int i = 0; i < cfg->nr_guest_args; i++)
 		line += 1 + strlen(cfg->guest_args[i]);
@@ -497,6 +547,14 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, enum cli_command *cm
 	if (!strcmp(command, "--version") || !strcmp(command, "version")) {
 		*cmd = CLI_VERSION;
 		return 0;
+	}
+	/* Firecracker's invocation: options straight after the program's name. */
+	if (!strncmp(command, "--", 2)) {
+		int r = parse_run(argc, argv, cfg, cmd, err);
+		if (!r && *cmd == CLI_RUN)   /* as before: a VM of ringvm's own needs `run` */
+			return error_set(err, EINVAL, "unknown command '%s' (see 'ringvm --help')",
+					 command);
+		return r;
 	}
 	if (strcmp(command, "run"))
 		return error_set(err, EINVAL, "unknown command '%s' (see 'ringvm --help')", command);

@@ -1,4 +1,7 @@
-/* The command line: `ringvm run [OPTIONS] [-- GUEST ARGS]`, `--help`, `--version`. */
+/*
+ * The command line: `ringvm run [OPTIONS] [-- GUEST ARGS]`, `--help`, `--version`, and
+ * Firecracker's `ringvm --api-sock PATH [--id ID] [--config-file FILE] [--no-api]`.
+ */
 #ifndef RINGVM_CLI_H
 #define RINGVM_CLI_H
 
@@ -7,7 +10,8 @@
 #include "machine/config.h"
 #include "services/error.h"
 
-enum cli_command { CLI_RUN, CLI_HELP, CLI_VERSION };
+/* CLI_API: --api-sock or --config-file, with or without `run`: Firecracker's invocation. */
+enum cli_command { CLI_RUN, CLI_HELP, CLI_VERSION, CLI_API };
 
 /* Parses argv into cfg and cmd; returns 0, or -EINVAL with err naming the bad input. */
 int cli_parse(int argc, char **argv, struct vm_config *cfg, enum cli_command *cmd,

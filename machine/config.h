@@ -42,6 +42,11 @@ struct vm_config {
 	enum virtio_transport transport;    /* --transport: every virtio device's */
 	const char *dump_dtb;       /* --dump-dtb: write the machine description here and stop */
 	enum sandbox_mode seccomp;  /* --seccomp: each thread's system call allow-list */
+	/* Firecracker's front end (machine/api.h): the VM comes from its API or config file. */
+	const char *api_sock;       /* --api-sock: serve the API here */
+	const char *api_id;         /* --id: the instance's id in GET / */
+	const char *config_file;    /* --config-file: start the VM this file describes */
+	bool no_api;                /* --no-api: no socket (needs --config-file) */
 };
 
 #endif

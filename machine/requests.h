@@ -18,6 +18,7 @@
 
 enum vcpu_request {
 	VCPU_REQ_STOP = 1u << 0,    /* leave the run loop for good */
+	VCPU_REQ_PAUSE = 1u << 1,   /* park until the VM is resumed (PATCH /vm) */
 };
 
 enum vcpu_mode {

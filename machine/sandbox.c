@@ -61,6 +61,7 @@ static const int main_calls[] = {
 	SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register),
 	SCMP_SYS(pread64),                       /* --stats: the vCPUs' KVM stats fds */
 	SCMP_SYS(fstat), SCMP_SYS(newfstatat),   /* stdio, on its first write to a stream */
+	SCMP_SYS(dup3), SCMP_SYS(flock),         /* PATCH /drives: the new image behind the old fd */
 };
 
 static const int vcpu_calls[] = {

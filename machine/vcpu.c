@@ -150,6 +150,12 @@ static int vcpu_handle_exit(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 
+	_Atomic uint64_t *count = run->exit_reason == KVM_EXIT_IO ? &vcpu->exits_io
+				  : run->exit_reason == KVM_EXIT_MMIO ? &vcpu->exits_mmio
+				  : run->exit_reason == KVM_EXIT_HLT ? &vcpu->exits_hlt : &vcpu->exits_other;
+	/* One writer: a relaxed add is all the metrics' reader needs. */
+	atomic_store_explicit(count, atomic_load_explicit(count, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		return vcpu_handle_pio(vcpu);
@@ -183,6 +189,11 @@ static int vcpu_handle_exit(struct vcpu *vcpu)
 /* Handles requests before entry; false when the thread should end. */
 static bool vcpu_process_requests(struct vcpu *vcpu)
 {
+	if (vcpu_check_request(&vcpu->requests, VCPU_REQ_STOP))
+		return false;
+	if (vcpu_check_request(&vcpu->requests, VCPU_REQ_PAUSE))
+		vm_park_vcpu(vcpu->vm);
+	/* A stop made while parked: its bit is still pending, the thread leaves now. */
 	return !vcpu_check_request(&vcpu->requests, VCPU_REQ_STOP);
 }
 

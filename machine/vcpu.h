@@ -4,6 +4,8 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdbool.h>
 
 #include "boot/boot.h"
@@ -20,6 +22,8 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	struct vcpu_requests requests;
+	/* Exits by kind, for the metrics: written by the vCPU's thread only. */
+	_Atomic uint64_t exits_io, exits_mmio, exits_hlt, exits_other;
 };
 
 /* Creates vCPU index: CPUID, LAPIC wiring, FPU defaults, the kick signal mask. */

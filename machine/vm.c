@@ -46,6 +46,11 @@ void vm_request_stop(struct vm *vm, enum stop_reason reason, int status)
 	pthread_mutex_unlock(&vm->stop.lock);
 	if (!first)
 		return;
+	/* A parked vCPU must see the stop too. */
+	pthread_mutex_lock(&vm->pause.lock);
+	vm->pause.stopping = true;
+	pthread_cond_broadcast(&vm->pause.resume);
+	pthread_mutex_unlock(&vm->pause.lock);
 	/* Every bit first, as kvm_make_all_cpus_request does: a vCPU checking early leaves early. */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_make_request(&vm->vcpus[i].requests, VCPU_REQ_STOP);
@@ -476,17 +481,17 @@ static int vm_load_kernel(struct vm *vm, struct error *err)
 	return r;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
+void vm_init(struct vm *vm)
 {
-	int r;
-
 	memset(vm, 0, sizeof(*vm));
-	vm->cfg = *cfg;
+	vm->inited = true;
 	vm->kvm.dev_fd = vm->kvm.vm_fd = -1;
 	vm->signal_fd = -1;
 	vm->com1_irq.irqfd = vm->com1_irq.resamplefd = -1;
 	vm->i8042_irq.irqfd = vm->i8042_irq.resamplefd = -1;
 	pthread_mutex_init(&vm->stop.lock, NULL);
+	pthread_mutex_init(&vm->pause.lock, NULL);
+	pthread_cond_init(&vm->pause.resume, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	vm->signal_op.complete = vm_signal_done;
@@ -496,8 +501,56 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 		for (unsigned j = 0; j < NET_MAX_PAIRS; j++)
 			vm->taps[i].fds[j] = -1;
 	vm->vsock_listener.fd = -1;
+}
 
-	if ((r = vm_check_input(vm, err)) || (r = vm_block_signals(vm, err)) ||
+int vm_open_loop(struct vm *vm, struct error *err)
+{
+	int r;
+
+	if (!vm->inited)
+		vm_init(vm);
+	if ((r = vm_block_signals(vm, err)) || (r = loop_init(&vm->loop, LOOP_ENTRIES, err)))
+		return r;
+	loop_start(&vm->loop);
+	vm_arm_signal(vm);
+	vm->loop_started = true;
+	return 0;
+}
+
+int vm_abandon(struct vm *vm)
+{
+	if (vm->building)
+		return -EBUSY;
+	boot_image_free(&vm->image);
+	boot_image_free(&vm->initrd);
+	free(vm->cmdline);
+	vm->cmdline = NULL;
+	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++) {
+		virtio_blk_close(&vm->disk_images[i]);
+		vm->disk_images[i].fd = -1;
+	}
+	for (unsigned i = 0; i < CONFIG_MAX_NETS; i++) {
+		virtio_net_close(&vm->taps[i]);
+		for (unsigned j = 0; j < NET_MAX_PAIRS; j++)
+			vm->taps[i].fds[j] = -1;
+	}
+	virtio_vsock_close(&vm->vsock_listener);
+	kvm_close(&vm->kvm);
+	vm->kvm.dev_fd = vm->kvm.vm_fd = -1;
+	guest_memory_destroy(&vm->mem);
+	memset(&vm->mem, 0, sizeof(vm->mem));
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
+{
+	int r;
+
+	if (!vm->inited)
+		vm_init(vm);
+	vm->cfg = *cfg;
+	if ((r = vm_check_input(vm, err)) ||
+	    (!vm->signals_blocked && (r = vm_block_signals(vm, err))) ||
 	    (r = kvm_open(&vm->kvm, err)))
 		return r;
 	if ((r = kvm_create_vm(&vm->kvm, err)))
@@ -506,9 +559,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 		return error_set(err, EINVAL, "--cpus %u: KVM on this host allows at most %u",
 				 cfg->cpus, vm->kvm.max_vcpus);
 	if ((r = guest_memory_create(&vm->mem, cfg->memory, err)) ||
-	    (r = kvm_map_memory(&vm->kvm, &vm->mem, err)) ||
-	    (r = irq_chip_init(&vm->irq, vm->kvm.vm_fd, cfg->irqchip, cfg->irq, err)) ||
-	    (r = loop_init(&vm->loop, LOOP_ENTRIES, err)) ||
+	    (r = kvm_map_memory(&vm->kvm, &vm->mem, err)))
+		return r;
+	/* From here on devices arm work on the loop: a failure is the end of this VM. */
+	vm->building = true;
+	if ((r = irq_chip_init(&vm->irq, vm->kvm.vm_fd, cfg->irqchip, cfg->irq, err)) ||
+	    (!vm->loop.initialized && (r = loop_init(&vm->loop, LOOP_ENTRIES, err))) ||
 	    (r = vm_add_devices(vm, err)) ||
 	    (r = vm_load_kernel(vm, err)))
 		return r;
@@ -530,9 +586,11 @@ int vm_run(struct vm *vm)
 	struct error err = { 0 };
 
 	terminal_make_raw(&vm->term, STDIN_FILENO);
-	loop_start(&vm->loop);
+	if (!vm->loop_started) {
+		loop_start(&vm->loop);
+		vm_arm_signal(vm);
+	}
 	console_start(&vm->console);
-	vm_arm_signal(vm);
 	for (unsigned i = 0; i < CONFIG_MAX_IOTHREADS && !err.code; i++) {
 		if (vm->iothreads[i].loop.initialized && iothread_start(&vm->iothreads[i], &err))
 			vm_fail(vm, err.code, "%s", err.msg);
@@ -674,4 +732,80 @@ void vm_destroy(struct vm *vm)
 	if (vm->signals_blocked)
 		pthread_sigmask(SIG_SETMASK, &vm->saved_sigmask, NULL);
 	pthread_mutex_destroy(&vm->stop.lock);
+	pthread_mutex_destroy(&vm->pause.lock);
+	pthread_cond_destroy(&vm->pause.resume);
+}
+
+static void vm_all_parked(struct loop_work *work)
+{
+	struct vm *vm = container_of(work, struct vm, pause.all_parked);
+
+	/* Posted by an earlier pause that a resume overtook: only a pause that holds counts. */
+	pthread_mutex_lock(&vm->pause.lock);
+	bool holds = vm->pause.paused && vm->pause.parked == vm->nr_vcpus;
+	void (*fn)(void *) = holds ? vm->pause.on_parked : NULL;
+	if (holds)
+		vm->pause.on_parked = NULL;
+	pthread_mutex_unlock(&vm->pause.lock);
+	if (fn)
+		fn(vm->pause.ctx);
+}
+
+void vm_pause(struct vm *vm, void (*on_parked)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&vm->pause.lock);
+	vm->pause.paused = true;
+	vm->pause.on_parked = on_parked;
+	vm->pause.ctx = ctx;
+	vm->pause.all_parked.run = vm_all_parked;
+	bool done = vm->pause.parked == vm->nr_vcpus;
+	pthread_mutex_unlock(&vm->pause.lock);
+	if (done) {
+		loop_post(&vm->loop, &vm->pause.all_parked);
+		return;
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_make_request(&vm->vcpus[i].requests, VCPU_REQ_PAUSE);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i].requests);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause.lock);
+	vm->pause.paused = false;
+	vm->pause.on_parked = NULL;
+	pthread_cond_broadcast(&vm->pause.resume);
+	pthread_mutex_unlock(&vm->pause.lock);
+}
+
+void vm_park_vcpu(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause.lock);
+	if (vm->pause.paused && !vm->pause.stopping) {
+		/* The last to park tells the loop, which answers the PATCH. */
+		if (++vm->pause.parked == vm->nr_vcpus)
+			loop_post(&vm->loop, &vm->pause.all_parked);
+		while (vm->pause.paused && !vm->pause.stopping)
+			pthread_cond_wait(&vm->pause.resume, &vm->pause.lock);
+		vm->pause.parked--;
+	}
+	pthread_mutex_unlock(&vm->pause.lock);
+}
+
+int vm_send_ctrl_alt_del(struct vm *vm)
+{
+	return i8042_send_ctrl_alt_del(&vm->i8042);
+}
+
+int vm_update_drive(struct vm *vm, unsigned index, int fd, uint64_t size)
+{
+	if (index >= vm->nr_disks) {
+		close(fd);
+		return -ENODEV;
+	}
+	int r = virtio_blk_replace_image(&vm->disks[index], fd, size);
+	if (!r)
+		virtio_config_changed(&vm->disks[index].vdev);
+	return r;
 }

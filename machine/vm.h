@@ -51,7 +51,22 @@ struct vm_stop {
 	struct loop_work work;      /* posted to the loop by the first request: it stops the loop */
 };
 
+/* PATCH /vm's pause: vCPUs park on a condition variable until resumed or stopped. */
+struct vm_pause {
+	pthread_mutex_t lock;
+	pthread_cond_t resume;
+	bool paused;                /* asked: a vCPU that sees its request parks while this holds */
+	bool stopping;              /* the VM is stopping: parked vCPUs leave */
+	unsigned parked;
+	struct loop_work all_parked;    /* posted to the main loop when the last one parks */
+	void (*on_parked)(void *ctx);   /* run by it, on the loop thread */
+	void *ctx;
+};
+
 struct vm {
+	bool inited;                /* vm_init ran */
+	bool loop_started;          /* vm_open_loop ran: the loop is serving before the VM exists */
+	bool building;              /* vm_create got past what vm_abandon can undo */
 	struct vm_config cfg;
 	struct kvm kvm;
 	struct guest_memory mem;
@@ -103,7 +118,35 @@ struct vm {
 	struct loop_op signal_op;
 
 	struct vm_stop stop;
+	struct vm_pause pause;
 };
+
+/* Sets vm up empty (no resources), once, before anything else. */
+void vm_init(struct vm *vm);
+
+/* Signals and the main loop before the VM exists, so that the loop can serve (the API). */
+int vm_open_loop(struct vm *vm, struct error *err);
+
+/* After a failed vm_create: back to the state before it; -EBUSY where that is too late. */
+int vm_abandon(struct vm *vm);
+
+/* Loop thread, VM running: parks every vCPU, then calls on_parked(ctx) on the loop thread. */
+void vm_pause(struct vm *vm, void (*on_parked)(void *ctx), void *ctx);
+
+/* A vCPU's thread, on its PAUSE request: waits while the VM is paused. */
+void vm_park_vcpu(struct vm *vm);
+
+/* Loop thread: lets parked vCPUs run again. */
+void vm_resume(struct vm *vm);
+
+/* Any thread: Ctrl+Alt+Del on the i8042 keyboard; -EAGAIN while the guest has it off. */
+int vm_send_ctrl_alt_del(struct vm *vm);
+
+/*
+ * Drive index's backing file is now fd (taken), of size bytes: virtio-blk swaps it and
+ * the transport raises its config-change interrupt.
+ */
+int vm_update_drive(struct vm *vm, unsigned index, int fd, uint64_t size);
 
 /* Builds the VM described by cfg; on failure err says why and vm_destroy cleans up. */
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err);

@@ -19,12 +19,13 @@
  * real ones can interleave.  Purely thread-local work is folded into the
  * neighbouring step.
  *
- * Requests: STOP is the only one the code makes; the vCPU checks it and
- * leaves.  With -DOTHER_REQUEST the kickers may also make OTHER, a request
- * the vCPU checks and goes on from.  No such request exists in the code;
- * OTHER stands for the ones to come, and it is what makes a stale pending
- * flag observable at all: a request after which the vCPU never enters the
- * guest again cannot be missed by a skipped signal.
+ * Requests: STOP, which the vCPU checks and leaves on, and with
+ * -DPAUSE_REQUEST also PAUSE (PATCH /vm), which the vCPU checks and goes on
+ * from: it parks in userspace until resumed (vm_park_vcpu(), a mutex and a
+ * condition variable outside this protocol, folded into the check here) and
+ * then checks its requests again before it enters.  PAUSE is what makes a
+ * stale pending flag observable at all: a request after which the vCPU never
+ * enters the guest again cannot be missed by a skipped signal.
  *
  * What is checked:
  *   (1)+(2) no lost request, no vCPU asleep in the guest with a request
@@ -56,19 +57,19 @@
  * Variants, selected with -D (each must fail; check asserts which assertion):
  *   STALE_FLAG            the remote kicker kicks only if the bit was not
  *                         pending before its OR (the stale pending flag of
- *                         Xen's old vcpu_kick).  Needs OTHER_REQUEST.
+ *                         Xen's old vcpu_kick).  Needs PAUSE_REQUEST.
  *                                                      -> hung_in_kvm_run
  *   LOAD_BEFORE_IN_GUEST  vcpu_requests_enter_guest() loads the bits before
  *                         it stores IN_GUEST.           -> hung_in_kvm_run
  *   MODE_BEFORE_OR        the kicker reads the target's mode before it
  *                         publishes the bit (vcpu_kick() called before
- *                         vcpu_make_request()).  Needs OTHER_REQUEST: with
+ *                         vcpu_make_request()).  Needs PAUSE_REQUEST: with
  *                         STOP alone each kicker's last kick sees the vCPU
  *                         in the guest.                 -> hung_in_kvm_run
  * Sanity (each must be reached, so that the proof is not vacuous):
  *   REACH_KICKED   a halted KVM_RUN is left through the kick signal
  *   REACH_IDLE     a run ends with the vCPU idle in a halted KVM_RUN after
- *                  requests were made and checked (needs OTHER_REQUEST)
+ *                  requests were made and checked (needs PAUSE_REQUEST)
  *   REACH_STOPPED  a run ends with the vCPU thread gone after a STOP
  * Bounds (defaults below): -DPOSTS=n requests per kicker, -DEXITS=n guest
  * exits of its own.
@@ -83,8 +84,8 @@
 
 /* enum vcpu_request (machine/requests.h) */
 #define STOP	1
-#ifdef OTHER_REQUEST
-#define OTHER	2	/* model only: a request the vCPU checks and goes on from */
+#ifdef PAUSE_REQUEST
+#define PAUSE	2	/* the vCPU parks outside the guest, then goes on */
 #endif
 
 #define VCPU	0	/* _pid of the vCPU thread: the first active proctype */
@@ -216,9 +217,9 @@ loop:	/* for (;;) in vcpu_thread() */
 	:: pending_any(STOP) -> clear_bits(STOP); goto stopped
 	:: else -> skip
 	fi;
-#ifdef OTHER_REQUEST
+#ifdef PAUSE_REQUEST
 	if
-	:: pending_any(OTHER) -> clear_bits(OTHER)	/* handled: on with the loop */
+	:: pending_any(PAUSE) -> clear_bits(PAUSE)	/* handled: on with the loop */
 	:: else -> skip
 	fi;
 #endif
@@ -299,13 +300,13 @@ guest_exit:	/* KVM_RUN returned 0 */
 	 * A guest poweroff or reset: vm_request_stop() makes STOP of every vCPU,
 	 * this one included (a local request), kicks them, and
 	 * vcpu_handle_exit() returns 1: the thread leaves its loop.  With
-	 * OTHER_REQUEST the vCPU may instead make OTHER of itself and go on,
+	 * PAUSE_REQUEST the vCPU may instead make PAUSE of itself and go on,
 	 * which exercises the local rule on a bit the loop then has to check.
 	 */
 	if
 	:: !local_request_done -> local_request_done = true; request_and_kick(STOP); goto done
-#ifdef OTHER_REQUEST
-	:: !local_request_done -> local_request_done = true; request_and_kick(OTHER)
+#ifdef PAUSE_REQUEST
+	:: !local_request_done -> local_request_done = true; request_and_kick(PAUSE)
 #endif
 	:: true -> skip		/* PIO, MMIO, HLT...: handled, on with the loop */
 	fi;
@@ -335,8 +336,8 @@ active [2] proctype kicker()
 		n++;
 		if
 		:: req = STOP
-#ifdef OTHER_REQUEST
-		:: req = OTHER
+#ifdef PAUSE_REQUEST
+		:: req = PAUSE
 #endif
 		fi;
 		request_and_kick(req);

@@ -283,3 +283,48 @@ Test(cli, transport_pci_by_default_or_as_named)
 	expect_usage_error(PARSE("run", "--transport", "isa"), "--transport 'isa': must be pci or mmio");
 	expect_usage_error(PARSE("run", "--transport"), "needs a value");
 }
+
+/* Firecracker's invocation: options straight after the program, or after `run`. */
+Test(cli, firecracker_front_end)
+{
+	struct parsed p = PARSE("--api-sock", "/run/fc.sock", "--id", "sandbox-1");
+	cr_assert_eq(p.r, 0, "%s", p.err.msg);
+	cr_assert_eq(p.cmd, CLI_API);
+	cr_assert_str_eq(p.cfg.api_sock, "/run/fc.sock");
+	cr_assert_str_eq(p.cfg.api_id, "sandbox-1");
+
+	p = PARSE("run", "--config-file=vm.json", "--no-api", "--irq", "msi", "--seccomp", "log");
+	cr_assert_eq(p.r, 0, "%s", p.err.msg);
+	cr_assert_eq(p.cmd, CLI_API);
+	cr_assert_str_eq(p.cfg.config_file, "vm.json");
+	cr_assert(p.cfg.no_api);
+	cr_assert_eq(p.cfg.irq, IRQ_PATH_MSI);
+
+	p = PARSE("--config-file", "vm.json", "--api-sock", "/s");
+	cr_assert_eq(p.r, 0, "%s", p.err.msg);
+	cr_assert_eq(p.cmd, CLI_API);
+}
+
+Test(cli, firecracker_front_end_mistakes)
+{
+	struct parsed p = PARSE("--no-api");
+	cr_assert_eq(p.r, -EINVAL);
+	cr_assert(strstr(p.err.msg, "--no-api needs --config-file"), "%s", p.err.msg);
+	p = PARSE("--no-api", "--config-file", "f", "--api-sock", "/s");
+	cr_assert_eq(p.r, -EINVAL);
+	p = PARSE("--api-sock", "/s", "--cpus", "2");
+	cr_assert_eq(p.r, -EINVAL);
+	cr_assert(strstr(p.err.msg, "--cpus"), "%s", p.err.msg);
+	p = PARSE("run", "--api-sock", "/s", "--disk=path=x");
+	cr_assert_eq(p.r, -EINVAL);
+	cr_assert(strstr(p.err.msg, "--disk=path=x"), "%s", p.err.msg);
+	p = PARSE("run", "--api-sock", "/s", "--", "test=serial");
+	cr_assert_eq(p.r, -EINVAL);
+	cr_assert(strstr(p.err.msg, "guest arguments"), "%s", p.err.msg);
+	p = PARSE("run", "--id", "x");
+	cr_assert_eq(p.r, -EINVAL);
+	/* ringvm's own VM still needs `run`, as before. */
+	p = PARSE("--cpus", "2");
+	cr_assert_eq(p.r, -EINVAL);
+	cr_assert(strstr(p.err.msg, "unknown command '--cpus'"), "%s", p.err.msg);
+}

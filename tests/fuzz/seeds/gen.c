@@ -454,6 +454,40 @@ static void seeds_cli(void)
 	args("help", (const char *const[]){ "--help", NULL });
 }
 
+/* ---- fuzz_api_config.c: a selector byte, then JSON ---- */
+static void json_seed(const char *name, unsigned selector, const char *json)
+{
+	u8(selector);
+	bytes(json, strlen(json));
+	emit(name);
+}
+
+static void seeds_api_config(void)
+{
+	json_seed("boot-source", 0, "{\"kernel_image_path\": \"/k\", \"boot_args\": \"console=ttyS0\", "
+		  "\"initrd_path\": \"/i\"}");
+	json_seed("machine", 1, "{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"smt\": false, "
+		  "\"track_dirty_pages\": false, \"cpu_template\": \"None\", \"huge_pages\": \"None\"}");
+	json_seed("machine-patch", 2, "{\"vcpu_count\": 4}");
+	json_seed("drive", 3, "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r\", "
+		  "\"is_root_device\": true, \"is_read_only\": true, \"partuuid\": \"abcd-01\", "
+		  "\"cache_type\": \"Writeback\", \"io_engine\": \"Async\", "
+		  "\"rate_limiter\": {\"bandwidth\": null, \"ops\": null}}");
+	json_seed("net", 4, "{\"iface_id\": \"eth0\", \"guest_mac\": \"02:00:00:00:00:01\", "
+		  "\"host_dev_name\": \"tap0\", \"rx_rate_limiter\": null}");
+	json_seed("vsock", 5, "{\"guest_cid\": 3, \"uds_path\": \"/v.sock\", \"vsock_id\": \"v\"}");
+	json_seed("logger", 6, "{\"log_path\": \"/l\", \"level\": \"debug\", \"show_level\": true, "
+		  "\"show_log_origin\": false}");
+	json_seed("metrics", 7, "{\"metrics_path\": \"/m\"}");
+	json_seed("drive-patch", 8, "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/new\"}");
+	json_seed("config-file", 9, "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		  "\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64}, "
+		  "\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": true}], "
+		  "\"network-interfaces\": [{\"iface_id\": \"n\", \"host_dev_name\": \"t\"}], "
+		  "\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\"}, \"logger\": {\"level\": \"Info\"}, "
+		  "\"metrics\": {\"metrics_path\": \"/m\"}}");
+}
+
 struct target {
 	const char *name;
 	void (*seeds)(void);
@@ -474,6 +508,7 @@ static const struct target targets[] = {
 	{ "pvh-elf", seeds_pvh_elf },
 	{ "multiboot", seeds_multiboot },
 	{ "cli", seeds_cli },
+	{ "api-config", seeds_api_config },
 };
 
 int main(int argc, char **argv)
