@@ -412,7 +412,8 @@ int virtio_blk_open(struct blk_image *img, const struct disk_config *opt, struct
 		r = error_set(err, EINVAL, "disk '%s' is neither a file nor a block device", path);
 		goto fail;
 	}
-	if (size < SECTOR) {
+	/* An empty file is an empty disk (Kata's placeholders, filled later by PATCH /drives). */
+	if (size && size < SECTOR) {
 		r = error_set(err, EINVAL, "disk '%s' is smaller than one 512-byte sector", path);
 		goto fail;
 	}
