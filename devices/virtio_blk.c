@@ -51,6 +51,7 @@ struct blk_request {
 
 /* --- requests ----------------------------------------------------------------- */
 
+/* Every request ends here, whatever its session: the counters see each once. */
 static void request_count(struct blk_request *r, uint8_t status)
 {
 	struct virtio_blk_counters *c = &r->queue->blk->counters;
@@ -59,11 +60,13 @@ static void request_count(struct blk_request *r, uint8_t status)
 	switch (r->type) {
 	case VIRTIO_BLK_T_IN:
 		VIRTIO_COUNT(c->reads, 1);
-		VIRTIO_COUNT(c->bytes_read, ok ? r->data_len : 0);
+		if (ok)
+			VIRTIO_COUNT(c->bytes_read, r->data_len);
 		break;
 	case VIRTIO_BLK_T_OUT:
 		VIRTIO_COUNT(c->writes, 1);
-		VIRTIO_COUNT(c->bytes_written, ok ? r->data_len : 0);
+		if (ok)
+			VIRTIO_COUNT(c->bytes_written, r->data_len);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		VIRTIO_COUNT(c->flushes, 1);

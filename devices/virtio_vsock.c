@@ -461,9 +461,9 @@ static void accept_done(struct loop_op *op, int res, unsigned flags)
 		if (!c) {
 			close(res);             /* at the limit: this client only is refused */
 			VIRTIO_COUNT(vs->counters.conns_refused, 1);
-		}
-		else
+		} else {
 			conn_arm_recv(c);
+		}
 	}
 	/*
 	 * Out of file descriptors (or another failure), retrying at once would spin: the
