@@ -51,8 +51,38 @@ struct blk_request {
 
 /* --- requests ----------------------------------------------------------------- */
 
+/* Every request ends here, whatever its session: the counters see each once. */
+static void request_count(struct blk_request *r, uint8_t status)
+{
+	struct virtio_blk_counters *c = &r->queue->blk->counters;
+	bool ok = status == VIRTIO_BLK_S_OK;
+
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+		VIRTIO_COUNT(c->reads, 1);
+		if (ok)
+			VIRTIO_COUNT(c->bytes_read, r->data_len);
+		break;
+	case VIRTIO_BLK_T_OUT:
+		VIRTIO_COUNT(c->writes, 1);
+		if (ok)
+			VIRTIO_COUNT(c->bytes_written, r->data_len);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		VIRTIO_COUNT(c->flushes, 1);
+		break;
+	default:
+		VIRTIO_COUNT(c->other, 1);
+	}
+	if (status == VIRTIO_BLK_S_IOERR)
+		VIRTIO_COUNT(c->io_errors, 1);
+	else if (status == VIRTIO_BLK_S_UNSUPP)
+		VIRTIO_COUNT(c->unsupported, 1);
+}
+
 static void request_complete(struct blk_request *r, uint8_t status, uint32_t written)
 {
+	request_count(r, status);
 	/* The status byte is the guest's memory of the session r belongs to: only while it lives. */
 	if (vreq_live(&r->req))
 		*r->status = status;
@@ -322,6 +352,11 @@ static int blk_start(void *dev, struct vreq *req)
 }
 
 /* --- the device ------------------------------------------------------------------ */
+
+void virtio_blk_counters(const struct virtio_blk *blk, struct virtio_blk_counters *out)
+{
+	virtio_counters_snapshot(out, &blk->counters, sizeof(*out));
+}
 
 static void blk_queue_notify(void *impl, unsigned qi, struct virtq *vq)
 {

@@ -27,6 +27,14 @@ struct disk_config {
 	unsigned nr_iothreads;      /* queue i on I/O thread iothread + i % nr_iothreads (0: 1) */
 };
 
+/* What the disk did, per request completed; VIRTIO_COUNT from every queue's thread. */
+struct virtio_blk_counters {
+	uint64_t reads, writes, flushes, other;     /* requests by type (GET_ID, DISCARD ... other) */
+	uint64_t bytes_read, bytes_written;         /* of the reads and writes that succeeded */
+	uint64_t io_errors;                         /* answered VIRTIO_BLK_S_IOERR */
+	uint64_t unsupported;                       /* answered VIRTIO_BLK_S_UNSUPP */
+};
+
 /* Everything of a queue is its I/O thread's alone: queues on different threads share no state. */
 struct blk_queue {
 	struct virtio_blk *blk;
@@ -55,6 +63,7 @@ struct virtio_blk {
 	char name[24];
 	unsigned nr_queues;
 	struct blk_queue queue[VIRTIO_MAX_QUEUES];
+	struct virtio_blk_counters counters;
 };
 
 /* Opens, locks and sizes opt's image and probes its file system; needs no VM. */
@@ -76,6 +85,9 @@ int virtio_blk_init(struct virtio_blk *blk, const struct disk_config *opt, struc
  * now on go to it. The caller then raises the transport's configuration change.
  */
 int virtio_blk_replace_image(struct virtio_blk *blk, int fd, uint64_t size);
+
+/* A snapshot of the disk's counters. */
+void virtio_blk_counters(const struct virtio_blk *blk, struct virtio_blk_counters *out);
 
 /* Closes the image; the queues' I/O threads must have stopped. */
 void virtio_blk_destroy(struct virtio_blk *blk);

@@ -42,6 +42,8 @@ static void queue_notified(struct loop_op *op, int res, unsigned flags)
 	/* A cancelled read may outlive the session it belonged to; a new one re-arms. */
 	if (!dev->active || loop_closing(q->loop) || (res < 0 && res != -ECANCELED && res != -EINTR))
 		return;
+	if (res > 0)
+		VIRTIO_COUNT(dev->counters.doorbells, q->notify_count);
 	if (res > 0 && queue_live(dev, q))
 		dev->ops->queue_notify(dev->impl, q->index, &q->vq);
 	queue_arm_notify(q);
@@ -135,6 +137,7 @@ void virtio_notify_used(struct virtio_dev *dev, unsigned q, struct loop *via)
 	if (!queue_live(dev, queue) || !virtq_should_interrupt(&queue->vq))
 		return;
 	atomic_fetch_or(&dev->isr, VIRTIO_ISR_QUEUE);
+	VIRTIO_COUNT(dev->counters.interrupts_queue, 1);
 	if (dev->tops)
 		dev->tops->notify_queue(dev->transport, q, via);
 }
@@ -142,6 +145,7 @@ void virtio_notify_used(struct virtio_dev *dev, unsigned q, struct loop *via)
 static void notify_config(struct virtio_dev *dev)
 {
 	atomic_fetch_or(&dev->isr, VIRTIO_ISR_CONFIG);
+	VIRTIO_COUNT(dev->counters.interrupts_config, 1);
 	if (dev->tops)
 		dev->tops->notify_config(dev->transport);
 }
@@ -151,9 +155,11 @@ void virtio_needs_reset(struct virtio_dev *dev, const struct virtq *vq)
 	pthread_mutex_lock(&dev->lock);
 	bool first = !(dev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 	dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-	if (first)
+	if (first) {
+		VIRTIO_COUNT(dev->counters.broken_queues, 1);
 		log_guest_warning(&dev->log_budget, "%s: %s; the device needs a reset", dev->info.name,
 				  vq && vq->error[0] ? vq->error : "the driver broke the protocol");
+	}
 	pthread_mutex_unlock(&dev->lock);
 	/* virtio 1.2 2.1.2: NEEDS_RESET comes with a configuration change notification. */
 	if (first)
@@ -216,6 +222,7 @@ static void activate(struct virtio_dev *dev)
 			       f & VIRTIO_BIT(VIRTIO_RING_F_EVENT_IDX),
 			       f & VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC))) {
 			dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+			VIRTIO_COUNT(dev->counters.broken_queues, 1);
 			log_guest_warning(&dev->log_budget, "%s: queue %u: %s; the device needs a reset",
 					  dev->info.name, i, q->vq.error);
 			return;
@@ -244,6 +251,7 @@ void virtio_dev_write_status(struct virtio_dev *dev, uint8_t value)
 			return;
 		dev->active = false;
 		dev->resetting = true;
+		VIRTIO_COUNT(dev->counters.resets, 1);
 		atomic_store(&dev->resets_left, dev->info.num_queues);
 		for (unsigned i = 0; i < dev->info.num_queues; i++)
 			loop_post(dev->queue[i].loop, &dev->queue[i].reset_work);
@@ -270,8 +278,10 @@ void virtio_dev_write_status(struct virtio_dev *dev, uint8_t value)
 
 void virtio_dev_kick(struct virtio_dev *dev, unsigned q)
 {
-	if (q < dev->info.num_queues)
+	if (q < dev->info.num_queues) {
+		VIRTIO_COUNT(dev->counters.doorbells, 1);
 		loop_post(dev->queue[q].loop, &dev->queue[q].kick);
+	}
 }
 
 int virtio_dev_doorbell(struct virtio_dev *dev, unsigned q, uint64_t addr, uint32_t len,
@@ -305,6 +315,20 @@ void virtio_dev_config_access(struct virtio_dev *dev, uint32_t offset, uint8_t *
 	} else {
 		dev->ops->config_read(dev->impl, offset, data, len);
 	}
+}
+
+void virtio_counters_snapshot(void *out, const void *counters, size_t size)
+{
+	const uint64_t *in = counters;
+	uint64_t *to = out;
+
+	for (size_t i = 0; i < size / sizeof(uint64_t); i++)
+		to[i] = __atomic_load_n(&in[i], __ATOMIC_RELAXED);
+}
+
+void virtio_dev_counters(const struct virtio_dev *dev, struct virtio_dev_counters *out)
+{
+	virtio_counters_snapshot(out, &dev->counters, sizeof(*out));
 }
 
 void virtio_dev_attach(struct virtio_dev *dev, const struct virtio_transport_ops *ops, void *t)

@@ -24,6 +24,18 @@
 /* The most device configuration a model may declare: what every transport has room for. */
 #define VIRTIO_CONFIG_MAX   0x100
 
+/* What a device did, whatever its model; relaxed atomics, from whichever thread does it. */
+struct virtio_dev_counters {
+	uint64_t interrupts_queue;  /* used-buffer interrupts sent to the driver */
+	uint64_t interrupts_config; /* configuration-change interrupts, NEEDS_RESET's included */
+	uint64_t broken_queues;     /* times the driver broke the device (NEEDS_RESET set) */
+	uint64_t resets;            /* device resets the driver started */
+	uint64_t doorbells;         /* queue notifications, through KVM's eventfd or trapped */
+};
+
+/* Adds n to one counter of any counters struct: several threads, no lock. */
+#define VIRTIO_COUNT(field, n) __atomic_fetch_add(&(field), (uint64_t)(n), __ATOMIC_RELAXED)
+
 struct virtio_transport_ops {
 	/* Queue q has used buffers (isr has VIRTIO_ISR_QUEUE); via: the caller's loop or NULL. */
 	void (*notify_queue)(void *t, unsigned q, struct loop *via);
@@ -70,6 +82,7 @@ struct virtio_dev {
 	struct virtio_queue queue[VIRTIO_MAX_QUEUES];
 	_Atomic unsigned resets_left;   /* queues whose threads have not finished the reset */
 	unsigned log_budget;        /* guest-caused messages left: the log cannot be flooded */
+	struct virtio_dev_counters counters;
 };
 
 /* Builds the device for a model, queue i on loops[i % nr_loops]; a transport attaches next. */
@@ -111,6 +124,12 @@ int virtio_dev_doorbell(struct virtio_dev *dev, unsigned q, uint64_t addr, uint3
 
 /* Removes every queue's doorbell from KVM. */
 void virtio_dev_doorbells_off(struct virtio_dev *dev);
+
+/* A snapshot of the device's counters, each read with a relaxed load. */
+void virtio_dev_counters(const struct virtio_dev *dev, struct virtio_dev_counters *out);
+
+/* Copies a counters struct made only of uint64_t (size bytes), each field a relaxed load. */
+void virtio_counters_snapshot(void *out, const void *counters, size_t size);
 
 /* Device-specific configuration at offset (bounded by config_size, at most 8 bytes). */
 void virtio_dev_config_access(struct virtio_dev *dev, uint32_t offset, uint8_t *data, uint32_t len,

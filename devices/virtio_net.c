@@ -44,7 +44,15 @@ static void tx_done(struct loop_op *op, int res, unsigned flags)
 	struct net_tx_request *r = container_of(op, struct net_tx_request, op);
 
 	/* A frame the tap refused (a bad offload header) is dropped, as on a wire. */
-	(void)res, (void)flags;
+	struct virtio_net_counters *c = &r->tx->net->counters;
+
+	(void)flags;
+	if (res < 0) {
+		VIRTIO_COUNT(c->tx_dropped, 1);
+	} else {
+		VIRTIO_COUNT(c->tx_packets, 1);
+		VIRTIO_COUNT(c->tx_bytes, r->req.chain.out_len - NET_HDR_SIZE);
+	}
 	vreq_complete(&r->req, 0);
 }
 
@@ -135,6 +143,7 @@ static bool rx_deliver(struct net_rx *rx)
 		if (rx->nr_held == (mergeable ? NET_HELD_MAX : 1)) {
 			/* Buffers too small for this frame (and no merging): drop it, keep them. */
 			rx->dropped++;
+			VIRTIO_COUNT(net->counters.rx_dropped, 1);
 			rx->frame_len = 0;
 			return true;
 		}
@@ -165,6 +174,8 @@ static bool rx_deliver(struct net_rx *rx)
 	rx->held_room = 0;
 	for (unsigned i = 0; i < left; i++)
 		rx->held_room += rx->held[i].room;
+	VIRTIO_COUNT(net->counters.rx_packets, 1);
+	VIRTIO_COUNT(net->counters.rx_bytes, rx->frame_len - NET_HDR_SIZE);
 	rx->frame_len = 0;
 	loop_after_batch(net->loop, &rx->notify_work);
 	return true;
@@ -439,6 +450,11 @@ int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, struct
 				    sizeof(struct net_ctrl_request), offsetof(struct net_ctrl_request, req),
 				    ctrl_start, net);
 	return r ? error_sys(err, -r, "cannot create %s", net->name) : 0;
+}
+
+void virtio_net_counters(const struct virtio_net *net, struct virtio_net_counters *out)
+{
+	virtio_counters_snapshot(out, &net->counters, sizeof(*out));
 }
 
 void virtio_net_destroy(struct virtio_net *net)

@@ -32,6 +32,12 @@ struct net_config {
 
 struct virtio_net;
 
+/* Frames each way (bytes without the virtio-net header); VIRTIO_COUNT on the queues' thread. */
+struct virtio_net_counters {
+	uint64_t tx_packets, tx_bytes, tx_dropped;  /* dropped: the tap refused the frame */
+	uint64_t rx_packets, rx_bytes, rx_dropped;  /* dropped: the guest's buffers were too small */
+};
+
 /* A receive chain, kept small: many of them wait while a frame fills them. */
 struct net_rx_chain {
 	uint16_t head;
@@ -84,6 +90,7 @@ struct virtio_net {
 	struct vreq_queue ctrl;                 /* the control queue (several pairs only) */
 	struct loop *loop;
 	char name[24];
+	struct virtio_net_counters counters;
 };
 
 /* Attaches to tap cfg->tap (made if absent) once per queue pair; needs no VM. */
@@ -96,6 +103,9 @@ void virtio_net_close(struct net_tap *tap);
 int virtio_net_init(struct virtio_net *net, const struct net_config *cfg, struct net_tap *tap,
 		    unsigned index, struct guest_memory *mem,
 		    struct loop *loop, int vm_fd, struct error *err);
+
+/* A snapshot of the device's counters. */
+void virtio_net_counters(const struct virtio_net *net, struct virtio_net_counters *out);
 
 /* Closes the tap; the I/O thread must have stopped. */
 void virtio_net_destroy(struct virtio_net *net);

@@ -25,6 +25,8 @@ static void rng_cqe(struct loop_op *op, int res, unsigned flags)
 	struct rng_request *r = container_of(op, struct rng_request, op);
 
 	(void)flags;
+	VIRTIO_COUNT(r->rng->counters.requests, 1);
+	VIRTIO_COUNT(r->rng->counters.bytes, res > 0 ? res : 0);
 	vreq_complete(&r->req, res > 0 ? (uint32_t)res : 0);
 }
 
@@ -47,6 +49,7 @@ static int rng_start(void *dev, struct vreq *req)
 		r->data[r->nr_data++] = v;
 	}
 	if (!r->nr_data) {
+		VIRTIO_COUNT(rng->counters.requests, 1);
 		vreq_complete(req, 0);
 		return 0;
 	}
@@ -113,6 +116,11 @@ int virtio_rng_init(struct virtio_rng *rng, struct guest_memory *mem,
 		r = vreq_queue_init(&rng->rq, &rng->vdev, 0, loop, sizeof(struct rng_request),
 				    offsetof(struct rng_request, req), rng_start, rng);
 	return r ? error_sys(err, -r, "cannot create virtio-rng") : 0;
+}
+
+void virtio_rng_counters(const struct virtio_rng *rng, struct virtio_rng_counters *out)
+{
+	virtio_counters_snapshot(out, &rng->counters, sizeof(*out));
 }
 
 void virtio_rng_destroy(struct virtio_rng *rng)

@@ -183,6 +183,12 @@ static void conn_kill(struct vsock_conn *c, bool rst)
 
 	if (c->state == VSOCK_FREE || c->state == VSOCK_DEAD)
 		return;
+	if (c->state != VSOCK_OPEN)
+		VIRTIO_COUNT(vs->counters.conns_refused, 1);
+	else if (c->close_after_flush || c->shutdown_sent || c->guest_shut_send)
+		VIRTIO_COUNT(vs->counters.conns_closed, 1);
+	else
+		VIRTIO_COUNT(vs->counters.conns_reset, 1);
 	bool guest_knows = c->state == VSOCK_OPEN || c->state == VSOCK_GUEST_CONNECTING ||
 			   (c->state == VSOCK_HOST_WAIT && !c->want_request);
 	c->state = VSOCK_DEAD;
@@ -356,6 +362,7 @@ static void send_done(struct loop_op *op, int res, unsigned flags)
 	ring_consume(&c->out, n);
 	c->line_left -= from_line;
 	c->fwd_cnt += n - from_line;
+	VIRTIO_COUNT(c->vs->counters.bytes_to_host, n - from_line);
 	/* Told often enough that the guest never waits on credit we have (a quarter). */
 	if (c->fwd_cnt - c->fwd_told >= VSOCK_BUF / 4) {
 		c->want_credit = true;
@@ -414,6 +421,7 @@ static void connect_done(struct loop_op *op, int res, unsigned flags)
 		return;
 	}
 	c->state = VSOCK_OPEN;
+	VIRTIO_COUNT(c->vs->counters.conns_opened, 1);
 	c->want_response = true;
 	schedule_flush(c->vs);
 	conn_arm_recv(c);
@@ -450,10 +458,12 @@ static void accept_done(struct loop_op *op, int res, unsigned flags)
 	vs->accepting = false;
 	if (res >= 0) {
 		struct vsock_conn *c = loop_closing(vs->loop) ? NULL : conn_new(vs, VSOCK_HOST_LINE, res);
-		if (!c)
+		if (!c) {
 			close(res);             /* at the limit: this client only is refused */
-		else
+			VIRTIO_COUNT(vs->counters.conns_refused, 1);
+		} else {
 			conn_arm_recv(c);
+		}
 	}
 	/*
 	 * Out of file descriptors (or another failure), retrying at once would spin: the
@@ -537,6 +547,7 @@ static uint32_t conn_emit(struct vsock_conn *c, const struct virtq_chain *chain)
 			done += n;
 		}
 		c->tx_cnt += len;
+		VIRTIO_COUNT(vs->counters.bytes_to_guest, len);
 	} else if (c->state == VSOCK_OPEN && c->host_eof && !c->in.len && !c->shutdown_sent) {
 		op = VIRTIO_VSOCK_OP_SHUTDOWN;
 		c->shutdown_sent = true;
@@ -652,6 +663,7 @@ static void guest_connect(struct virtio_vsock *vs, const struct virtio_vsock_hdr
 	struct vsock_conn *c = conn_new(vs, VSOCK_GUEST_CONNECTING, -1);
 
 	if (!c) {
+		VIRTIO_COUNT(vs->counters.conns_refused, 1);
 		orphan_rst(vs, h);
 		return;
 	}
@@ -694,7 +706,7 @@ static void guest_packet(struct virtio_vsock *vs, const struct virtq_chain *chai
 	struct virtio_vsock_hdr h;
 
 	if (chain->nr_in || chain->out_len < HDR) {
-		vs->dropped++;
+		VIRTIO_COUNT(vs->counters.dropped, 1);
 		return;
 	}
 	virtq_chain_read(chain, 0, &h, HDR);
@@ -702,7 +714,7 @@ static void guest_packet(struct virtio_vsock *vs, const struct virtq_chain *chai
 	uint32_t len = le32toh(h.len);
 	/* Not from this guest or not to the host: nobody to answer. */
 	if (le64toh(h.src_cid) != vs->cfg.guest_cid || le64toh(h.dst_cid) != HOST_CID) {
-		vs->dropped++;
+		VIRTIO_COUNT(vs->counters.dropped, 1);
 		return;
 	}
 	struct vsock_conn *c = conn_find(vs, le32toh(h.dst_port), le32toh(h.src_port));
@@ -710,7 +722,7 @@ static void guest_packet(struct virtio_vsock *vs, const struct virtq_chain *chai
 		   (len && op != VIRTIO_VSOCK_OP_RW) || op < VIRTIO_VSOCK_OP_REQUEST ||
 		   op > VIRTIO_VSOCK_OP_CREDIT_REQUEST;
 	if (bad) {
-		vs->dropped++;
+		VIRTIO_COUNT(vs->counters.dropped, 1);
 		if (c)
 			conn_kill(c, true);
 		else
@@ -738,6 +750,7 @@ static void guest_packet(struct virtio_vsock *vs, const struct virtq_chain *chai
 			break;
 		}
 		c->state = VSOCK_OPEN;
+		VIRTIO_COUNT(vs->counters.conns_opened, 1);
 		if (c->timing)
 			cancel_op(vs, &c->timer_op);
 		/* The host client's answer goes first, ahead of anything the guest sends. */
@@ -928,6 +941,11 @@ int virtio_vsock_init(struct virtio_vsock *vs, const struct vsock_config *cfg,
 		r = vreq_queue_init(&vs->txq, &vs->vdev, TXQ, loop, sizeof(struct vsock_tx_request),
 				    offsetof(struct vsock_tx_request, req), tx_start, vs);
 	return r ? error_sys(err, -r, "cannot create virtio-vsock") : 0;
+}
+
+void virtio_vsock_counters(const struct virtio_vsock *vs, struct virtio_vsock_counters *out)
+{
+	virtio_counters_snapshot(out, &vs->counters, sizeof(*out));
 }
 
 void virtio_vsock_destroy(struct virtio_vsock *vs)

@@ -81,6 +81,16 @@ struct vsock_orphan {
 	uint16_t type;
 };
 
+/* The connections and their bytes; counted on the device's thread (read from any). */
+struct virtio_vsock_counters {
+	uint64_t conns_opened;      /* either side's, once both ends agreed */
+	uint64_t conns_refused;     /* ended (or never made) before they opened */
+	uint64_t conns_closed;      /* open ones ended after either side's SHUTDOWN */
+	uint64_t conns_reset;       /* open ones ended otherwise: RST, socket error, protocol breach */
+	uint64_t bytes_to_guest, bytes_to_host;     /* stream bytes (not "OK" lines, not headers) */
+	uint64_t dropped;           /* malformed packets ignored */
+};
+
 /* The listening socket, made before the VM exists. */
 struct vsock_listener {
 	int fd;
@@ -105,7 +115,7 @@ struct virtio_vsock {
 	uint32_t next_port;         /* the next ephemeral host port to try */
 	struct vsock_orphan orphans[VSOCK_ORPHAN_RSTS];
 	unsigned nr_orphans;
-	uint64_t dropped;           /* malformed packets ignored */
+	struct virtio_vsock_counters counters;
 };
 
 /* Checks cfg (one line for a user's mistake) and listens on its uds_path; needs no VM. */
@@ -118,6 +128,9 @@ void virtio_vsock_close(struct vsock_listener *l);
 int virtio_vsock_init(struct virtio_vsock *vs, const struct vsock_config *cfg,
 		      struct vsock_listener *l, struct guest_memory *mem, struct loop *loop,
 		      int vm_fd, struct error *err);
+
+/* A snapshot of the device's counters. */
+void virtio_vsock_counters(const struct virtio_vsock *vs, struct virtio_vsock_counters *out);
 
 /* Closes every socket; the I/O thread must have stopped. */
 void virtio_vsock_destroy(struct virtio_vsock *vs);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "machine/device_stats.h"
 #include "services/util.h"
 
 #define METRICS_PERIOD_S 60
@@ -153,23 +154,23 @@ static void get_ringvm_stats(struct api *api, struct http_conn *conn)
 {
 	const struct vm_config *c = &api->vm_cfg;
 
-	respond_json(api, conn, 200, json_pack("{s:s, s:s, s:o, s:o, s:{s:I, s:I, s:i}}",
+	respond_json(api, conn, 200, json_pack("{s:s, s:s, s:o, s:o, s:o, s:{s:I, s:I, s:i}}",
 		"irq_path", c->irq == IRQ_PATH_IRQFD ? "irqfd" : c->irq == IRQ_PATH_MSI ? "msi" : "line",
 		"irqchip", c->irqchip == IRQCHIP_SPLIT ? "split" : "kernel",
 		"vcpu_exits", vcpu_exits(api->vm), "disks", disk_stats(api->vm),
+		"devices", device_stats_all(api->vm),
 		"api", "requests", (json_int_t)api->requests, "errors", (json_int_t)api->errors,
 		"clients", (json_int_t)api->http.nr_conns));
 }
 
 static void metrics_flush(struct api *api)
 {
-	json_t *line = json_pack("{s:I, s:o, s:o, s:{s:I, s:I}, s:{s:I, s:I}}",
+	json_t *line = json_pack("{s:I, s:o, s:o, s:o, s:{s:I, s:I}, s:{s:I, s:I}}",
 		"utc_timestamp_ms", (json_int_t)time(NULL) * 1000, "vcpu_exits", vcpu_exits(api->vm),
-		"disks", disk_stats(api->vm),
+		"disks", disk_stats(api->vm), "devices", device_stats_all(api->vm),
 		"api", "requests", (json_int_t)api->requests, "errors", (json_int_t)api->errors,
 		"logger", "lines", (json_int_t)api->log.written,
 		"dropped", (json_int_t)api->log.dropped);
-	/* SEAM (integrator): further per-device counters (bytes, errors, interrupts) here. */
 	char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
 	json_decref(line);
 	if (text) {

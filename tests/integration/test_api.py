@@ -133,11 +133,13 @@ def test_instance_info_and_every_preboot_route(ctx):
         assert full["logger"]["level"] == "Debug" and full["metrics"]["metrics_path"].endswith("metrics")
         stats = expect(api.call("GET", "/ringvm/stats"), 200)
         assert stats["irq_path"] == "irqfd" and stats["irqchip"] == "kernel", stats
+        assert stats["devices"] == [], "no device exists before InstanceStart: %s" % stats
         api.close()
         # FlushMetrics wrote a JSON line; the logger saw the requests.
         time.sleep(0.2)
         line = json.loads(open(tmp + "/metrics").read().splitlines()[0])
         assert "vcpu_exits" in line and line["api"]["requests"] >= 10, line
+        assert line["devices"] == [], line
         assert "[vm-under-test:Debug] PUT /actions" in open(tmp + "/log").read()
 
 
@@ -451,6 +453,9 @@ def test_kata_runtime_rs_sequence(ctx):
             ])
             assert [g[0] for g in got] == [204, 400, 400, 400, 200], got
             assert [d["device"] for d in got[4][1]["disks"]] == ["virtio-blk %d" % i for i in range(6)], got
+            blks = [d for d in got[4][1]["devices"] if d["type"] == "blk"]
+            assert [(d["name"], d["transport"]) for d in blks] == [("virtio-blk %d" % i, "mmio")
+                                                                   for i in range(6)], got
             assert "No such file" in got[2][1]["fault_message"], got
             assert got[3][1]["fault_message"] == FC_NOT_AFTER, got
             # The guest waits for a line, then tests every disk: it ends only after the client.

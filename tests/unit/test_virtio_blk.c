@@ -195,6 +195,38 @@ Test(virtio_blk, bad_requests_fail_cleanly)
 		     VIRTIO_BLK_S_OK, "still works");
 }
 
+Test(virtio_blk, counters_after_known_traffic)
+{
+	start(false, 0);
+	for (unsigned i = 0; i < 3; i++)
+		cr_assert_eq(request(0, VIRTIO_BLK_T_IN, 8 * i, 4096, true, NULL), VIRTIO_BLK_S_OK);
+	cr_assert_eq(request(0, VIRTIO_BLK_T_OUT, 8, 4096, false, NULL), VIRTIO_BLK_S_OK);
+	cr_assert_eq(request(0, VIRTIO_BLK_T_FLUSH, 0, 0, false, NULL), VIRTIO_BLK_S_OK);
+	cr_assert_eq(request(0, VIRTIO_BLK_T_GET_ID, 0, VIRTIO_BLK_ID_BYTES, true, NULL), VIRTIO_BLK_S_OK);
+	cr_assert_eq(request(0, 77, 0, 0, false, NULL), VIRTIO_BLK_S_UNSUPP);
+	cr_assert_eq(request(0, VIRTIO_BLK_T_IN, DISK_SIZE / 512, 512, true, NULL), VIRTIO_BLK_S_IOERR);
+
+	struct virtio_blk_counters c;
+	virtio_blk_counters(&blk, &c);
+	cr_assert_eq(c.reads, 4, "3 reads and the one past the end");
+	cr_assert_eq(c.bytes_read, 3 * 4096, "only the reads that succeeded");
+	cr_assert_eq(c.writes, 1);
+	cr_assert_eq(c.bytes_written, 4096);
+	cr_assert_eq(c.flushes, 1);
+	cr_assert_eq(c.other, 2, "GET_ID and the unknown type");
+	cr_assert_eq(c.io_errors, 1);
+	cr_assert_eq(c.unsupported, 1);
+
+	struct virtio_dev_counters d;
+	virtio_dev_counters(&blk.vdev, &d);
+	cr_assert_geq(d.interrupts_queue, 1);
+	cr_assert_leq(d.interrupts_queue, 8, "at most one per request here");
+	cr_assert_eq(d.doorbells, 8, "one trapped doorbell per request");
+	cr_assert_eq(d.interrupts_config, 0);
+	cr_assert_eq(d.broken_queues, 0);
+	cr_assert_eq(d.resets, 0);
+}
+
 Test(virtio_blk, readonly_refuses_writes)
 {
 	start(true, 0);
@@ -289,6 +321,26 @@ Test(virtio_blk, short_header_needs_reset)
 	add_desc(&rig, 0, STATUS, 1, true, false);
 	kick(&rig, 0, head);
 	expect_needs_reset();
+}
+
+Test(virtio_blk, broken_chain_counts_a_broken_queue_and_the_reset)
+{
+	start(false, 0);
+	uint16_t head = add_desc(&rig, 0, HDR, sizeof(struct virtio_blk_outhdr) / 2, false, true);
+	add_desc(&rig, 0, STATUS, 1, true, false);
+	kick(&rig, 0, head);
+	struct virtio_dev_counters d;
+	virtio_dev_counters(&blk.vdev, &d);
+	cr_assert_eq(d.broken_queues, 1);
+	cr_assert_eq(d.interrupts_config, 1, "NEEDS_RESET's configuration interrupt");
+	cr_assert_eq(d.resets, 0);
+	expect_needs_reset();
+	virtio_dev_counters(&blk.vdev, &d);
+	cr_assert_eq(d.broken_queues, 1, "the reset repaired it");
+	cr_assert_eq(d.resets, 1);
+	struct virtio_blk_counters c;
+	virtio_blk_counters(&blk, &c);
+	cr_assert_eq(c.reads, 1, "the broken chain was no request");
 }
 
 Test(virtio_blk, read_into_readonly_buffer_needs_reset)

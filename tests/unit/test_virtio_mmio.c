@@ -49,6 +49,14 @@ static bool line_level(void)
 	return e.level;
 }
 
+/* The device's generic counters, whatever its transport. */
+static struct virtio_dev_counters counters(void)
+{
+	struct virtio_dev_counters c;
+	virtio_dev_counters(&rng.vdev, &c);
+	return c;
+}
+
 static uint32_t raw_access(uint32_t off, uint32_t len, bool is_write, uint32_t v)
 {
 	cr_assert(bus_dispatch(&rig.mmio, TD_MMIO_BASE + off, (uint8_t *)&v, len, is_write));
@@ -136,6 +144,7 @@ Test(virtio_mmio, queue_size_not_a_power_of_two_needs_reset)
 	set_status(&rig, TD_RUNNING);
 	rig_settle(&rig);
 	cr_assert(device_status(&rig) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	cr_assert_eq(counters().broken_queues, 1, "a queue the device could not take");
 	/* A queue that does not exist takes no layout. */
 	cr_assert(negotiate(&rig, F_V1));
 	mmio_write(&rig, VIRTIO_MMIO_QUEUE_SEL, 3);
@@ -158,6 +167,10 @@ Test(virtio_mmio, used_buffers_raise_the_line_until_acknowledged)
 	cr_assert_eq(mmio_read(&rig, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
 	cr_assert_eq(mmio_read(&rig, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
 	cr_assert(line_level());
+	struct virtio_dev_counters c = counters();
+	cr_assert_eq(c.interrupts_queue, 2, "one per used buffer");
+	cr_assert_eq(c.doorbells, 2);
+	cr_assert_eq(c.interrupts_config, 0);
 }
 
 Test(virtio_mmio, partial_acknowledgement_pulses_the_line)
@@ -178,6 +191,7 @@ Test(virtio_mmio, partial_acknowledgement_pulses_the_line)
 	cr_assert_eq(mmio_read(&rig, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
 	mmio_write(&rig, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG);
 	cr_assert_not(line_level());
+	cr_assert_eq(counters().interrupts_config, 1);
 }
 
 Test(virtio_mmio, config_change_before_driver_ok_interrupts_nobody)
@@ -187,6 +201,7 @@ Test(virtio_mmio, config_change_before_driver_ok_interrupts_nobody)
 	cr_assert_eq(mmio_read(&rig, VIRTIO_MMIO_CONFIG_GENERATION), gen + 1);
 	cr_assert_eq(mmio_read(&rig, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 	cr_assert_eq(rec_count(rec, REC_LINE), 0);
+	cr_assert_eq(counters().interrupts_config, 0, "none was sent");
 }
 
 Test(virtio_mmio, reset_clears_status_queues_and_the_line)
@@ -201,9 +216,11 @@ Test(virtio_mmio, reset_clears_status_queues_and_the_line)
 	cr_assert_eq(mmio_read(&rig, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 	cr_assert_not(line_level(), "the reset lowered the line");
 	cr_assert_eq(mmio_read(&rig, VIRTIO_MMIO_QUEUE_READY), 0);
+	cr_assert_eq(counters().resets, 1);
 	/* And the device works again after it. */
 	start();
 	one_request();
+	cr_assert_eq(counters().resets, 1, "a reset of a reset device is none");
 }
 
 Test(virtio_mmio, notify_of_a_missing_queue_is_ignored)
@@ -214,4 +231,5 @@ Test(virtio_mmio, notify_of_a_missing_queue_is_ignored)
 	rig_settle(&rig);
 	cr_assert_eq(device_status(&rig), TD_RUNNING);
 	one_request();
+	cr_assert_eq(counters().doorbells, 1, "only the existing queue's");
 }

@@ -108,6 +108,11 @@ Test(virtio_net, transmit_reaches_the_tap)
 		if (n == 60 && got[14] == 0x5a)
 			break;                                /* skip the kernel's own chatter */
 	}
+	struct virtio_net_counters c;
+	virtio_net_counters(&net, &c);
+	cr_assert_eq(c.tx_packets, 1);
+	cr_assert_eq(c.tx_bytes, 60, "the frame, not its virtio-net header");
+	cr_assert_eq(c.tx_dropped, 0);
 }
 
 Test(virtio_net, receive_fills_guest_buffers)
@@ -128,6 +133,14 @@ Test(virtio_net, receive_fills_guest_buffers)
 		uint8_t *b = gpa(&rig, RXBUF + (head % 4) * 0x1000, 2048);
 		if (len == HDR + 60 && b[HDR + 14] == 0xa5) {
 			cr_assert_eq(((struct virtio_net_hdr_v1 *)b)->num_buffers, 1, "num_buffers");
+			struct virtio_net_counters c;
+			virtio_net_counters(&net, &c);
+			cr_assert_geq(c.rx_packets, tries + 1, "the kernel's chatter counts too");
+			cr_assert_geq(c.rx_bytes, 60);
+			cr_assert_eq(c.rx_dropped, 0);
+			struct virtio_dev_counters d;
+			virtio_dev_counters(&net.vdev, &d);
+			cr_assert_geq(d.interrupts_queue, 1);
 			return;
 		}
 	}
@@ -139,6 +152,12 @@ Test(virtio_net, writable_transmit_buffer_needs_reset)
 	uint16_t head = add_desc(&rig, 1, TXBUF, 72, true, false);
 	kick(&rig, 1, head);
 	cr_assert(device_status(&rig) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	struct virtio_dev_counters d;
+	virtio_dev_counters(&net.vdev, &d);
+	cr_assert_eq(d.broken_queues, 1);
+	struct virtio_net_counters c;
+	virtio_net_counters(&net, &c);
+	cr_assert_eq(c.tx_packets + c.tx_dropped, 0, "the broken chain was no frame");
 }
 
 Test(virtio_net_open, too_many_queue_pairs_refused_before_any_tap)

@@ -45,6 +45,29 @@ Test(virtio_rng, fills_writable_buffers)
 	cr_assert_neq(memcmp(a, b, 64), 0, "and they differ");
 }
 
+Test(virtio_rng, counters_after_known_traffic)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		uint16_t head = add_desc(&rig, 0, TD_BUFFERS, 100, true, false);
+		kick(&rig, 0, head);
+		cr_assert_eq(take_used(&rig, 0, NULL), 100);
+	}
+	uint16_t head = add_desc(&rig, 0, TD_BUFFERS, 64, false, false);
+	kick(&rig, 0, head);
+	cr_assert_eq(take_used(&rig, 0, NULL), 0);
+
+	struct virtio_rng_counters c;
+	virtio_rng_counters(&rng, &c);
+	cr_assert_eq(c.requests, 3, "the readable-only chain is answered too");
+	cr_assert_eq(c.bytes, 200);
+	struct virtio_dev_counters d;
+	virtio_dev_counters(&rng.vdev, &d);
+	cr_assert_eq(d.doorbells, 3);
+	cr_assert_geq(d.interrupts_queue, 1);
+	cr_assert_eq(d.broken_queues, 0);
+	cr_assert_eq(d.interrupts_config, 0);
+}
+
 Test(virtio_rng, readable_buffers_get_nothing)
 {
 	uint8_t *a = gpa(&rig, TD_BUFFERS, 64);
@@ -61,6 +84,13 @@ Test(virtio_rng, loop_in_chain_needs_reset)
 	*d = (struct vring_desc){ TD_BUFFERS, 8, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 0 };
 	kick(&rig, 0, 0);
 	cr_assert(device_status(&rig) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	struct virtio_dev_counters dc;
+	virtio_dev_counters(&rng.vdev, &dc);
+	cr_assert_eq(dc.broken_queues, 1);
+	cr_assert_eq(dc.interrupts_config, 1);
+	struct virtio_rng_counters c;
+	virtio_rng_counters(&rng, &c);
+	cr_assert_eq(c.requests, 0);
 }
 
 /*
@@ -168,4 +198,8 @@ Test(virtio_rng, config_change_bumps_the_generation_and_interrupts)
 	cr_assert_eq(config_generation(&rig), (gen + 1) & (rig_mmio(&rig) ? 0xffffffff : 0xff));
 	cr_assert_eq(take_isr(&rig), VIRTIO_ISR_CONFIG);
 	cr_assert_eq(take_isr(&rig), 0, "acknowledged");
+	struct virtio_dev_counters d;
+	virtio_dev_counters(&rng.vdev, &d);
+	cr_assert_eq(d.interrupts_config, 1);
+	cr_assert_eq(d.interrupts_queue, 0);
 }

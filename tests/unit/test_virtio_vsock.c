@@ -609,6 +609,64 @@ Test(virtio_vsock, malformed_packets_are_reset_or_dropped)
 	close(again);
 }
 
+Test(virtio_vsock, counters_after_known_traffic)
+{
+	struct virtio_vsock_hdr h;
+	char data[RXSIZE];
+
+	/* Opened, 4 bytes to the guest, 5 to the host, then the guest's orderly close. */
+	uint32_t local;
+	int fd = host_open(1234, &local);
+	host_send(fd, "ping", 4);
+	cr_assert_eq(rx(&h, data, sizeof(data)), 4);
+	tx(1234, local, VIRTIO_VSOCK_OP_RW, "pong!", 5);
+	char got[6] = { 0 };
+	host_read(fd, got, 5);
+	h = pkt(1234, local, VIRTIO_VSOCK_OP_SHUTDOWN, 0);
+	h.flags = VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND;
+	tx_raw(&h, NULL, 0);
+	host_closed(fd);
+	rx_op(VIRTIO_VSOCK_OP_RST);
+	close(fd);
+
+	/* Opened, then reset by the guest. */
+	fd = host_open(13, &local);
+	tx(13, local, VIRTIO_VSOCK_OP_RST, NULL, 0);
+	host_closed(fd);
+	close(fd);
+
+	/* Refused twice: the guest turns a host client down; nobody listens for the guest. */
+	fd = host_dial(uds);
+	host_send(fd, "CONNECT 99\n", 11);
+	h = rx_op(VIRTIO_VSOCK_OP_REQUEST);
+	tx(99, h.src_port, VIRTIO_VSOCK_OP_RST, NULL, 0);
+	host_closed(fd);
+	close(fd);
+	tx(40001, 6000, VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+	rx_op(VIRTIO_VSOCK_OP_RST);
+
+	/* Not from this guest: dropped. */
+	h = pkt(11, 1, VIRTIO_VSOCK_OP_RW, 1);
+	h.src_cid = 7;
+	tx_raw(&h, "a", 1);
+	rig_settle(&rig);
+
+	struct virtio_vsock_counters c;
+	virtio_vsock_counters(&vs, &c);
+	cr_assert_eq(c.conns_opened, 2);
+	cr_assert_eq(c.conns_closed, 1);
+	cr_assert_eq(c.conns_reset, 1);
+	cr_assert_eq(c.conns_refused, 2);
+	cr_assert_eq(c.bytes_to_guest, 4);
+	cr_assert_eq(c.bytes_to_host, 5, "the OK lines are not the stream's");
+	cr_assert_eq(c.dropped, 1);
+	struct virtio_dev_counters d;
+	virtio_dev_counters(&vs.vdev, &d);
+	cr_assert_geq(d.interrupts_queue, 1);
+	cr_assert_geq(d.doorbells, 1);
+	cr_assert_eq(d.broken_queues, 0);
+}
+
 Test(virtio_vsock, a_stalled_guest_holds_one_buffer_per_connection)
 {
 	uint32_t local;
