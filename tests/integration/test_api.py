@@ -23,6 +23,8 @@ CLIENT = os.path.join(HERE, "api_client.py")
 
 FC_NOT_AFTER = "The requested operation is not supported after starting the microVM."
 FC_NOT_BEFORE = "The requested operation is not supported before starting the microVM."
+PI_COUNTERS = ["pi_remote_ipis", "pi_local_deliveries", "pi_local_requests", "pi_wakeups",
+               "pi_deferred", "pi_coalesced"]     # machine/stats.c: the kernel patch's
 
 
 @contextlib.contextmanager
@@ -134,6 +136,7 @@ def test_instance_info_and_every_preboot_route(ctx):
         stats = expect(api.call("GET", "/ringvm/stats"), 200)
         assert stats["irq_path"] == "irqfd" and stats["irqchip"] == "kernel", stats
         assert stats["devices"] == [], "no device exists before InstanceStart: %s" % stats
+        assert stats["posted_interrupts"] == [], "no vCPU before InstanceStart: %s" % stats
         api.close()
         # FlushMetrics wrote a JSON line; the logger saw the requests.
         time.sleep(0.2)
@@ -367,6 +370,9 @@ def test_boot_builtin_guest_pause_resume(ctx):
         time.sleep(2)
         got = lab_calls(ctx, sock, [["GET", "/ringvm/stats", None]])
         assert got[0][1]["vcpu_exits"] == exits_paused, (exits_paused, got)
+        # One entry per vCPU: the kernel patch's counters, or null where the host lacks them.
+        pis = got[0][1]["posted_interrupts"]
+        assert len(pis) == 2 and all(p is None or sorted(p) == sorted(PI_COUNTERS) for p in pis), pis
         # ... and once resumed the guest reads it and finishes (at once: nothing after this call).
         got = lab_calls(ctx, sock, [["PATCH", "/vm", {"state": "Resumed"}]])
         assert got[0][0] == 204, got
