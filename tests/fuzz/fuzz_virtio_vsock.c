@@ -288,6 +288,21 @@ static void host_teardown(void)
 		}
 }
 
+/*
+ * The guest may have moved BAR 0 or turned memory decoding off, which would make the
+ * final reset a write to nowhere: a driver's configuration is restored first.
+ */
+static void pci_restore(void)
+{
+	uint32_t lo = (uint32_t)rig.bar, hi = (uint32_t)(rig.bar >> 32);
+	uint32_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	bool is64 = vf_cfg_read(&rig, PCI_BASE_ADDRESS_0, 4) & PCI_BASE_ADDRESS_MEM_TYPE_64;
+	pci_config_access(&rig.pci, VF_SLOT, PCI_BASE_ADDRESS_0, (uint8_t *)&lo, 4, true);
+	if (is64)
+		pci_config_access(&rig.pci, VF_SLOT, PCI_BASE_ADDRESS_1, (uint8_t *)&hi, 4, true);
+	pci_config_access(&rig.pci, VF_SLOT, PCI_COMMAND, (uint8_t *)&cmd, 2, true);
+}
+
 /* Polls until every slot is free (or wait_ms passes); whether they all are. */
 static bool drain(int wait_ms)
 {
@@ -330,6 +345,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 (unsigned long long)n.conns_closed, (unsigned long long)n.conns_reset,
 		 (unsigned long long)n.bytes_to_guest, (unsigned long long)n.bytes_to_host,
 		 (unsigned long long)n.dropped);
+	pci_restore();
 	vf_finish(&rig);                /* the reset completes */
 	/*
 	 * Nothing of before the reset survives it: the only connections left are clients
@@ -339,7 +355,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
 		FZ_CHECK(vs.conns[i].state == VSOCK_FREE || vs.conns[i].state == VSOCK_HOST_LINE ||
 			 vs.conns[i].state == VSOCK_HOST_WAIT,
-			 "connection %u in state %d after a reset", i, vs.conns[i].state);
+			 "connection %u in state %d after a reset (ports %u:%u)", i, vs.conns[i].state,
+			 vs.conns[i].local_port, vs.conns[i].peer_port);
 	FZ_CHECK(!vs.nr_orphans, "%u resets queued after a reset", vs.nr_orphans);
 	/* Once the clients leave, every host socket is closed. */
 	host_teardown();
