@@ -6,6 +6,7 @@
  * follow the targets' interpreters (virtio_fuzz.h and the fuzz_*.c files).
  */
 #include <errno.h>
+#include <linux/virtio_vsock.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -488,6 +489,93 @@ static void seeds_api_config(void)
 		  "\"metrics\": {\"metrics_path\": \"/m\"}}");
 }
 
+/* ---- fuzz_virtio_vsock.c: its device operation's host events and guest packets ---- */
+enum { VS_CONNECT, VS_LINE, VS_SEND, VS_READ, VS_CLOSE, VS_LISTEN, VS_ACCEPT, VS_UNLISTEN,
+       VS_PACKET, VS_RX };
+#define VS_FIRST_PORT (1u << 30)        /* the device's first port for a host client */
+
+static void vs_op(unsigned op) { u8(VF_DEVICE); u8(op); }
+
+/* A guest packet with the right CIDs and type, len the payload's. */
+static void vs_packet(uint32_t src_port, uint32_t dst_port, uint16_t op, uint32_t flags,
+		      uint32_t buf_alloc, uint32_t fwd_cnt, const char *payload)
+{
+	size_t n = payload ? strlen(payload) : 0;
+	vs_op(VS_PACKET); u8(0); u32(src_port); u32(dst_port); u16(op); u32(flags);
+	u32(buf_alloc); u32(fwd_cnt); u16(n); bytes(payload, n);
+}
+
+static void vs_rx(unsigned count, uint32_t len) { vs_op(VS_RX); u8(count - 1); u32(len); }
+static void vs_send(unsigned client, const char *s)
+{
+	vs_op(VS_SEND); u8(client); u8(0); u8(strlen(s)); bytes(s, strlen(s));
+}
+
+/* A host client's CONNECT 1234 answered by the guest: the connection open. */
+static void vs_host_open(uint32_t buf_alloc)
+{
+	vf_bring_up(0, 4);
+	vs_rx(8, 0x11000);
+	vs_op(VS_CONNECT);
+	vs_op(VS_LINE); u8(0); u8(0); u32(1234);
+	vf_poll();
+	vs_packet(1234, VS_FIRST_PORT, VIRTIO_VSOCK_OP_RESPONSE, 0, buf_alloc, 0, NULL);
+	vf_poll();
+	vs_op(VS_READ); u8(0);                  /* "OK 1073741824\n" */
+}
+
+static void seeds_virtio_vsock(void)
+{
+	vs_host_open(65536);
+	vs_send(0, "hello guest");
+	vf_poll();
+	vs_packet(1234, VS_FIRST_PORT, VIRTIO_VSOCK_OP_RW, 0, 65536, 11, "hello host");
+	vf_poll();
+	vs_op(VS_READ); u8(0);
+	emit("host-connect");
+	/* The guest's REQUEST to a listening host port 5000, then bytes both ways and SHUTDOWN. */
+	vs_op(VS_LISTEN); u8(0); u32(5000);
+	vf_bring_up(0, 4);
+	vs_rx(8, 0x11000);
+	vs_packet(1025, 5000, VIRTIO_VSOCK_OP_REQUEST, 0, 65536, 0, NULL);
+	vf_poll();
+	vs_op(VS_ACCEPT); u8(0);
+	vs_packet(1025, 5000, VIRTIO_VSOCK_OP_RW, 0, 65536, 0, "ping");
+	vf_poll();
+	vs_op(VS_READ); u8(0);
+	vs_send(0, "pong");
+	vf_poll();
+	vs_packet(1025, 5000, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND |
+		  VIRTIO_VSOCK_SHUTDOWN_RCV, 65536, 4, NULL);
+	vf_poll();
+	emit("guest-connect");
+	/* A guest credit of 16 bytes: the device stops, asks, and goes on after an update. */
+	vs_host_open(16);
+	vs_op(VS_SEND); u8(0); u8(7); u8(32);
+	bytes("0123456789abcdef0123456789abcdef", 32);
+	vf_poll();
+	vs_packet(1234, VS_FIRST_PORT, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 16, 16, NULL);
+	vf_poll();
+	vs_packet(1234, VS_FIRST_PORT, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0, 4096, 32, NULL);
+	vf_poll();
+	emit("credit");
+	/* The host closes its writing side: SHUTDOWN to the guest; the guest shuts both ways. */
+	vs_host_open(65536);
+	vs_send(0, "last words");
+	vs_op(VS_CLOSE); u8(0); u8(1);
+	vf_poll();
+	vs_packet(1234, VS_FIRST_PORT, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND |
+		  VIRTIO_VSOCK_SHUTDOWN_RCV, 65536, 0, NULL);
+	vf_poll();
+	emit("shutdown");
+	/* The guest resets an open connection, and asks for a port nobody listens on. */
+	vs_host_open(65536);
+	vs_packet(1234, VS_FIRST_PORT, VIRTIO_VSOCK_OP_RST, 0, 0, 0, NULL);
+	vs_packet(1026, 6000, VIRTIO_VSOCK_OP_REQUEST, 0, 65536, 0, NULL);
+	vf_poll();
+	emit("rst");
+}
+
 struct target {
 	const char *name;
 	void (*seeds)(void);
@@ -499,6 +587,7 @@ static const struct target targets[] = {
 	{ "virtio-net", seeds_virtio_net },
 	{ "virtio-rng", seeds_virtio_rng },
 	{ "virtio-mmio", seeds_virtio_mmio },
+	{ "virtio-vsock", seeds_virtio_vsock },
 	{ "pci", seeds_pci },
 	{ "uart", seeds_uart },
 	{ "i8042", seeds_i8042 },
