@@ -135,7 +135,7 @@ static json_t *posted_interrupts(const struct vm *vm)
 	for (unsigned i = 0; list && i < vm->nr_vcpus; i++) {
 		uint64_t v[STATS_PI_COUNTERS];
 		json_t *o = NULL;
-		if (!stats_read_pi(vm->vcpus[i].fd, v)) {
+		if (!stats_read_pi(vm->vcpus[i].stats_fd, v)) {
 			o = json_object();
 			for (unsigned c = 0; o && c < STATS_PI_COUNTERS; c++)
 				json_object_set_new(o, stats_pi_names[c], json_integer((json_int_t)v[c]));

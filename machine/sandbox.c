@@ -99,7 +99,6 @@ static const unsigned long device_ioctls[] = {
 
 static const unsigned long main_ioctls[] = {
 	TCGETS, TCSETS, TCSETSW, TCSETSF,        /* the console's terminal, restored at exit */
-	KVM_GET_STATS_FD,                        /* --stats */
 };
 
 static const unsigned long vcpu_ioctls[] = {

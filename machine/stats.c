@@ -52,26 +52,23 @@ int stats_read(int fd, const char *const *names, unsigned n, uint64_t *values, b
 	return r;
 }
 
-int stats_read_pi(int vcpu_fd, uint64_t values[STATS_PI_COUNTERS])
+int stats_read_pi(int stats_fd, uint64_t values[STATS_PI_COUNTERS])
 {
 	bool found[STATS_PI_COUNTERS];
-	int fd = ioctl(vcpu_fd, KVM_GET_STATS_FD, NULL);
-	int r = fd < 0 ? -errno : stats_read(fd, stats_pi_names, STATS_PI_COUNTERS, values, found);
+	int r = stats_fd < 0 ? -ENOENT : stats_read(stats_fd, stats_pi_names, STATS_PI_COUNTERS, values, found);
 
-	if (fd >= 0)
-		close(fd);
 	for (unsigned i = 0; !r && i < STATS_PI_COUNTERS; i++)
 		if (!found[i])
 			r = -ENOENT;
 	return r;
 }
 
-int stats_format_pi(int vcpu_fd, unsigned index, char *buf, size_t len)
+int stats_format_pi(int stats_fd, unsigned index, char *buf, size_t len)
 {
 	uint64_t values[STATS_PI_COUNTERS];
 
 	/* Absent is not zero: an unpatched host says so rather than print zeros. */
-	if (stats_read_pi(vcpu_fd, values)) {
+	if (stats_read_pi(stats_fd, values)) {
 		snprintf(buf, len, "ringvm stats: vcpu %u: posted-interrupt counters unavailable", index);
 		return 0;
 	}

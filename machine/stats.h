@@ -13,11 +13,11 @@ extern const char *const stats_pi_names[STATS_PI_COUNTERS];
 /* Reads the counters named in names from a stats fd; found[i] says whether KVM has names[i]. */
 int stats_read(int stats_fd, const char *const *names, unsigned n, uint64_t *values, bool *found);
 
-/* A vCPU's posted-interrupt counters; -ENOENT where the host kernel lacks any of them. */
-int stats_read_pi(int vcpu_fd, uint64_t values[STATS_PI_COUNTERS]);
+/* A vCPU's posted-interrupt counters from its stats fd; -ENOENT where the host lacks any. */
+int stats_read_pi(int stats_fd, uint64_t values[STATS_PI_COUNTERS]);
 
 /* One line about a vCPU's posted-interrupt counters, or that the host kernel lacks them. */
-int stats_format_pi(int vcpu_fd, unsigned index, char *buf, size_t len);
+int stats_format_pi(int stats_fd, unsigned index, char *buf, size_t len);
 
 /* A device's count of interrupts not delivered, under its name ("virtio-blk 0"). */
 struct stats_device_errors {

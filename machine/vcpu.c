@@ -48,11 +48,12 @@ static int vcpu_set_signal_mask(struct vcpu *vcpu)
 
 int vcpu_create(struct vcpu *vcpu, struct vm *vm, unsigned index, struct error *err)
 {
-	*vcpu = (struct vcpu){ .vm = vm, .index = index, .fd = -1 };
+	*vcpu = (struct vcpu){ .vm = vm, .index = index, .fd = -1, .stats_fd = -1 };
 
 	vcpu->fd = ioctl(vm->kvm.vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
 	if (vcpu->fd < 0)
 		return error_sys(err, errno, "cannot create vCPU %u", index);
+	vcpu->stats_fd = ioctl(vcpu->fd, KVM_GET_STATS_FD, NULL);
 	void *run = mmap(NULL, vm->kvm.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
 	if (run == MAP_FAILED)
 		return error_sys(err, errno, "cannot map vCPU %u's run area", index);
@@ -260,6 +261,8 @@ void vcpu_destroy(struct vcpu *vcpu)
 		munmap(vcpu->run, vcpu->vm->kvm.run_size);
 	if (vcpu->fd >= 0)
 		close(vcpu->fd);
+	if (vcpu->stats_fd >= 0)
+		close(vcpu->stats_fd);
 	vcpu->run = NULL;
-	vcpu->fd = -1;
+	vcpu->fd = vcpu->stats_fd = -1;
 }

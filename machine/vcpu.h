@@ -18,6 +18,12 @@ struct vcpu {
 	struct vm *vm;
 	unsigned index;             /* also its APIC ID */
 	int fd;
+	/*
+	 * KVM's statistics of this vCPU, opened before it runs: a vCPU ioctl waits for
+	 * KVM_RUN to return, so another thread could not open it later without waiting
+	 * on a halted guest. -1 where the host kernel has none.
+	 */
+	int stats_fd;
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;

@@ -574,7 +574,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct error *err)
 		return error_set(err, ENOMEM, "out of memory for %u vCPUs", cfg->cpus);
 	vm->nr_vcpus = cfg->cpus;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		vm->vcpus[i].fd = -1;
+		vm->vcpus[i].fd = vm->vcpus[i].stats_fd = -1;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if ((r = vcpu_create(&vm->vcpus[i], vm, i, err)))
 			return r;
@@ -639,7 +639,7 @@ void vm_format_stats(struct vm *vm, char *buf, size_t len)
 
 	buf[0] = '\0';
 	for (unsigned i = 0; i < vm->nr_vcpus && used + 1 < len; i++) {
-		stats_format_pi(vm->vcpus[i].fd, i, buf + used, len - used - 1);
+		stats_format_pi(vm->vcpus[i].stats_fd, i, buf + used, len - used - 1);
 		used += strlen(buf + used);
 		buf[used++] = '\n';
 		buf[used] = '\0';
