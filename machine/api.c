@@ -177,7 +177,7 @@ static void get_ringvm_stats(struct api *api, struct http_conn *conn)
 	const struct vm_config *c = &api->vm_cfg;
 
 	respond_json(api, conn, 200, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:i}}",
-		"irq_path", c->irq == IRQ_PATH_IRQFD ? "irqfd" : c->irq == IRQ_PATH_MSI ? "msi" : "line",
+		"irq_path", irq_path_name(c->irq),
 		"irqchip", c->irqchip == IRQCHIP_SPLIT ? "split" : "kernel",
 		"vcpu_exits", vcpu_exits(api->vm), "posted_interrupts", posted_interrupts(api->vm),
 		"disks", disk_stats(api->vm), "devices", device_stats_all(api->vm),
