@@ -517,24 +517,29 @@ int vm_open_loop(struct vm *vm, struct error *err)
 	return 0;
 }
 
-int vm_abandon(struct vm *vm)
+/*
+ * What vm_check_input read and opened: the images, the command line, and the files
+ * and sockets of devices not built yet (each close leaves its fd at -1, so it may run
+ * again).
+ */
+static void vm_release_input(struct vm *vm)
 {
-	if (vm->building)
-		return -EBUSY;
 	boot_image_free(&vm->image);
 	boot_image_free(&vm->initrd);
 	free(vm->cmdline);
 	vm->cmdline = NULL;
-	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++) {
+	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
 		virtio_blk_close(&vm->disk_images[i]);
-		vm->disk_images[i].fd = -1;
-	}
-	for (unsigned i = 0; i < CONFIG_MAX_NETS; i++) {
+	for (unsigned i = 0; i < CONFIG_MAX_NETS; i++)
 		virtio_net_close(&vm->taps[i]);
-		for (unsigned j = 0; j < NET_MAX_PAIRS; j++)
-			vm->taps[i].fds[j] = -1;
-	}
 	virtio_vsock_close(&vm->vsock_listener);
+}
+
+int vm_abandon(struct vm *vm)
+{
+	if (vm->building)
+		return -EBUSY;
+	vm_release_input(vm);
 	kvm_close(&vm->kvm);
 	vm->kvm.dev_fd = vm->kvm.vm_fd = -1;
 	guest_memory_destroy(&vm->mem);
@@ -662,18 +667,9 @@ void vm_format_stats(struct vm *vm, char *buf, size_t len)
 void vm_destroy(struct vm *vm)
 {
 	/* vm_run joined every thread; after a failed vm_create none was started. */
-	boot_image_free(&vm->image);
-	boot_image_free(&vm->initrd);
-	free(vm->cmdline);
-	vm->cmdline = NULL;
+	vm_release_input(vm);
 	free(vm->fdt);
 	vm->fdt = NULL;
-	/* What vm_check_input opened for devices never built. */
-	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
-		virtio_blk_close(&vm->disk_images[i]);
-	for (unsigned i = 0; i < CONFIG_MAX_NETS; i++)
-		virtio_net_close(&vm->taps[i]);
-	virtio_vsock_close(&vm->vsock_listener);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
